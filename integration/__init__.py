@@ -1,0 +1,63 @@
+"""Personal Commerce: the app package (factory, settings, domain, persistence, platform clients)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+from werkzeug.utils import import_string
+
+from integration.config import Settings
+from integration.intake import EventIntake
+from integration.runtime import Runtime
+from integration.sessions import AppSessionInterface
+
+# Blueprints by dotted path: integration/ never imports the webhooks/ edge, it only mounts it.
+BLUEPRINTS = ("integration.health:bp", "webhooks:bp")
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask app. ``config`` is a :class:`Settings` or overrides of its fields (tests)."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env(**dict(config or {}))
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_webhook_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.is_production,
+    )
+    app.session_interface = AppSessionInterface()
+    runtime = Runtime.from_settings(settings)
+    app.extensions["runtime"] = runtime
+    app.extensions["intake"] = EventIntake(runtime.engine)
+
+    for path in BLUEPRINTS:
+        app.register_blueprint(import_string(path))
+
+    @app.errorhandler(HTTPException)
+    def json_error(exc: HTTPException) -> Any:
+        # Every error the app answers is a short JSON object with the reason; never an HTML page.
+        return jsonify(error=exc.description or exc.name), exc.code or 500
+
+    from integration.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    runtime: Runtime = app.extensions["runtime"]
+    return runtime
+
+
+def intake_of(app: Flask) -> EventIntake:
+    intake: EventIntake = app.extensions["intake"]
+    return intake

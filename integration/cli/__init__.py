@@ -1,0 +1,16 @@
+"""``flask --app integration …`` commands."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_commands(app: Flask) -> None:
+    from integration.cli import events, processes, shops
+
+    app.cli.add_command(shops.shops)
+    app.cli.add_command(events.events)
+    app.cli.add_command(processes.db)
+    app.cli.add_command(processes.worker)
+    app.cli.add_command(processes.scheduler)
+    app.cli.add_command(processes.serve)

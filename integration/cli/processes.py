@@ -1,0 +1,97 @@
+"""The long-running processes and the database: ``db upgrade``, ``worker``, ``scheduler``, ``serve``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import click
+from flask import current_app
+from sqlalchemy.engine import make_url
+
+from integration import runtime_of
+from integration.config import PROJECT_ROOT
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def upgrade_command(revision: str) -> None:
+    """Apply Alembic migrations (the Procfile's release step)."""
+    from integration.migrate import upgrade
+
+    upgrade(runtime_of(current_app).settings.database_url, revision)
+    click.echo("database is up to date")
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--worker-class", default="rq.Worker", show_default=True, help="rq.SimpleWorker avoids a fork per job.")
+def worker(burst: bool, worker_class: str) -> None:
+    """Run an RQ worker (with RQ's scheduler) on every queue, in priority order."""
+    from integration.scheduler import run_worker
+
+    run_worker(runtime_of(current_app), burst=burst, worker_class=worker_class)
+
+
+@click.command()
+def scheduler() -> None:
+    """Relay stored events to RQ and enqueue the periodic sweep."""
+    from integration.scheduler import Scheduler
+
+    Scheduler(runtime_of(current_app)).run()
+
+
+@click.command()
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="$HOST or 127.0.0.1")
+def serve(port: int, host: str) -> None:
+    """Everything `make run` starts: migrations, the embedded Redis (unless REDIS_URL is set), then
+    web + worker + scheduler under honcho. Ctrl-C stops it all, Redis last."""
+    from integration.migrate import upgrade
+    from integration.redis_server import EmbeddedRedis
+
+    settings = runtime_of(current_app).settings
+    upgrade(settings.database_url)
+    embedded = (
+        EmbeddedRedis(settings.redis_socket.parent, socket_path=settings.redis_socket)
+        if settings.embedded_redis
+        else None
+    )
+    if embedded is not None:
+        embedded.start()
+    env = dict(os.environ, REDIS_URL=settings.effective_redis_url, PORT=str(port), HOST=host)
+    honcho = shutil.which("honcho", path=os.path.dirname(sys.executable)) or "honcho"
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"Personal Commerce listening on http://{host}:{port}")
+    click.echo(f"  database: {database}")
+    click.echo(f"  redis:    {'embedded, ' if embedded else ''}{make_url_safe(settings.effective_redis_url)}")
+    click.echo("  Ctrl-C stops web, worker, scheduler and the embedded Redis.")
+    process = subprocess.Popen(
+        # honcho hands $PORT to each process from -p upwards; web is first, so it gets ours.
+        [honcho, "start", "-p", str(port), "-f", str(PROJECT_ROOT / "Procfile"), "web", "worker", "scheduler"],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.wait()  # honcho got the same Ctrl-C and is stopping its children
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    click.echo("stopped")
+
+
+def make_url_safe(url: str) -> str:
+    """A Redis URL without its password, for printing."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"

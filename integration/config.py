@@ -1,0 +1,146 @@
+"""Settings, read once from the environment into one typed, immutable object.
+
+Nothing else in the code base reads ``os.environ`` for configuration: every process (web, worker,
+scheduler, CLI) builds a :class:`Settings` with :func:`Settings.from_env` and passes it along.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_SHOPIFY_API_VERSION = "2026-10"
+MIB = 1024 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app (for example production without SECRET_KEY)."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the app reads; the README's configuration table lists the same names."""
+
+    app_env: str = "development"
+    secret_key: str = field(default="", repr=False)
+    instance_path: Path = PROJECT_ROOT / "instance"
+    database_url: str = ""
+    # None means "the embedded Redis": a private redis-server on a unix socket under instance/.
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    shopify_api_key: str = ""
+    shopify_api_secret: str = field(default="", repr=False)
+    shopify_api_secret_previous: str = field(default="", repr=False)
+    shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
+    shopify_admin_url: str = "https://{shop}"
+    bigcommerce_client_id: str = ""
+    bigcommerce_client_secret: str = field(default="", repr=False)
+    bigcommerce_api_url: str = "https://api.bigcommerce.com"
+    bigcommerce_login_url: str = "https://login.bigcommerce.com"
+    max_webhook_bytes: int = 5 * MIB
+    # How often the scheduler sweeps for events that Redis or a dead worker lost, and how old an
+    # event must be before the sweep considers it lost (seconds).
+    sweep_interval: int = 60
+    stale_after: int = 300
+    # RQ job timeout for one event, and how many attempts a permanently failing event gets.
+    job_timeout: int = 120
+    max_attempts: int = 6
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def redis_socket(self) -> Path:
+        """Socket of the embedded Redis (only meaningful when ``embedded_redis``)."""
+        return self.instance_path / "redis" / "redis.sock"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"unix://{self.redis_socket}"
+
+    @property
+    def shopify_secrets(self) -> tuple[bytes, ...]:
+        """Current secret first, then the previous one during a rotation (Shopify signs with the old
+        secret for up to an hour after a change)."""
+        return tuple(s.encode() for s in (self.shopify_api_secret, self.shopify_api_secret_previous) if s)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); ``overrides`` win (tests use them)."""
+        env = os.environ if env is None else env
+        app_env = env.get("APP_ENV", "development")
+        instance_path = Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+        values: dict[str, Any] = {
+            "app_env": app_env,
+            "instance_path": instance_path,
+            "secret_key": env.get("SECRET_KEY", ""),
+            "database_url": env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'personal_commerce.db'}",
+            "redis_url": env.get("REDIS_URL") or None,
+            "public_url": env.get("PUBLIC_URL", cls.public_url).rstrip("/"),
+            "shopify_api_key": env.get("SHOPIFY_API_KEY", ""),
+            "shopify_api_secret": env.get("SHOPIFY_API_SECRET", ""),
+            "shopify_api_secret_previous": env.get("SHOPIFY_API_SECRET_PREVIOUS", ""),
+            "shopify_api_version": env.get("SHOPIFY_API_VERSION") or DEFAULT_SHOPIFY_API_VERSION,
+            "shopify_admin_url": env.get("SHOPIFY_ADMIN_URL") or cls.shopify_admin_url,
+            "bigcommerce_client_id": env.get("BIGCOMMERCE_CLIENT_ID", ""),
+            "bigcommerce_client_secret": env.get("BIGCOMMERCE_CLIENT_SECRET", ""),
+            "bigcommerce_api_url": (env.get("BIGCOMMERCE_API_URL") or cls.bigcommerce_api_url).rstrip("/"),
+            "bigcommerce_login_url": (env.get("BIGCOMMERCE_LOGIN_URL") or cls.bigcommerce_login_url).rstrip("/"),
+            "max_webhook_bytes": _int(env, "MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
+            "sweep_interval": _int(env, "SWEEP_INTERVAL", cls.sweep_interval),
+            "stale_after": _int(env, "STALE_AFTER", cls.stale_after),
+            "job_timeout": _int(env, "JOB_TIMEOUT", cls.job_timeout),
+            "max_attempts": _int(env, "MAX_ATTEMPTS", cls.max_attempts),
+            "log_level": env.get("LOG_LEVEL", "INFO").upper(),
+        }
+        values.update(overrides)
+        settings = cls(**values)
+        return settings.with_secret_key()
+
+    def with_secret_key(self) -> Settings:
+        """Production must be given SECRET_KEY; a local run generates one into the instance folder once."""
+        if self.secret_key:
+            return self
+        if self.is_production:
+            raise ConfigError("SECRET_KEY must be set when APP_ENV=production")
+        key_file = self.instance_path / "secret_key"
+        if not key_file.exists():
+            self.instance_path.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting at once must not each write a different key.
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+        return self.replace(secret_key=key_file.read_text().strip())

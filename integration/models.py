@@ -1,0 +1,221 @@
+"""SQLAlchemy models: shops, the stored webhook events, and what processing makes of them.
+
+Platform ids are stored as strings: Shopify ids are 64-bit and BigCommerce's are small integers, and
+neither is ever arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from integration.db import Base, utcnow
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Platform(enum.StrEnum):
+    SHOPIFY = "shopify"
+    BIGCOMMERCE = "bigcommerce"
+
+
+class ShopState(enum.StrEnum):
+    ACTIVE = "active"
+    UNINSTALLED = "uninstalled"
+
+
+class EventStatus(enum.StrEnum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    DONE = "done"
+    IGNORED = "ignored"
+    QUARANTINED = "quarantined"
+    FAILED = "failed"
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+    __table_args__ = (sa.UniqueConstraint("platform", "identifier", name="uq_shops_platform_identifier"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    # The Shopify *.myshopify.com domain, or the BigCommerce store hash.
+    identifier: Mapped[str] = mapped_column(sa.String(255))
+    state: Mapped[str] = mapped_column(sa.String(16), default=ShopState.ACTIVE)
+    # Plain until the install capability encrypts tokens at rest; never logged or printed.
+    access_token: Mapped[str | None] = mapped_column(sa.Text)
+    # SHA-256 of the per-shop webhook token: enough to check a delivery, useless to a thief.
+    webhook_token_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:  # tokens stay out of reprs, and so out of logs and tracebacks
+        return f"<Shop {self.id} {self.platform}:{self.identifier} {self.state}>"
+
+
+class WebhookEvent(Base):
+    """One delivery as the platform sent it, stored before we answer, plus its processing state."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "shop", "dedupe_key", name="uq_webhook_events_dedupe"),
+        sa.Index(
+            "uq_webhook_events_delivery",
+            "platform",
+            "shop",
+            "delivery_id",
+            unique=True,
+            sqlite_where=sa.text("delivery_id IS NOT NULL"),
+            postgresql_where=sa.text("delivery_id IS NOT NULL"),
+        ),
+        # Every index here is a page written on each delivery, so the request path touches only the
+        # dedupe key and this one: the events waiting to be (or being re-) queued, for the relay
+        # (queued_at IS NULL) and the sweep (queued_at long ago). Rows leave it when processed.
+        sa.Index(
+            "ix_webhook_events_waiting",
+            "queued_at",
+            "id",
+            sqlite_where=sa.text("status = 'received'"),
+            postgresql_where=sa.text("status = 'received'"),
+        ),
+        # What ops and the sweep look for otherwise; a status these rows only reach in a worker.
+        sa.Index(
+            "ix_webhook_events_attention",
+            "status",
+            "id",
+            sqlite_where=sa.text("status IN ('processing', 'failed', 'quarantined')"),
+            postgresql_where=sa.text("status IN ('processing', 'failed', 'quarantined')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    # Shopify domain or BigCommerce store hash, as delivered (the shop may not be registered yet).
+    shop: Mapped[str] = mapped_column(sa.String(255))
+    topic: Mapped[str] = mapped_column(sa.String(128))
+    # What the platform calls this delivery (Shopify webhook id; BigCommerce webhook-id or hash).
+    webhook_id: Mapped[str] = mapped_column(sa.String(255))
+    # Uniqueness key: Shopify webhook id; BigCommerce "scope:hash".
+    dedupe_key: Mapped[str] = mapped_column(sa.String(600))
+    # Standard Webhooks ``webhook-id`` (BigCommerce), a second dedupe key when present.
+    delivery_id: Mapped[str | None] = mapped_column(sa.String(255))
+    event_id: Mapped[str | None] = mapped_column(sa.String(255))
+    api_version: Mapped[str | None] = mapped_column(sa.String(32))
+    triggered_at: Mapped[dt.datetime | None]
+    subscription_name: Mapped[str | None] = mapped_column(sa.String(64))
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    status: Mapped[str] = mapped_column(sa.String(16), default=EventStatus.RECEIVED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    duplicates: Mapped[int] = mapped_column(default=0)
+    # The last error, or why the event was ignored, quarantined or finished early.
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    processed_at: Mapped[dt.datetime | None]
+    # Not before this time: set when a transient failure outlived RQ's retries and the sweep takes over.
+    retry_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<WebhookEvent {self.id} {self.platform}:{self.shop} {self.topic} {self.status}>"
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        sa.UniqueConstraint("shop_id", "platform_customer_id", name="uq_customers_shop_platform_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_customer_id: Mapped[str] = mapped_column(sa.String(64))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    first_name: Mapped[str | None] = mapped_column(sa.String(255))
+    last_name: Mapped[str | None] = mapped_column(sa.String(255))
+    phone: Mapped[str | None] = mapped_column(sa.String(64))
+    locale: Mapped[str | None] = mapped_column(sa.String(32))
+    city: Mapped[str | None] = mapped_column(sa.String(255))
+    region: Mapped[str | None] = mapped_column(sa.String(255))
+    region_code: Mapped[str | None] = mapped_column(sa.String(16))
+    country_code: Mapped[str | None] = mapped_column(sa.String(2))
+    postal_code: Mapped[str | None] = mapped_column(sa.String(32))
+    deleted_at: Mapped[dt.datetime | None]
+    # The platform's own change time of the data we hold; older payloads never overwrite newer.
+    source_updated_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (sa.UniqueConstraint("shop_id", "platform_order_id", name="uq_orders_shop_platform_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_order_id: Mapped[str] = mapped_column(sa.String(64))
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
+    name: Mapped[str | None] = mapped_column(sa.String(64))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    total_price: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+    # Normalised across platforms (see integration.domain.OrderStatus); the platform's own words beside it.
+    status: Mapped[str] = mapped_column(sa.String(32))
+    platform_status: Mapped[str | None] = mapped_column(sa.String(64))
+    placed_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+    ship_city: Mapped[str | None] = mapped_column(sa.String(255))
+    ship_region: Mapped[str | None] = mapped_column(sa.String(255))
+    ship_country_code: Mapped[str | None] = mapped_column(sa.String(2))
+    source_updated_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    platform_line_id: Mapped[str | None] = mapped_column(sa.String(64))
+    product_id: Mapped[str | None] = mapped_column(sa.String(64))
+    variant_id: Mapped[str | None] = mapped_column(sa.String(64))
+    title: Mapped[str] = mapped_column(sa.String(512))
+    sku: Mapped[str | None] = mapped_column(sa.String(255))
+    quantity: Mapped[int]
+    price: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class Fulfillment(Base):
+    """A shipment of (part of) an order; the delivery time is what later check-ins hang off."""
+
+    __tablename__ = "fulfillments"
+    __table_args__ = (
+        sa.UniqueConstraint("shop_id", "platform_fulfillment_id", name="uq_fulfillments_shop_platform_id"),
+        sa.Index("ix_fulfillments_shop_order", "shop_id", "platform_order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_fulfillment_id: Mapped[str] = mapped_column(sa.String(64))
+    # Joined to orders by platform id: a fulfilment may arrive before its order.
+    platform_order_id: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(32))
+    tracking_company: Mapped[str | None] = mapped_column(sa.String(255))
+    tracking_number: Mapped[str | None] = mapped_column(sa.String(255))
+    tracking_url: Mapped[str | None] = mapped_column(sa.Text)
+    shipped_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    source_updated_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,1 @@
+"""Platform adapters and clients: the only code that knows Shopify from BigCommerce."""

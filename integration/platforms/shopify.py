@@ -1,0 +1,461 @@
+"""Shopify: turn a stored webhook body into the one event model (pure: no network calls here).
+
+Webhook bodies are REST-shaped resources. Ids are 64-bit integers, so they are parsed as Python ints
+and turned into strings, never through a float (a double keeps only 53 bits). Optional fields that
+are missing or of an unexpected type become ``None``: one odd field should not stop an order from
+being recorded. Only what a change cannot be keyed or ordered without (ids, a time) is a BadPayload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from integration.domain import (
+    Address,
+    Change,
+    CustomerChange,
+    DeliveryProgress,
+    FulfillmentChange,
+    FulfillmentStatus,
+    OrderChange,
+    OrderLineData,
+    OrderStatus,
+    Skip,
+)
+from integration.platforms.base import BadPayload, ShopAccess, StoredEvent
+
+if TYPE_CHECKING:
+    from integration.platforms.base import Adapter
+
+TOPICS_HANDLED: frozenset[str] = frozenset(
+    {
+        "orders/create",
+        "orders/updated",
+        "orders/paid",
+        "orders/fulfilled",
+        "orders/cancelled",
+        "customers/create",
+        "customers/update",
+        "fulfillments/create",
+        "fulfillments/update",
+        "fulfillment_events/create",
+    }
+)
+
+# Stored on arrival; the install and compliance capability acts on them later.
+TOPICS_STORED: frozenset[str] = frozenset(
+    {"customers/data_request", "customers/redact", "shop/redact", "app/uninstalled"}
+)
+
+# re.ASCII matters: with IGNORECASE alone, [a-z] also matches non-ASCII letters such as the Kelvin
+# sign U+212A. \Z (not $) so a trailing newline is rejected even by callers using .match().
+SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com\Z", re.IGNORECASE | re.ASCII)
+
+_TIMESTAMP_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}:?\d{2})",
+    re.IGNORECASE | re.ASCII,
+)
+
+# A status value short and plain enough to name in a Skip reason (never free text from a body).
+_SLUG_RE = re.compile(r"[a-z_]{1,40}", re.ASCII)
+
+Payload = Mapping[str, object]
+
+
+def valid_shop_domain(value: str) -> bool:
+    """True only for ``<name>.myshopify.com``: no paths, ports, userinfo, extra labels or dots."""
+    return SHOP_DOMAIN_RE.match(value) is not None
+
+
+def parse_timestamp(value: object) -> dt.datetime | None:
+    """An ISO 8601 time with an offset (``Z`` or ``±HH:MM``) as an aware UTC datetime, else None.
+
+    Times without an offset are refused: Shopify writes them in the shop's zone, so they are ambiguous.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _TIMESTAMP_RE.fullmatch(value.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    # X-Shopify-Triggered-At has nanoseconds and Python keeps microseconds. Truncate rather than
+    # round, so a time never moves past a slightly later one.
+    microsecond = int((fraction or "")[:6].ljust(6, "0"))
+    try:
+        moment = dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond, _zone(offset)
+        )
+        return moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # 2026-13-01, +25:00, or a shift past year 1 or 9999
+        return None
+
+
+def _zone(offset: str) -> dt.timezone:
+    if offset.upper() == "Z":
+        return dt.UTC
+    digits = offset[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if minutes > 59:
+        raise ValueError("offset minutes out of range")
+    delta = dt.timedelta(hours=hours, minutes=minutes)
+    return dt.timezone(-delta if offset[0] == "-" else delta)
+
+
+class ShopifyAdapter:
+    platform = "shopify"
+
+    def handles(self, topic: str) -> bool:
+        return topic in TOPICS_HANDLED
+
+    def translate(self, event: StoredEvent, shop: ShopAccess) -> Sequence[Change] | Skip:
+        """One change per handled event; Skip for other topics or statuses we do not know yet."""
+        if not self.handles(event.topic):
+            return Skip("topic not handled")
+        payload = _load_object(event.body)
+        resource = event.topic.partition("/")[0]
+        result = _TRANSLATORS[resource](payload, _as_utc(event.triggered_at))
+        return result if isinstance(result, Skip) else (result,)
+
+
+if TYPE_CHECKING:
+    # Lets mypy prove the class satisfies the protocol without an instance at run time.
+    _ADAPTER_CHECK: Adapter = ShopifyAdapter()
+
+
+# --- parsing the body and its fields ---------------------------------------------------------------
+
+
+_NOT_JSON = object()
+
+
+def _load_object(body: bytes) -> Payload:
+    parsed: object = _NOT_JSON
+    # The error is raised after this block, not from it: json's exception keeps the whole body in
+    # ``.doc``, and chaining it onto ours would carry customer data into logs and error reports.
+    with contextlib.suppress(ValueError, RecursionError):
+        # parse_float=Decimal keeps a price sent as a JSON number exact; NaN/Infinity are refused.
+        parsed = json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+    if parsed is _NOT_JSON:
+        raise BadPayload("body is not valid JSON")
+    if not isinstance(parsed, dict):
+        raise BadPayload(f"body is a JSON {_json_kind(parsed)}, expected an object")
+    return parsed
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array"
+
+
+def _text(data: Payload, key: str) -> str | None:
+    """A non-blank string field, stripped; Shopify sends "" as well as null for "none"."""
+    value = data.get(key)
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
+
+
+def _slug(data: Payload, key: str) -> str | None:
+    value = _text(data, key)
+    return value.lower() if value is not None else None
+
+
+def _object(data: Payload, key: str) -> Payload | None:
+    value = data.get(key)
+    return value if isinstance(value, dict) else None
+
+
+def _objects(data: Payload, key: str) -> list[Payload]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _id(value: object) -> str | None:
+    """A positive integer id as its exact decimal string; floats are refused, they lost digits already."""
+    if isinstance(value, bool):  # a JSON true is an int to Python, never an id
+        return None
+    if isinstance(value, int):
+        return str(value) if value > 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
+        return str(int(value))
+    return None
+
+
+def _required_id(data: Payload, key: str, what: str) -> str:
+    value = _id(data.get(key))
+    if value is None:
+        raise BadPayload(f"{what} has no usable {key}")
+    return value
+
+
+def _decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal | int):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    else:
+        return None
+    return number if number.is_finite() else None  # Decimal("NaN") parses; it is not a price
+
+
+def _time(data: Payload, key: str) -> dt.datetime | None:
+    return parse_timestamp(data.get(key))
+
+
+def _as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def _updated_at(data: Payload, triggered_at: dt.datetime | None, what: str) -> dt.datetime:
+    """The resource's own updated_at, else when Shopify triggered the webhook: both order versions."""
+    moment = _time(data, "updated_at") or triggered_at
+    if moment is None:
+        raise BadPayload(f"{what} has no usable updated_at and the event has no triggered_at")
+    return moment
+
+
+# --- orders ----------------------------------------------------------------------------------------
+
+# Checked in this order: a refund outranks fulfilment, which outranks payment.
+_REFUND_STATUS = {"refunded": OrderStatus.REFUNDED, "partially_refunded": OrderStatus.PARTIALLY_REFUNDED}
+_FULFILLED_STATUS = {"fulfilled": OrderStatus.FULFILLED, "partial": OrderStatus.PARTIALLY_FULFILLED}
+_PAYMENT_STATUS = {
+    "paid": OrderStatus.PAID,
+    "partially_paid": OrderStatus.PAID,
+    "voided": OrderStatus.CANCELLED,  # the authorisation was released: no money will come
+}
+
+
+def _order_status(financial: str | None, fulfillment: str | None, cancelled: bool) -> OrderStatus:
+    if cancelled:
+        return OrderStatus.CANCELLED
+    for table, key in (
+        (_REFUND_STATUS, financial),
+        (_FULFILLED_STATUS, fulfillment),
+        (_PAYMENT_STATUS, financial),
+    ):
+        if key in table:
+            return table[key]
+    return OrderStatus.PENDING
+
+
+def _platform_status(financial: str | None, fulfillment: str | None) -> str | None:
+    if financial is None and fulfillment is None:
+        return None
+    return f"{financial or ''}/{fulfillment or ''}"
+
+
+def _order(payload: Payload, triggered_at: dt.datetime | None) -> OrderChange:
+    platform_id = _required_id(payload, "id", "order")
+    updated_at = _updated_at(payload, triggered_at, "order")
+    financial, fulfillment = _slug(payload, "financial_status"), _slug(payload, "fulfillment_status")
+    total = _decimal(payload.get("total_price"))
+    return OrderChange(
+        platform_id=platform_id,
+        updated_at=updated_at,
+        # Any cancelled_at counts, even one we cannot parse: Shopify only sets it on cancellation.
+        status=_order_status(financial, fulfillment, cancelled=payload.get("cancelled_at") not in (None, "")),
+        platform_status=_platform_status(financial, fulfillment),
+        name=_text(payload, "name"),
+        email=_text(payload, "email") or _text(payload, "contact_email"),
+        currency=_text(payload, "currency"),
+        total_price=total if total is not None else _decimal(payload.get("current_total_price")),
+        placed_at=_time(payload, "processed_at") or _time(payload, "created_at"),
+        cancelled_at=_time(payload, "cancelled_at"),
+        customer=_order_customer(payload, updated_at),
+        shipping_address=_address(_object(payload, "shipping_address")),
+        lines=tuple(_line(item) for item in _objects(payload, "line_items")),
+    )
+
+
+def _order_customer(payload: Payload, order_updated_at: dt.datetime) -> CustomerChange | None:
+    customer = _object(payload, "customer")
+    # Guest checkouts send no customer (null, absent or, in some versions, an object without an id):
+    # there is nothing to key a customer record on.
+    if customer is None or _id(customer.get("id")) is None:
+        return None
+    return _customer(customer, order_updated_at, locale=_text(payload, "customer_locale"))
+
+
+def _line(item: Payload) -> OrderLineData:
+    quantity = item.get("quantity")
+    # Lines replace the stored ones, so a guessed quantity would stick until the next update.
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise BadPayload("order line item has no integer quantity")
+    return OrderLineData(
+        title=_text(item, "title") or _text(item, "name") or "",
+        quantity=quantity,
+        price=_decimal(item.get("price")),
+        platform_line_id=_id(item.get("id")),
+        product_id=_id(item.get("product_id")),
+        variant_id=_id(item.get("variant_id")),
+        sku=_text(item, "sku"),
+    )
+
+
+# --- customers -------------------------------------------------------------------------------------
+
+
+def _customer_topic(payload: Payload, triggered_at: dt.datetime | None) -> CustomerChange:
+    # 2024-10 payloads also carry tags, consent and order stats (removed in 2025-01); not used here.
+    return _customer(payload, triggered_at, locale=_text(payload, "locale"))
+
+
+def _customer(data: Payload, fallback_updated_at: dt.datetime | None, locale: str | None) -> CustomerChange:
+    return CustomerChange(
+        platform_id=_required_id(data, "id", "customer"),
+        updated_at=_updated_at(data, fallback_updated_at, "customer"),
+        email=_text(data, "email"),
+        first_name=_text(data, "first_name"),
+        last_name=_text(data, "last_name"),
+        phone=_text(data, "phone"),
+        locale=locale,
+        address=_address(_object(data, "default_address") or next(iter(_objects(data, "addresses")), None)),
+    )
+
+
+def _address(data: Payload | None) -> Address | None:
+    """The parts of an address the app uses; None when there is none or it is empty."""
+    if data is None:
+        return None
+    address = Address(
+        city=_text(data, "city"),
+        region=_text(data, "province"),
+        region_code=_text(data, "province_code"),
+        country_code=_text(data, "country_code"),
+        postal_code=_text(data, "zip"),
+    )
+    return None if address == Address() else address
+
+
+# --- fulfilments and their tracking events ---------------------------------------------------------
+
+# Carrier tracking states: a fulfilment's shipment_status and a fulfilment event's status share them,
+# so one table keeps the two from disagreeing about the same parcel.
+_SHIPMENT_STATUS = {
+    "label_printed": FulfillmentStatus.IN_TRANSIT,
+    "label_purchased": FulfillmentStatus.IN_TRANSIT,
+    "confirmed": FulfillmentStatus.IN_TRANSIT,
+    "carrier_picked_up": FulfillmentStatus.IN_TRANSIT,
+    "in_transit": FulfillmentStatus.IN_TRANSIT,
+    "delayed": FulfillmentStatus.IN_TRANSIT,
+    "ready_for_pickup": FulfillmentStatus.IN_TRANSIT,
+    "out_for_delivery": FulfillmentStatus.OUT_FOR_DELIVERY,
+    "delivered": FulfillmentStatus.DELIVERED,
+    "attempted_delivery": FulfillmentStatus.FAILED,
+    "failure": FulfillmentStatus.FAILED,
+}
+
+# The fulfilment's own status. A cancelled or failed fulfilment keeps its last shipment_status,
+# so these two outrank the carrier's word.
+_FULFILLMENT_ENDED = {
+    "cancelled": FulfillmentStatus.CANCELLED,
+    "failure": FulfillmentStatus.FAILED,
+    "error": FulfillmentStatus.FAILED,
+}
+_FULFILLMENT_OPEN = {
+    "success": FulfillmentStatus.SHIPPED,
+    "pending": FulfillmentStatus.PENDING,
+    "open": FulfillmentStatus.PENDING,
+}
+
+
+def _fulfillment_status(status: str | None, shipment_status: str | None) -> FulfillmentStatus | None:
+    if status in _FULFILLMENT_ENDED:
+        return _FULFILLMENT_ENDED[status]
+    if shipment_status in _SHIPMENT_STATUS:
+        return _SHIPMENT_STATUS[shipment_status]
+    return _FULFILLMENT_OPEN.get(status) if status is not None else None
+
+
+def _fulfillment(payload: Payload, triggered_at: dt.datetime | None) -> FulfillmentChange | Skip:
+    platform_id = _required_id(payload, "id", "fulfillment")
+    order_platform_id = _required_id(payload, "order_id", "fulfillment")
+    updated_at = _updated_at(payload, triggered_at, "fulfillment")
+    raw_status = _slug(payload, "status")
+    status = _fulfillment_status(raw_status, _slug(payload, "shipment_status"))
+    if status is None:
+        return Skip(_unknown_status("fulfillment status", raw_status))
+    return FulfillmentChange(
+        platform_id=platform_id,
+        order_platform_id=order_platform_id,
+        updated_at=updated_at,
+        status=status,
+        tracking_company=_text(payload, "tracking_company"),
+        tracking_number=_text(payload, "tracking_number") or _first_text(payload, "tracking_numbers"),
+        tracking_url=_text(payload, "tracking_url") or _first_text(payload, "tracking_urls"),
+        # A pending fulfilment has been requested, not shipped.
+        shipped_at=None if status is FulfillmentStatus.PENDING else _time(payload, "created_at"),
+        delivered_at=updated_at if status is FulfillmentStatus.DELIVERED else None,
+    )
+
+
+def _first_text(data: Payload, key: str) -> str | None:
+    values = data.get(key)
+    if not isinstance(values, list):
+        return None
+    return next((value.strip() for value in values if isinstance(value, str) and value.strip()), None)
+
+
+def _delivery_progress(payload: Payload, triggered_at: dt.datetime | None) -> DeliveryProgress | Skip:
+    fulfillment_platform_id = _required_id(payload, "fulfillment_id", "fulfillment event")
+    order_platform_id = _required_id(payload, "order_id", "fulfillment event")
+    happened_at = _time(payload, "happened_at") or _time(payload, "created_at") or triggered_at
+    if happened_at is None:
+        raise BadPayload("fulfillment event has no usable happened_at and the event has no triggered_at")
+    raw_status = _slug(payload, "status")
+    if raw_status is None:
+        raise BadPayload("fulfillment event has no status")
+    status = _SHIPMENT_STATUS.get(raw_status)
+    if status is None:
+        return Skip(_unknown_status("fulfillment event status", raw_status))
+    return DeliveryProgress(
+        fulfillment_platform_id=fulfillment_platform_id,
+        order_platform_id=order_platform_id,
+        happened_at=happened_at,
+        status=status,
+    )
+
+
+def _unknown_status(what: str, value: str | None) -> str:
+    """A Skip reason naming the value when it is a plain status word (so a new Shopify status is visible)."""
+    if value is not None and _SLUG_RE.fullmatch(value):
+        return f"unknown {what} {value!r}"
+    return f"missing or unreadable {what}"
+
+
+_TRANSLATORS: dict[str, Callable[[Payload, dt.datetime | None], Change | Skip]] = {
+    "orders": _order,
+    "customers": _customer_topic,
+    "fulfillments": _fulfillment,
+    "fulfillment_events": _delivery_progress,
+}

@@ -1,0 +1,29 @@
+"""Queue names and job policies, named in one place (the worker listens to ``ALL``, in this order)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from rq import Retry
+
+# Maintenance first: a backlog of events must never starve the sweep that rescues lost ones.
+MAINTENANCE: Final = "maintenance"
+EVENTS: Final = "events"
+ALL: Final = (MAINTENANCE, EVENTS)
+
+# Jobs are enqueued by dotted path so that integration/ never imports jobs/.
+PROCESS_EVENT: Final = "jobs.events.process_event"
+SWEEP_EVENTS: Final = "jobs.maintenance.sweep_events"
+
+# Backoff between attempts of one event (seconds); RQ reuses the last value for later attempts.
+RETRY_INTERVALS: Final = (10, 60, 300, 900, 3600)
+
+
+def event_job_id(event_id: int) -> str:
+    """Deterministic job id, so the sweep and ops can find an event's job (ids allow no dots)."""
+    return f"event-{event_id}"
+
+
+def event_retry(max_attempts: int) -> Retry | None:
+    retries = max_attempts - 1
+    return Retry(max=retries, interval=list(RETRY_INTERVALS)) if retries > 0 else None

@@ -1,0 +1,209 @@
+"""Applying changes from the one event model to the database, idempotently and in platform order.
+
+Every write is a single ``INSERT … ON CONFLICT DO UPDATE … WHERE stored.source_updated_at <=
+incoming.source_updated_at``: atomic under concurrent workers, a no-op for a payload older than what
+we hold (platforms deliver out of order), and harmless to repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from integration.db import utcnow
+from integration.domain import (
+    Address,
+    Change,
+    CustomerChange,
+    CustomerDeleted,
+    DeliveryProgress,
+    FulfillmentChange,
+    FulfillmentStatus,
+    OrderChange,
+)
+from integration.models import Base, Customer, Fulfillment, Order, OrderLine
+
+
+def _upsert(
+    session: Session,
+    model: type[Base],
+    values: Mapping[str, Any],
+    key: tuple[str, ...],
+    update: tuple[str, ...],
+    newer_than: str | None = "source_updated_at",
+) -> int | None:
+    """Insert or update one row; returns its id, or None when the stored row is newer."""
+    table: sa.Table = model.__table__  # type: ignore[assignment]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values(**values)
+    assignments = {name: stmt.excluded[name] for name in update}
+    assignments["updated_at"] = stmt.excluded["updated_at"]
+    where = table.c[newer_than] <= stmt.excluded[newer_than] if newer_than else None
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=assignments, where=where)
+    row_id = session.execute(stmt.returning(table.c.id)).scalar()
+    return None if row_id is None else int(row_id)
+
+
+def _address(address: Address | None, prefix: str = "") -> dict[str, Any]:
+    a = address or Address()
+    return {
+        f"{prefix}city": a.city,
+        f"{prefix}region": a.region,
+        f"{prefix}country_code": a.country_code,
+    }
+
+
+def upsert_customer(session: Session, shop_id: int, change: CustomerChange) -> int:
+    """Apply a customer change; returns the customer's id whether or not the change was newer."""
+    address = change.address or Address()
+    now = utcnow()
+    values = {
+        "shop_id": shop_id,
+        "platform_customer_id": change.platform_id,
+        "email": change.email.strip().lower() if change.email else None,
+        "first_name": change.first_name,
+        "last_name": change.last_name,
+        "phone": change.phone,
+        "locale": change.locale,
+        "city": address.city,
+        "region": address.region,
+        "region_code": address.region_code,
+        "country_code": address.country_code,
+        "postal_code": address.postal_code,
+        "source_updated_at": change.updated_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    update = tuple(k for k in values if k not in ("shop_id", "platform_customer_id", "created_at", "updated_at"))
+    customer_id = _upsert(session, Customer, values, ("shop_id", "platform_customer_id"), update)
+    return customer_id if customer_id is not None else _customer_id(session, shop_id, change.platform_id)
+
+
+def _customer_id(session: Session, shop_id: int, platform_id: str) -> int:
+    return int(
+        session.execute(
+            sa.select(Customer.id).where(Customer.shop_id == shop_id, Customer.platform_customer_id == platform_id)
+        ).scalar_one()
+    )
+
+
+def mark_customer_deleted(session: Session, shop_id: int, change: CustomerDeleted) -> None:
+    session.execute(
+        sa.update(Customer)
+        .where(
+            Customer.shop_id == shop_id,
+            Customer.platform_customer_id == change.platform_id,
+            Customer.source_updated_at <= change.updated_at,
+        )
+        .values(deleted_at=change.updated_at, source_updated_at=change.updated_at, updated_at=utcnow())
+    )
+
+
+def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | None:
+    """Apply an order change (and its customer); returns the order id, or None if ours was newer."""
+    customer_id = upsert_customer(session, shop_id, change.customer) if change.customer else None
+    now = utcnow()
+    values = {
+        "shop_id": shop_id,
+        "platform_order_id": change.platform_id,
+        "customer_id": customer_id,
+        "name": change.name,
+        "email": change.email.strip().lower() if change.email else None,
+        "currency": change.currency,
+        "total_price": change.total_price,
+        "status": change.status.value,
+        "platform_status": change.platform_status,
+        "placed_at": change.placed_at,
+        "cancelled_at": change.cancelled_at,
+        **_address(change.shipping_address, prefix="ship_"),
+        "source_updated_at": change.updated_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    update = tuple(k for k in values if k not in ("shop_id", "platform_order_id", "created_at", "updated_at"))
+    order_id = _upsert(session, Order, values, ("shop_id", "platform_order_id"), update)
+    if order_id is None:
+        return None
+    # The change describes the whole order, so its lines replace ours.
+    session.execute(sa.delete(OrderLine).where(OrderLine.order_id == order_id))
+    if change.lines:
+        session.execute(
+            sa.insert(OrderLine),
+            [
+                {
+                    "order_id": order_id,
+                    "platform_line_id": line.platform_line_id,
+                    "product_id": line.product_id,
+                    "variant_id": line.variant_id,
+                    "title": line.title,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "price": line.price,
+                }
+                for line in change.lines
+            ],
+        )
+    return order_id
+
+
+def upsert_fulfillment(session: Session, shop_id: int, change: FulfillmentChange) -> int | None:
+    now = utcnow()
+    values = {
+        "shop_id": shop_id,
+        "platform_fulfillment_id": change.platform_id,
+        "platform_order_id": change.order_platform_id,
+        "status": change.status.value,
+        "tracking_company": change.tracking_company,
+        "tracking_number": change.tracking_number,
+        "tracking_url": change.tracking_url,
+        "shipped_at": change.shipped_at,
+        "delivered_at": change.delivered_at,
+        "source_updated_at": change.updated_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    update = tuple(
+        k for k in values if k not in ("shop_id", "platform_fulfillment_id", "created_at", "updated_at")
+    )
+    # A delivery step may have arrived first and already recorded delivery: keep that time.
+    if change.delivered_at is None:
+        update = tuple(k for k in update if k != "delivered_at")
+    return _upsert(session, Fulfillment, values, ("shop_id", "platform_fulfillment_id"), update)
+
+
+def apply_delivery_progress(session: Session, shop_id: int, change: DeliveryProgress) -> int | None:
+    """A tracking step changes the status only; if the fulfilment is not known yet, start it here."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "shop_id": shop_id,
+        "platform_fulfillment_id": change.fulfillment_platform_id,
+        "platform_order_id": change.order_platform_id,
+        "status": change.status.value,
+        "source_updated_at": change.happened_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    update: tuple[str, ...] = ("status", "source_updated_at")
+    if change.status is FulfillmentStatus.DELIVERED:
+        values["delivered_at"] = change.happened_at
+        update += ("delivered_at",)
+    return _upsert(session, Fulfillment, values, ("shop_id", "platform_fulfillment_id"), update)
+
+
+def apply_change(session: Session, shop_id: int, change: Change) -> None:
+    """Apply one change from the event model."""
+    match change:
+        case OrderChange():
+            upsert_order(session, shop_id, change)
+        case CustomerChange():
+            upsert_customer(session, shop_id, change)
+        case CustomerDeleted():
+            mark_customer_deleted(session, shop_id, change)
+        case FulfillmentChange():
+            upsert_fulfillment(session, shop_id, change)
+        case DeliveryProgress():
+            apply_delivery_progress(session, shop_id, change)

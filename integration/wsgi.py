@@ -1,0 +1,5 @@
+"""WSGI entry point for gunicorn (``integration.wsgi:app``); the schema comes from migrations."""
+
+from integration import create_app
+
+app = create_app()

@@ -1,0 +1,161 @@
+"""Suite-wide fixtures: a real Redis per test process, SQLite and PostgreSQL databases, the app.
+
+Database tests run once per backend (``database_url`` is parametrised). PostgreSQL is used when one
+answers on 127.0.0.1:5432 (database ``test``, user ``postgres``), each xdist worker in its own schema;
+otherwise those cases are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from integration import create_app
+from integration.config import Settings
+from integration.migrate import upgrade
+from integration.models import Base
+from integration.redis_server import EmbeddedRedis
+from integration.runtime import Runtime
+from tests.fakes.bigcommerce_api import FakeBigCommerce
+from tests.helpers import BIGCOMMERCE_SECRET, SHOPIFY_PREVIOUS_SECRET, SHOPIFY_SECRET
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def short_tmp() -> Iterator[Path]:
+    """A short private folder (unix socket paths must stay under ~100 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix=f"pc-{_worker_id()}-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(short_tmp: Path) -> Iterator[EmbeddedRedis]:
+    """One real redis-server (the embedded one) per test process, stopped at the end."""
+    server = EmbeddedRedis(short_tmp / "redis", persistent=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(short_tmp: Path) -> Path:
+    """A migrated SQLite file, copied for each test (migrating each time would be slow)."""
+    path = short_tmp / "template.db"
+    upgrade(f"sqlite:///{path}")
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A migrated schema of our own in the test PostgreSQL, or a skip when none answers."""
+    try:
+        admin = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        schema = f"pc_test_{_worker_id()}"
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        admin.dispose()
+    except sa.exc.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} ({type(exc).__name__}); PostgreSQL cases skipped")
+    url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        app_env="test",
+        secret_key="test-secret-key",
+        instance_path=tmp_path,
+        database_url=database_url,
+        redis_url=redis_url,
+        shopify_api_key="test-api-key",
+        shopify_api_secret=SHOPIFY_SECRET,
+        shopify_api_secret_previous=SHOPIFY_PREVIOUS_SECRET,
+        bigcommerce_client_id="test-client-id",
+        bigcommerce_client_secret=BIGCOMMERCE_SECRET,
+        bigcommerce_api_url="http://127.0.0.1:9",  # nothing listens: tests that call out set their fake
+        job_timeout=30,
+        max_attempts=3,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime.from_settings(settings)
+    yield runtime
+    runtime.engine.dispose()
+    if runtime._redis is not None:
+        runtime._redis.close()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    app.testing = True
+    yield app
+    from integration import runtime_of
+
+    runtime_of(app).engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def app_runtime(app: Flask) -> Runtime:
+    """The runtime inside ``app`` (same database and Redis as the requests it serves)."""
+    from integration import runtime_of
+
+    return runtime_of(app)
+
+
+@pytest.fixture(scope="session")
+def bigcommerce_server() -> Iterator[FakeBigCommerce]:
+    """One fake BigCommerce API (real HTTP) for the session; tests reset it."""
+    with FakeBigCommerce() as fake:
+        yield fake

@@ -1,0 +1,210 @@
+"""Helpers the whole suite shares: signing and posting deliveries, env for subprocesses, workers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask.testing import FlaskClient
+from rq import SimpleWorker
+
+from integration.config import Settings
+from integration.queues import ALL
+from integration.runtime import Runtime
+from integration.shops import RegisteredShop, register_shop
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHOPIFY_SECRET = "shpss_test_current_secret"
+SHOPIFY_PREVIOUS_SECRET = "shpss_test_previous_secret"
+BIGCOMMERCE_SECRET = "bc_test_client_secret"
+SHOP_DOMAIN = "demo-shop.myshopify.com"
+STORE_HASH = "abc123"
+
+
+def fixture_bytes(name: str) -> bytes:
+    """A fixture file's exact bytes (``shopify/…`` or ``bigcommerce/…``)."""
+    return (FIXTURES / name).read_bytes()
+
+
+def shopify_signature(body: bytes, secret: str = SHOPIFY_SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def shopify_headers(
+    body: bytes,
+    *,
+    topic: str = "orders/create",
+    shop: str = SHOP_DOMAIN,
+    webhook_id: str = "wh-1",
+    secret: str = SHOPIFY_SECRET,
+    triggered_at: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Hmac-Sha256": shopify_signature(body, secret),
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Shop-Domain": shop,
+        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-API-Version": "2026-10",
+        "X-Shopify-Event-Id": f"event-{webhook_id}",
+    }
+    if triggered_at:
+        headers["X-Shopify-Triggered-At"] = triggered_at
+    headers.update(extra)
+    return headers
+
+
+def post_shopify(client: FlaskClient, body: bytes, **kwargs: Any) -> Any:
+    return client.post("/webhooks/shopify", data=body, headers=shopify_headers(body, **kwargs))
+
+
+def bigcommerce_body(
+    scope: str = "store/order/created",
+    resource_id: int = 250,
+    store_hash: str = STORE_HASH,
+    event_hash: str | None = "5a7b6cbd2d8a7ad6a7b9f0e2b1c3d4e5f6a7b8c9",
+    **data: Any,
+) -> bytes:
+    payload: dict[str, Any] = {
+        "created_at": 1700000000,
+        "store_id": "1025646",
+        "producer": f"stores/{store_hash}",
+        "scope": scope,
+        "data": {"type": scope.split("/")[1], "id": resource_id, **data},
+    }
+    if event_hash is not None:
+        payload["hash"] = event_hash
+    return json.dumps(payload).encode()
+
+
+def post_bigcommerce(client: FlaskClient, body: bytes, token: str, **headers: str) -> Any:
+    return client.post(
+        "/webhooks/bigcommerce",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Webhook-Token": token, **headers},
+    )
+
+
+def add_shop(runtime: Runtime, platform: str = "shopify", identifier: str = SHOP_DOMAIN, token: str = "shpat_x") -> RegisteredShop:
+    with runtime.session() as session:
+        return register_shop(session, platform, identifier, token)
+
+
+def drain(runtime: Runtime) -> None:
+    """Relay waiting events, then run every queued job in this process until the queues are empty."""
+    from integration.dispatch import relay_once
+
+    while relay_once(runtime):
+        pass
+    SimpleWorker([runtime.queue(name) for name in ALL], connection=runtime.redis).work(
+        burst=True, with_scheduler=False, logging_level="WARNING"
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a subprocess build the same Settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "BIGCOMMERCE_"))}
+    env.update(
+        APP_ENV=settings.app_env,
+        SECRET_KEY=settings.secret_key,
+        INSTANCE_PATH=str(settings.instance_path),
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.effective_redis_url,
+        SHOPIFY_API_SECRET=settings.shopify_api_secret,
+        SHOPIFY_API_SECRET_PREVIOUS=settings.shopify_api_secret_previous,
+        BIGCOMMERCE_CLIENT_SECRET=settings.bigcommerce_client_secret,
+        BIGCOMMERCE_API_URL=settings.bigcommerce_api_url,
+        JOB_TIMEOUT=str(settings.job_timeout),
+        STALE_AFTER=str(settings.stale_after),
+        MAX_ATTEMPTS=str(settings.max_attempts),
+        LOG_LEVEL="INFO",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bin_path(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+class LiveServer:
+    """The app under gunicorn, as the Procfile runs it, in a subprocess: real HTTP."""
+
+    def __init__(self, settings: Settings, workers: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = settings.instance_path / f"gunicorn-{self.port}.log"
+        self.process = subprocess.Popen(
+            [
+                bin_path("gunicorn"),
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--no-control-socket",
+                "integration.wsgi:app",
+            ],
+            env=settings_env(settings),
+            cwd=ROOT,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start; log:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_worker(settings: Settings, *, burst: bool = False, extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A real ``flask --app integration worker`` process (forking RQ worker with scheduler)."""
+    log = settings.instance_path / f"worker-{time.monotonic_ns()}.log"
+    return subprocess.Popen(
+        [bin_path("flask"), "--app", "integration", "worker", *(["--burst"] if burst else [])],
+        env={**settings_env(settings), **(extra_env or {})},
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
