@@ -451,7 +451,10 @@ def order_change(order: Mapping[str, Any], *, archived: bool = False) -> OrderCh
         currency=_text(order.get("currency_code")),
         total_price=_decimal(order.get("total_inc_tax"), f"order {order_id} total_inc_tax"),
         placed_at=_rfc2822(order.get("date_created")),
-        customer=_billing_customer(order, updated_at),
+        # The billing details are a snapshot taken at checkout, so they are as old as the order, not
+        # as new as its last status change: dated otherwise, a status change would overwrite a
+        # profile the customer edited since.
+        customer=_billing_customer(order, _rfc2822(order.get("date_created")) or updated_at),
         shipping_address=_v2_address(_mapping(addresses[0])) if addresses else None,
         lines=tuple(_order_line(_mapping(product)) for product in _list(order.get("products"))),
     )

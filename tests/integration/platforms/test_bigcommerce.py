@@ -54,6 +54,7 @@ from tests.integration.platforms.conftest import STORE_HASH, TOKEN, SleepRecorde
 UTC = dt.UTC
 TRIGGERED_AT = dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ORDER_MODIFIED = dt.datetime(2019, 3, 11, 15, 17, 25, tzinfo=UTC)
+ORDER_CREATED = dt.datetime(2019, 3, 5, 21, 40, 11, tzinfo=UTC)
 
 
 def webhook(scope: str, data: dict[str, Any] | None = None, *, fixture: str | None = None) -> bytes:
@@ -119,10 +120,10 @@ def test_order_with_products_and_shipping_address_becomes_an_order_change(
             email="janedoe@example.com",
             currency="USD",
             total_price=Decimal("69.8400"),
-            placed_at=dt.datetime(2019, 3, 5, 21, 40, 11, tzinfo=UTC),
+            placed_at=ORDER_CREATED,
             customer=CustomerChange(
                 platform_id="11",
-                updated_at=ORDER_MODIFIED,
+                updated_at=ORDER_CREATED,
                 email="janedoe@example.com",
                 first_name="Jane",
                 last_name="Doe",
@@ -732,3 +733,16 @@ def test_default_client_uses_the_injected_session_and_a_new_token_after_reinstal
 
     assert len(sessions) == 1  # one pooled session, shared by the store's clients
     assert [r.headers["X-Auth-Token"] for r in fake_bc.requests] == [TOKEN, "token-after-reinstall"]
+
+
+def test_billing_snapshot_is_dated_at_checkout_not_at_the_last_status_change(
+    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess
+) -> None:
+    """Regression: a status change weeks later must not make checkout-time billing details look newer
+    than a profile the customer edited in between."""
+    add_sample_order(fake_bc, date_modified="Mon, 01 Apr 2019 09:00:00 +0000")
+    change = one_change(bc_adapter.translate(order_event("store/order/statusUpdated"), bc_shop))
+    assert isinstance(change, OrderChange)
+    assert change.updated_at == dt.datetime(2019, 4, 1, 9, 0, tzinfo=UTC)
+    assert change.customer is not None
+    assert change.customer.updated_at == ORDER_CREATED
