@@ -21,10 +21,7 @@ BLUEPRINTS = ("integration.health:bp", "webhooks:bp")
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app. ``config`` is a :class:`Settings` or overrides of its fields (tests)."""
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = Settings.from_env(**dict(config or {}))
+    settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     app = Flask(__name__, instance_path=str(settings.instance_path))

@@ -114,7 +114,9 @@ class Settings:
             "bigcommerce_client_id": env.get("BIGCOMMERCE_CLIENT_ID", ""),
             "bigcommerce_client_secret": env.get("BIGCOMMERCE_CLIENT_SECRET", ""),
             "bigcommerce_api_url": (env.get("BIGCOMMERCE_API_URL") or cls.bigcommerce_api_url).rstrip("/"),
-            "bigcommerce_login_url": (env.get("BIGCOMMERCE_LOGIN_URL") or cls.bigcommerce_login_url).rstrip("/"),
+            "bigcommerce_login_url": (env.get("BIGCOMMERCE_LOGIN_URL") or cls.bigcommerce_login_url).rstrip(
+                "/"
+            ),
             "max_webhook_bytes": _int(env, "MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
             "sweep_interval": _int(env, "SWEEP_INTERVAL", cls.sweep_interval),
             "stale_after": _int(env, "STALE_AFTER", cls.stale_after),

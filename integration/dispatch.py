@@ -105,9 +105,7 @@ def _live_jobs(runtime: Runtime, event_ids: Sequence[int]) -> set[int]:
     """Which of these events have a job Redis still knows as waiting, scheduled or running."""
     if not event_ids:
         return set()
-    jobs = Job.fetch_many(
-        [event_job_id(i) for i in event_ids], connection=runtime.redis
-    )
+    jobs = Job.fetch_many([event_job_id(i) for i in event_ids], connection=runtime.redis)
     return {
         event_id
         for event_id, job in zip(event_ids, jobs, strict=True)
@@ -123,7 +121,9 @@ def requeue(runtime: Runtime, event_ids: Sequence[int]) -> None:
         except NoSuchJobError:  # the usual case after a Redis loss
             continue
     with runtime.session() as session:
-        session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(queued_at=utcnow()))
+        session.execute(
+            sa.update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(queued_at=utcnow())
+        )
     enqueue_events(runtime, event_ids)
 
 

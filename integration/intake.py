@@ -9,6 +9,7 @@ one ``enqueue`` per request would cost more than everything else in the request 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -66,7 +67,9 @@ class _Prepared:
         self.sql = str(compiled)
         # Literals inside the statement (the 1 in ``duplicates + 1``) are binds with a value already.
         self._defaults: dict[str, Any] = dict(compiled.params)
-        names: list[str] = list(compiled.positiontup) if compiled.positiontup is not None else list(compiled.binds)
+        names: list[str] = (
+            list(compiled.positiontup) if compiled.positiontup is not None else list(compiled.binds)
+        )
         self._positional = compiled.positiontup is not None
         self._binds: list[tuple[str, Callable[[Any], Any] | None]] = []
         for name in names:
@@ -185,10 +188,9 @@ class EventIntake:
         connection: PoolProxiedConnection | None = getattr(self._local, "connection", None)
         self._local.connection = None
         if connection is not None:
-            try:
+            # The connection is already broken; dropping it is the point, whatever invalidate says.
+            with contextlib.suppress(Exception):
                 connection.invalidate()
-            except Exception:  # noqa: S110 - the connection is already broken; dropping it is the point
-                pass
 
     def _run(self, prepared: _Prepared, values: Mapping[str, Any], *, write: bool) -> list[Any]:
         params = prepared.params(values)

@@ -15,6 +15,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from integration.db import Base, utcnow
 
+__all__ = [
+    "Base",
+    "Customer",
+    "EventStatus",
+    "Fulfillment",
+    "Order",
+    "OrderLine",
+    "Platform",
+    "Shop",
+    "ShopState",
+    "WebhookEvent",
+]
+
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

@@ -94,13 +94,15 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal, no locks involved
+            preexec_fn=_die_with_parent,
             start_new_session=True,  # Ctrl-C reaches us, not Redis: we stop it last, cleanly
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {self.directory}")
+                raise RuntimeError(
+                    f"redis-server exited with {self.process.returncode}; see {self.directory}"
+                )
             if self.ping():
                 return self
             time.sleep(0.005)

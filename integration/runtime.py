@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integration.config import Settings
 from integration.db import create_db_engine, make_session_factory
 
+
 @dataclass
 class Runtime:
     settings: Settings

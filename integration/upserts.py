@@ -78,7 +78,9 @@ def upsert_customer(session: Session, shop_id: int, change: CustomerChange) -> i
         "created_at": now,
         "updated_at": now,
     }
-    update = tuple(k for k in values if k not in ("shop_id", "platform_customer_id", "created_at", "updated_at"))
+    update = tuple(
+        k for k in values if k not in ("shop_id", "platform_customer_id", "created_at", "updated_at")
+    )
     customer_id = _upsert(session, Customer, values, ("shop_id", "platform_customer_id"), update)
     return customer_id if customer_id is not None else _customer_id(session, shop_id, change.platform_id)
 
@@ -86,7 +88,9 @@ def upsert_customer(session: Session, shop_id: int, change: CustomerChange) -> i
 def _customer_id(session: Session, shop_id: int, platform_id: str) -> int:
     return int(
         session.execute(
-            sa.select(Customer.id).where(Customer.shop_id == shop_id, Customer.platform_customer_id == platform_id)
+            sa.select(Customer.id).where(
+                Customer.shop_id == shop_id, Customer.platform_customer_id == platform_id
+            )
         ).scalar_one()
     )
 

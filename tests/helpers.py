@@ -98,7 +98,9 @@ def post_bigcommerce(client: FlaskClient, body: bytes, token: str, **headers: st
     )
 
 
-def add_shop(runtime: Runtime, platform: str = "shopify", identifier: str = SHOP_DOMAIN, token: str = "shpat_x") -> RegisteredShop:
+def add_shop(
+    runtime: Runtime, platform: str = "shopify", identifier: str = SHOP_DOMAIN, token: str = "shpat_x"
+) -> RegisteredShop:
     with runtime.session() as session:
         return register_shop(session, platform, identifier, token)
 
@@ -188,7 +190,9 @@ class LiveServer:
                 self.process.wait()
 
 
-def start_worker(settings: Settings, *, burst: bool = False, extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start_worker(
+    settings: Settings, *, burst: bool = False, extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """A real ``flask --app integration worker`` process (forking RQ worker with scheduler)."""
     log = settings.instance_path / f"worker-{time.monotonic_ns()}.log"
     return subprocess.Popen(
@@ -201,7 +205,9 @@ def start_worker(settings: Settings, *, burst: bool = False, extra_env: Mapping[
     )
 
 
-def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05, message: str = "condition") -> None:
+def wait_until(
+    predicate: Any, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -45,8 +45,8 @@ def list_command(status: str | None, shop: str | None, limit: int, as_json: bool
     if not rows:
         click.echo("no events")
         return
-    header = f"{'ID':>8}  {'PLATFORM':<11} {'SHOP':<32} {'TOPIC':<28} {'STATUS':<11} {'TRIES':>5} {'DUPS':>4}  RECEIVED"
-    click.echo(header)
+    click.echo(f"{'ID':>8}  {'PLATFORM':<11} {'SHOP':<32} {'TOPIC':<28} {'STATUS':<11} ", nl=False)
+    click.echo(f"{'TRIES':>5} {'DUPS':>4}  RECEIVED")
     for row in rows:
         click.echo(
             f"{row['id']:>8}  {row['platform']:<11} {row['shop'][:32]:<32} {row['topic'][:28]:<28} "

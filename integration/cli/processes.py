@@ -32,7 +32,9 @@ def upgrade_command(revision: str) -> None:
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--worker-class", default="rq.Worker", show_default=True, help="rq.SimpleWorker avoids a fork per job.")
+@click.option(
+    "--worker-class", default="rq.Worker", show_default=True, help="rq.SimpleWorker avoids a fork per job."
+)
 def worker(burst: bool, worker_class: str) -> None:
     """Run an RQ worker (with RQ's scheduler) on every queue, in priority order."""
     from integration.scheduler import run_worker
@@ -49,8 +51,12 @@ def scheduler() -> None:
 
 
 @click.command()
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
-@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="$HOST or 127.0.0.1")
+@click.option(
+    "--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000"
+)
+@click.option(
+    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="$HOST or 127.0.0.1"
+)
 def serve(port: int, host: str) -> None:
     """Everything `make run` starts: migrations, the embedded Redis (unless REDIS_URL is set), then
     web + worker + scheduler under honcho. Ctrl-C stops it all, Redis last."""
@@ -75,7 +81,17 @@ def serve(port: int, host: str) -> None:
     click.echo("  Ctrl-C stops web, worker, scheduler and the embedded Redis.")
     process = subprocess.Popen(
         # honcho hands $PORT to each process from -p upwards; web is first, so it gets ours.
-        [honcho, "start", "-p", str(port), "-f", str(PROJECT_ROOT / "Procfile"), "web", "worker", "scheduler"],
+        [
+            honcho,
+            "start",
+            "-p",
+            str(port),
+            "-f",
+            str(PROJECT_ROOT / "Procfile"),
+            "web",
+            "worker",
+            "scheduler",
+        ],
         env=env,
         cwd=PROJECT_ROOT,
     )

@@ -34,14 +34,20 @@ def add(platform: str, domain: str | None, store_hash: str | None, token: str, a
     if not identifier:
         raise click.UsageError(f"{flag} is required for {platform}")
     if other:
-        raise click.UsageError(f"{'--store-hash' if flag == '--domain' else '--domain'} is not for {platform}")
+        raise click.UsageError(
+            f"{'--store-hash' if flag == '--domain' else '--domain'} is not for {platform}"
+        )
     try:
         with runtime_of(current_app).session() as session:
             shop = register_shop(session, platform, identifier, token)
     except ShopError as exc:
         raise click.BadParameter(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps({"platform": shop.platform, "shop": shop.identifier, "webhook_token": shop.webhook_token}))
+        click.echo(
+            json.dumps(
+                {"platform": shop.platform, "shop": shop.identifier, "webhook_token": shop.webhook_token}
+            )
+        )
     else:
         click.echo(f"Registered {shop.platform} shop {shop.identifier} (id {shop.id}).")
         click.echo(f"Webhook token (shown once): {shop.webhook_token}")
