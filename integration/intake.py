@@ -65,7 +65,7 @@ class _Prepared:
     def __init__(self, statement: sa.Executable, dialect: Dialect, table: sa.Table) -> None:
         compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         self.sql = str(compiled)
-        # Literals inside the statement (the 1 in ``duplicates + 1``) are binds with a value already.
+        # Binds that already carry a value in the statement are sent as they are.
         self._defaults: dict[str, Any] = dict(compiled.params)
         names: list[str] = (
             list(compiled.positiontup) if compiled.positiontup is not None else list(compiled.binds)
@@ -153,7 +153,8 @@ class EventIntake:
                     events.c.delivery_id == sa.bindparam("delivery_id"),
                 ),
             )
-            .values(duplicates=events.c.duplicates + 1)
+            # A literal, not a bind: psycopg's paramstyle mangles the name of an anonymous bind.
+            .values(duplicates=events.c.duplicates + sa.literal_column("1"))
             .returning(events.c.id),
             dialect,
             events,

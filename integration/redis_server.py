@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,11 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(unix_socket_path=str(self.socket_path), socket_connect_timeout=1)
+        # No retries: redis-py's default retry-with-backoff turns each probe of a server that is not up
+        # yet (or not any more) into seconds.
+        return redis.Redis(
+            unix_socket_path=str(self.socket_path), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
 
     def ping(self) -> bool:
         try:

@@ -64,20 +64,28 @@ def sqlite_template(short_tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """A migrated schema of our own in the test PostgreSQL, or a skip when none answers."""
+def postgres_url() -> Iterator[str]:
+    """A migrated schema of our own in the test PostgreSQL, or a skip when none answers.
+
+    The schema is named after the xdist worker *and* this process, so concurrent test sessions on
+    one machine never share (or drop) each other's tables.
+    """
+    schema = f"pc_test_{_worker_id()}_{os.getpid()}"
+    admin = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
     try:
-        admin = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
-        schema = f"pc_test_{_worker_id()}"
         with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        admin.dispose()
     except sa.exc.OperationalError as exc:
+        admin.dispose()
         pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} ({type(exc).__name__}); PostgreSQL cases skipped")
     url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    upgrade(url)
-    return url
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -11,7 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +106,34 @@ def add_shop(
         return register_shop(session, platform, identifier, token)
 
 
+@contextmanager
+def job_environment(settings: Settings) -> Iterator[None]:
+    """Jobs build their runtime from the environment, as in a real worker; give them the test's."""
+    from integration.runtime import get_runtime
+
+    saved = dict(os.environ)
+    os.environ.update(settings_env(settings))
+    get_runtime.cache_clear()
+    try:
+        yield
+    finally:
+        if get_runtime.cache_info().currsize:
+            get_runtime().engine.dispose()
+        get_runtime.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def drain(runtime: Runtime) -> None:
     """Relay waiting events, then run every queued job in this process until the queues are empty."""
     from integration.dispatch import relay_once
 
     while relay_once(runtime):
         pass
-    SimpleWorker([runtime.queue(name) for name in ALL], connection=runtime.redis).work(
-        burst=True, with_scheduler=False, logging_level="WARNING"
-    )
+    with job_environment(runtime.settings):
+        SimpleWorker([runtime.queue(name) for name in ALL], connection=runtime.redis).work(
+            burst=True, with_scheduler=False, logging_level="WARNING"
+        )
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -155,7 +175,20 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = settings.instance_path / f"gunicorn-{self.port}.log"
-        self.process = subprocess.Popen(
+        with self.log.open("wb") as log:  # the child keeps its own copy of the descriptor
+            self.process = self._spawn(settings, workers, log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start; log:\n{self.log.read_text()}")
+
+    def _spawn(self, settings: Settings, workers: int, log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 bin_path("gunicorn"),
                 "--workers",
@@ -167,18 +200,9 @@ class LiveServer:
             ],
             env=settings_env(settings),
             cwd=ROOT,
-            stdout=self.log.open("wb"),
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not start; log:\n{self.log.read_text()}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -195,14 +219,15 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """A real ``flask --app integration worker`` process (forking RQ worker with scheduler)."""
     log = settings.instance_path / f"worker-{time.monotonic_ns()}.log"
-    return subprocess.Popen(
-        [bin_path("flask"), "--app", "integration", "worker", *(["--burst"] if burst else [])],
-        env={**settings_env(settings), **(extra_env or {})},
-        cwd=ROOT,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [bin_path("flask"), "--app", "integration", "worker", *(["--burst"] if burst else [])],
+            env={**settings_env(settings), **(extra_env or {})},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait_until(
