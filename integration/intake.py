@@ -224,6 +224,13 @@ class EventIntake:
             connection.rollback()  # end the read transaction; keeps SQLite from pinning a snapshot
         return list(rows)
 
+    def close(self) -> None:
+        """Give this thread's connection back (tests, and processes shutting down cleanly)."""
+        connection: PoolProxiedConnection | None = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection.close()
+
     def store(self, delivery: Delivery) -> Stored:
         """Store ``delivery`` durably; a repeat is counted on the first row instead of stored again."""
         now = utcnow()

@@ -110,7 +110,7 @@ class WebhookEvent(Base):
     platform: Mapped[str] = mapped_column(sa.String(16))
     # Shopify domain or BigCommerce store hash, as delivered (the shop may not be registered yet).
     shop: Mapped[str] = mapped_column(sa.String(255))
-    topic: Mapped[str] = mapped_column(sa.String(128))
+    topic: Mapped[str] = mapped_column(sa.String(255))
     # What the platform calls this delivery (Shopify webhook id; BigCommerce webhook-id or hash).
     webhook_id: Mapped[str] = mapped_column(sa.String(255))
     # Uniqueness key: Shopify webhook id; BigCommerce "scope:hash".
@@ -118,9 +118,9 @@ class WebhookEvent(Base):
     # Standard Webhooks ``webhook-id`` (BigCommerce), a second dedupe key when present.
     delivery_id: Mapped[str | None] = mapped_column(sa.String(255))
     event_id: Mapped[str | None] = mapped_column(sa.String(255))
-    api_version: Mapped[str | None] = mapped_column(sa.String(32))
+    api_version: Mapped[str | None] = mapped_column(sa.String(255))
     triggered_at: Mapped[dt.datetime | None]
-    subscription_name: Mapped[str | None] = mapped_column(sa.String(64))
+    subscription_name: Mapped[str | None] = mapped_column(sa.String(255))
     body: Mapped[bytes] = mapped_column(sa.LargeBinary)
     status: Mapped[str] = mapped_column(sa.String(16), default=EventStatus.RECEIVED)
     attempts: Mapped[int] = mapped_column(default=0)

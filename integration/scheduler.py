@@ -58,8 +58,12 @@ class Scheduler:
         return relayed
 
     def run(self) -> None:
+        """Run until SIGTERM or SIGINT (the process entry point)."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        self.run_loop()
+
+    def run_loop(self) -> None:
         log.info(
             "scheduler started: relaying events, sweeping every %ss", self.runtime.settings.sweep_interval
         )

@@ -144,8 +144,9 @@ def app(settings: Settings) -> Iterator[Flask]:
     app = create_app(settings)
     app.testing = True
     yield app
-    from integration import runtime_of
+    from integration import intake_of, runtime_of
 
+    intake_of(app).close()
     runtime_of(app).engine.dispose()
 
 

@@ -13,7 +13,7 @@ from integration import intake_of, runtime_of
 from integration.intake import Delivery, StorageUnavailable
 from integration.platforms.bigcommerce import SCOPES_HANDLED, store_hash_from_producer
 from webhooks import bp
-from webhooks.common import bounded, reject, store_and_answer
+from webhooks.common import bounded, reject, store_and_answer, unavailable
 from webhooks.signatures import standard_webhook_valid, token_matches
 
 PLATFORM = "bigcommerce"
@@ -26,7 +26,7 @@ def _payload(body: bytes) -> dict[str, Any]:
     # authenticated, and is refused rather than stored.
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         reject(400, "body is not JSON; cannot tell which store sent it", PLATFORM)
     if not isinstance(payload, dict):
         reject(400, "body is not a JSON object", PLATFORM)
@@ -71,7 +71,7 @@ def receive_bigcommerce() -> Response:
     try:
         expected = intake_of(current_app).webhook_token_hash(PLATFORM, store_hash)
     except StorageUnavailable:
-        reject(503, "database unavailable", PLATFORM)
+        unavailable("database unavailable; the delivery was not stored")
     provided = request.headers.get(TOKEN_HEADER, "")
     # One comparison whether or not the store exists, so timing does not reveal which stores we know.
     if not token_matches(provided, expected or "0" * 64) or expected is None:

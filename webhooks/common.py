@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from typing import NoReturn
 
-from flask import Response, abort, current_app
+from flask import Response, abort, current_app, jsonify
 
 from integration import intake_of
 from integration.intake import Delivery, StorageUnavailable
 
 log = logging.getLogger("webhooks")
 
-# Longest value we accept in a header we store (the columns are 255 wide).
+# Longest value we accept in a header we store: every column that holds one is this wide, so a long
+# value is a clear 400 here rather than a database error (and a 503 the platform would retry forever).
 MAX_HEADER_VALUE = 255
 
 
@@ -20,6 +21,15 @@ def reject(status: int, reason: str, platform: str) -> NoReturn:
     # The reason names what was wrong, never a value from the request (no PII or secrets in logs).
     log.warning("%s webhook rejected (%s): %s", platform, status, reason)
     abort(status, reason)
+
+
+def unavailable(reason: str) -> NoReturn:
+    """503 with Retry-After: nothing was stored, so the platform must deliver again."""
+    log.error("answering 503: %s", reason)
+    response = jsonify(error=reason)
+    response.status_code = 503
+    response.headers["Retry-After"] = "30"
+    abort(response)
 
 
 def bounded(value: str | None, name: str, platform: str) -> str | None:
@@ -34,8 +44,6 @@ def store_and_answer(delivery: Delivery) -> Response:
         intake_of(current_app).store(delivery)
     except StorageUnavailable as exc:
         log.error("%s webhook not stored, answering 503: %s", delivery.platform, exc)
-        response = Response(status=503)
-        response.headers["Retry-After"] = "30"
-        return response
+        unavailable("database unavailable; the delivery was not stored")
     # BigCommerce asks for no body; Shopify needs none.
     return Response(status=200)
