@@ -2,7 +2,8 @@
 
     python -m scripts.send_webhook shopify tests/fixtures/shopify/shopify_orders_create.json \
         --topic orders/create --shop demo.myshopify.com
-    python -m scripts.send_webhook bigcommerce tests/fixtures/bigcommerce/bigcommerce_webhook_order_created.json \
+    python -m scripts.send_webhook bigcommerce \
+        tests/fixtures/bigcommerce/bigcommerce_webhook_order_created.json \
         --store-hash abc123 --token <webhook token printed by `shops add`>
 
 Shopify bodies are signed with SHOPIFY_API_SECRET (from the environment, or --secret). BigCommerce

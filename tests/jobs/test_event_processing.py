@@ -24,7 +24,12 @@ from integration.models import EventStatus, Order, WebhookEvent
 from integration.queues import EVENTS, event_job_id
 from integration.redis_server import EmbeddedRedis
 from integration.runtime import Runtime
-from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_order, sample_products, sample_shipping_addresses
+from tests.fakes.bigcommerce_api import (
+    FakeBigCommerce,
+    sample_order,
+    sample_products,
+    sample_shipping_addresses,
+)
 from tests.helpers import (
     STORE_HASH,
     LiveServer,
@@ -167,7 +172,9 @@ def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
         assert requests.get(server.url + "/readyz", timeout=5).status_code == 503
         for i in range(5):
             response = requests.post(
-                server.url + "/webhooks/shopify", data=body, headers=shopify_headers(body, webhook_id=f"outage-{i}")
+                server.url + "/webhooks/shopify",
+                data=body,
+                headers=shopify_headers(body, webhook_id=f"outage-{i}"),
             )
             assert response.status_code == 200  # stored: the platform must not retry, nothing is lost
         with pytest.raises(redis.RedisError):
@@ -206,9 +213,7 @@ def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime, c
     assert {e.status for e in events(runtime)} == {EventStatus.DONE}
 
 
-def test_bigcommerce_rate_limit_then_success_over_real_http(
-    bc_runtime: Runtime, fake_bc: FakeBigCommerce
-) -> None:
+def test_bigcommerce_rate_limit_then_success_over_real_http(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
     add_shop(bc_runtime, "bigcommerce", STORE_HASH, token="bc-access-token")
     event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=218))
     fake_bc.queue_response("GET", r"/v2/orders/218$", 429, headers={"X-Rate-Limit-Time-Reset-Ms": "1500"})

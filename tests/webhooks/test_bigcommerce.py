@@ -184,9 +184,7 @@ def test_missing_token(client: FlaskClient, token: str, stored: Rows, header: st
     assert stored() == []
 
 
-def test_token_hash_is_not_a_token(
-    app_runtime: Runtime, client: FlaskClient, token: str, stored: Rows
-) -> None:
+def test_token_hash_is_not_a_token(app_runtime: Runtime, client: FlaskClient, token: str, stored: Rows) -> None:
     with app_runtime.session() as session:
         stored_hash = session.scalars(sa.select(Shop.webhook_token_hash)).one()
     assert_error(post_bigcommerce(client, bigcommerce_body(), stored_hash), 401)
@@ -227,9 +225,7 @@ def test_token_of_a_shopify_shop_with_the_same_identifier_does_not_count(
     assert stored() == []
 
 
-def test_uninstalled_store_is_refused(
-    app_runtime: Runtime, client: FlaskClient, token: str, stored: Rows
-) -> None:
+def test_uninstalled_store_is_refused(app_runtime: Runtime, client: FlaskClient, token: str, stored: Rows) -> None:
     with app_runtime.session() as session:
         session.execute(sa.update(Shop).values(state="uninstalled"))
     assert_error(post_bigcommerce(client, bigcommerce_body(), token), 401)
@@ -408,9 +404,7 @@ def test_signed_delivery_stores_the_delivery_id(client: FlaskClient, token: str,
     assert row.dedupe_key == f"store/order/created:{HASH}"
 
 
-def test_same_webhook_id_with_another_hash_is_a_duplicate(
-    client: FlaskClient, token: str, stored: Rows
-) -> None:
+def test_same_webhook_id_with_another_hash_is_a_duplicate(client: FlaskClient, token: str, stored: Rows) -> None:
     first = bigcommerce_body(event_hash="hash-one")
     second = bigcommerce_body(event_hash="hash-two")
     assert_ok(post_bigcommerce(client, first, token, **standard_headers(first, msg_id="msg_same")))
@@ -424,9 +418,7 @@ def test_same_webhook_id_with_another_hash_is_a_duplicate(
     assert row.body == first
 
 
-def test_same_hash_with_another_webhook_id_is_a_duplicate(
-    client: FlaskClient, token: str, stored: Rows
-) -> None:
+def test_same_hash_with_another_webhook_id_is_a_duplicate(client: FlaskClient, token: str, stored: Rows) -> None:
     body = bigcommerce_body()
     assert_ok(post_bigcommerce(client, body, token, **standard_headers(body, msg_id="msg_1")))
     assert_ok(post_bigcommerce(client, body, token, **standard_headers(body, msg_id="msg_2")))
@@ -503,9 +495,7 @@ def test_invalid_signature_is_refused_even_with_the_right_token(
     ],
     ids="+".join,
 )
-def test_incomplete_signature_headers(
-    client: FlaskClient, token: str, stored: Rows, present: tuple[str, ...]
-) -> None:
+def test_incomplete_signature_headers(client: FlaskClient, token: str, stored: Rows, present: tuple[str, ...]) -> None:
     body = bigcommerce_body()
     headers = {k: v for k, v in standard_headers(body).items() if k in present}
     assert_error(post_bigcommerce(client, body, token, **headers), 401)
@@ -542,9 +532,7 @@ def test_over_long_webhook_id_is_refused(client: FlaskClient, token: str, stored
     assert stored() == []
 
 
-def test_signature_headers_without_a_configured_secret(
-    make_app: AppFactory, token: str, stored: Rows
-) -> None:
+def test_signature_headers_without_a_configured_secret(make_app: AppFactory, token: str, stored: Rows) -> None:
     client = make_app(bigcommerce_client_secret="").test_client()
     body = bigcommerce_body()
     reason = assert_error(post_bigcommerce(client, body, token, **standard_headers(body)), 503)

@@ -148,9 +148,7 @@ def test_signed_with_the_previous_secret(client: FlaskClient, stored: Rows) -> N
 
 
 def test_previous_secret_alone_configured(make_app: AppFactory, stored: Rows) -> None:
-    client = make_app(
-        shopify_api_secret="", shopify_api_secret_previous=SHOPIFY_PREVIOUS_SECRET
-    ).test_client()
+    client = make_app(shopify_api_secret="", shopify_api_secret_previous=SHOPIFY_PREVIOUS_SECRET).test_client()
     assert_error(post_shopify(client, BODY, secret=SHOPIFY_SECRET), 401)
     assert_ok(post_shopify(client, BODY, secret=SHOPIFY_PREVIOUS_SECRET))
     assert len(stored()) == 1
@@ -367,9 +365,7 @@ def test_authentication_is_checked_before_anything_else(client: FlaskClient, sto
     ],
 )
 @pytest.mark.parametrize("value", [None, "", "   "], ids=["absent", "empty", "blank"])
-def test_missing_required_header(
-    client: FlaskClient, stored: Rows, header: str, named: str, value: str | None
-) -> None:
+def test_missing_required_header(client: FlaskClient, stored: Rows, header: str, named: str, value: str | None) -> None:
     headers = without(shopify_headers(PRIVATE_BODY), header)
     if value is not None:
         headers[header] = value
@@ -506,9 +502,7 @@ def test_storage_unavailable_answers_503_with_retry_after(
     assert len(stored()) == 1
 
 
-def test_storage_unavailable_answer_is_json(
-    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_storage_unavailable_answer_is_json(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app.extensions["intake"], "store", _fail_store)
     assert_error(post_shopify(client, PRIVATE_BODY), 503)
 
