@@ -137,18 +137,14 @@ def parse_wrk(name: str, output: str) -> Result:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return Result(
-        name, rps, latency("50"), latency("99"), int(non_2xx_match.group(1)) if non_2xx_match else 0, total
-    )
+    return Result(name, rps, latency("50"), latency("99"), int(non_2xx_match.group(1)) if non_2xx_match else 0, total)
 
 
 def run_wrk(port: int, script: Path, duration: int, connections: int, name: str) -> Result:
     url = f"http://127.0.0.1:{port}"
     common = ["wrk", "-t1", f"-c{connections}", "--latency", "-s", str(script), url]
     subprocess.run([*common[:3], "-d2s", *common[3:]], check=True, capture_output=True)  # warm-up
-    out = subprocess.run(
-        [*common[:3], f"-d{duration}s", *common[3:]], check=True, capture_output=True, text=True
-    )
+    out = subprocess.run([*common[:3], f"-d{duration}s", *common[3:]], check=True, capture_output=True, text=True)
     return parse_wrk(name, out.stdout)
 
 
@@ -174,9 +170,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="alternate baseline/webhook this many times")
@@ -235,20 +229,14 @@ def main() -> int:
         results.append((bare, hook))
 
     stored = (
-        sqlite3.connect(work / "bench.db")
-        .execute("SELECT count(*), sum(duplicates) FROM webhook_events")
-        .fetchone()
+        sqlite3.connect(work / "bench.db").execute("SELECT count(*), sum(duplicates) FROM webhook_events").fetchone()
     )
-    print(
-        f"body {len(body)} bytes, {args.connections} connections, {args.duration}s per run, gunicorn as in Procfile"
-    )
+    print(f"body {len(body)} bytes, {args.connections} connections, {args.duration}s per run, gunicorn as in Procfile")
     print(f"{'':24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     for bare, hook in results:
         for r in (bare, hook):
             print(f"{r.name:24}{r.requests_per_s:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.non_2xx:>9}")
-        print(
-            f"ratio webhook/bare: {hook.requests_per_s / bare.requests_per_s:.2f}   (target >= 0.80, p99 < 10 ms)"
-        )
+        print(f"ratio webhook/bare: {hook.requests_per_s / bare.requests_per_s:.2f}   (target >= 0.80, p99 < 10 ms)")
     print(
         f"stored rows: {stored[0]} (duplicates counted: {stored[1] or 0}); webhook requests answered 2xx: "
         f"{sum(h.requests - h.non_2xx for _, h in results)} (+ warm-up)"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +38,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-@dataclass(frozen=True)
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for logs, reprs and banners)."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Every setting the app reads; the README's configuration table lists the same names."""
 
@@ -66,6 +76,18 @@ class Settings:
     job_timeout: int = 120
     max_attempts: int = 6
     log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        # Secrets are left out (repr=False fields); passwords inside URLs are masked.
+        shown = []
+        for f in dataclasses.fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.name in ("database_url", "redis_url") and value:
+                value = mask_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     @property
     def is_production(self) -> bool:
@@ -114,9 +136,7 @@ class Settings:
             "bigcommerce_client_id": env.get("BIGCOMMERCE_CLIENT_ID", ""),
             "bigcommerce_client_secret": env.get("BIGCOMMERCE_CLIENT_SECRET", ""),
             "bigcommerce_api_url": (env.get("BIGCOMMERCE_API_URL") or cls.bigcommerce_api_url).rstrip("/"),
-            "bigcommerce_login_url": (env.get("BIGCOMMERCE_LOGIN_URL") or cls.bigcommerce_login_url).rstrip(
-                "/"
-            ),
+            "bigcommerce_login_url": (env.get("BIGCOMMERCE_LOGIN_URL") or cls.bigcommerce_login_url).rstrip("/"),
             "max_webhook_bytes": _int(env, "MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
             "sweep_interval": _int(env, "SWEEP_INTERVAL", cls.sweep_interval),
             "stale_after": _int(env, "STALE_AFTER", cls.stale_after),
@@ -137,12 +157,20 @@ class Settings:
         key_file = self.instance_path / "secret_key"
         if not key_file.exists():
             self.instance_path.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: two processes starting at once must not each write a different key.
+            # Written whole to a private name, then linked into place: a process starting at the same
+            # moment sees either no file or the complete key, never a half-written one, and a link
+            # that loses the race leaves the winner's key in place.
+            draft = key_file.with_name(f".secret_key.{os.getpid()}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
             try:
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.link(draft, key_file)
             except FileExistsError:
                 pass
-            else:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(secrets.token_urlsafe(48))
-        return self.replace(secret_key=key_file.read_text().strip())
+            finally:
+                draft.unlink()
+        key = key_file.read_text().strip()
+        if not key:
+            raise ConfigError(f"{key_file} is empty; delete it to generate a new key, or set SECRET_KEY")
+        return self.replace(secret_key=key)

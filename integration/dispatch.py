@@ -121,9 +121,7 @@ def requeue(runtime: Runtime, event_ids: Sequence[int]) -> None:
         except NoSuchJobError:  # the usual case after a Redis loss
             continue
     with runtime.session() as session:
-        session.execute(
-            sa.update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(queued_at=utcnow())
-        )
+        session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(queued_at=utcnow()))
     enqueue_events(runtime, event_ids)
 
 

@@ -67,9 +67,7 @@ class _Prepared:
         self.sql = str(compiled)
         # Binds that already carry a value in the statement are sent as they are.
         self._defaults: dict[str, Any] = dict(compiled.params)
-        names: list[str] = (
-            list(compiled.positiontup) if compiled.positiontup is not None else list(compiled.binds)
-        )
+        names: list[str] = list(compiled.positiontup) if compiled.positiontup is not None else list(compiled.binds)
         self._positional = compiled.positiontup is not None
         self._binds: list[tuple[str, Callable[[Any], Any] | None]] = []
         for name in names:
@@ -143,8 +141,10 @@ class EventIntake:
             dialect,
             events,
         )
-        self._count_duplicate = _Prepared(
-            sa.update(events)
+        # A repeat can match one row by dedupe key and another by delivery id: it is counted once,
+        # on the first.
+        first_match = (
+            sa.select(sa.func.min(events.c.id))
             .where(
                 events.c.platform == sa.bindparam("platform"),
                 events.c.shop == sa.bindparam("shop"),
@@ -153,6 +153,11 @@ class EventIntake:
                     events.c.delivery_id == sa.bindparam("delivery_id"),
                 ),
             )
+            .scalar_subquery()
+        )
+        self._count_duplicate = _Prepared(
+            sa.update(events)
+            .where(events.c.id == first_match)
             # A literal, not a bind: psycopg's paramstyle mangles the name of an anonymous bind.
             .values(duplicates=events.c.duplicates + sa.literal_column("1"))
             .returning(events.c.id),

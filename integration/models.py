@@ -140,9 +140,7 @@ class WebhookEvent(Base):
 
 class Customer(Base):
     __tablename__ = "customers"
-    __table_args__ = (
-        sa.UniqueConstraint("shop_id", "platform_customer_id", name="uq_customers_shop_platform_id"),
-    )
+    __table_args__ = (sa.UniqueConstraint("shop_id", "platform_customer_id", name="uq_customers_shop_platform_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
@@ -229,6 +227,9 @@ class Fulfillment(Base):
     tracking_url: Mapped[str | None] = mapped_column(sa.Text)
     shipped_at: Mapped[dt.datetime | None]
     delivered_at: Mapped[dt.datetime | None]
+    # Two clocks: tracking steps move the status on their own time, and may arrive before the
+    # fulfilment that describes the parcel (which must still fill in tracking details).
     source_updated_at: Mapped[dt.datetime]
+    status_updated_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

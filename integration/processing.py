@@ -95,9 +95,7 @@ class EventProcessor:
                 .values(status=status, last_error=reason, processed_at=utcnow())
             )
 
-    def _record_failure(
-        self, event_id: int, error: str, *, final: bool, retry_at: dt.datetime | None
-    ) -> None:
+    def _record_failure(self, event_id: int, error: str, *, final: bool, retry_at: dt.datetime | None) -> None:
         with self.runtime.session() as session:
             session.execute(
                 sa.update(WebhookEvent)

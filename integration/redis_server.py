@@ -106,9 +106,7 @@ class EmbeddedRedis:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"redis-server exited with {self.process.returncode}; see {self.directory}"
-                )
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {self.directory}")
             if self.ping():
                 return self
             time.sleep(0.005)

@@ -64,9 +64,7 @@ class Scheduler:
         self.run_loop()
 
     def run_loop(self) -> None:
-        log.info(
-            "scheduler started: relaying events, sweeping every %ss", self.runtime.settings.sweep_interval
-        )
+        log.info("scheduler started: relaying events, sweeping every %ss", self.runtime.settings.sweep_interval)
         backoff = 0.0
         while not self.stopping.is_set():
             try:

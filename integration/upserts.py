@@ -7,6 +7,7 @@ we hold (platforms deliver out of order), and harmless to repeat.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,8 @@ from integration.domain import (
 )
 from integration.models import Base, Customer, Fulfillment, Order, OrderLine
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 
 def _upsert(
     session: Session,
@@ -35,13 +38,22 @@ def _upsert(
     key: tuple[str, ...],
     update: tuple[str, ...],
     newer_than: str | None = "source_updated_at",
+    newer_status: bool = False,
 ) -> int | None:
-    """Insert or update one row; returns its id, or None when the stored row is newer."""
+    """Insert or update one row; returns its id, or None when the stored row is newer.
+
+    ``newer_status``: ``status`` and ``status_updated_at`` follow their own clock (only a newer
+    status replaces the stored one), whatever the row's other columns do.
+    """
     table: sa.Table = model.__table__  # type: ignore[assignment]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(table).values(**values)
-    assignments = {name: stmt.excluded[name] for name in update}
+    assignments: dict[str, Any] = {name: stmt.excluded[name] for name in update}
     assignments["updated_at"] = stmt.excluded["updated_at"]
+    if newer_status:
+        status_is_newer = table.c.status_updated_at <= stmt.excluded.status_updated_at
+        for name in ("status", "status_updated_at"):
+            assignments[name] = sa.case((status_is_newer, stmt.excluded[name]), else_=table.c[name])
     where = table.c[newer_than] <= stmt.excluded[newer_than] if newer_than else None
     stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=assignments, where=where)
     row_id = session.execute(stmt.returning(table.c.id)).scalar()
@@ -78,9 +90,7 @@ def upsert_customer(session: Session, shop_id: int, change: CustomerChange) -> i
         "created_at": now,
         "updated_at": now,
     }
-    update = tuple(
-        k for k in values if k not in ("shop_id", "platform_customer_id", "created_at", "updated_at")
-    )
+    update = tuple(k for k in values if k not in ("shop_id", "platform_customer_id", "created_at", "updated_at"))
     customer_id = _upsert(session, Customer, values, ("shop_id", "platform_customer_id"), update)
     return customer_id if customer_id is not None else _customer_id(session, shop_id, change.platform_id)
 
@@ -88,9 +98,7 @@ def upsert_customer(session: Session, shop_id: int, change: CustomerChange) -> i
 def _customer_id(session: Session, shop_id: int, platform_id: str) -> int:
     return int(
         session.execute(
-            sa.select(Customer.id).where(
-                Customer.shop_id == shop_id, Customer.platform_customer_id == platform_id
-            )
+            sa.select(Customer.id).where(Customer.shop_id == shop_id, Customer.platform_customer_id == platform_id)
         ).scalar_one()
     )
 
@@ -167,35 +175,41 @@ def upsert_fulfillment(session: Session, shop_id: int, change: FulfillmentChange
         "shipped_at": change.shipped_at,
         "delivered_at": change.delivered_at,
         "source_updated_at": change.updated_at,
+        "status_updated_at": change.updated_at,
         "created_at": now,
         "updated_at": now,
     }
-    update = tuple(
-        k for k in values if k not in ("shop_id", "platform_fulfillment_id", "created_at", "updated_at")
-    )
+    fixed = ("shop_id", "platform_fulfillment_id", "created_at", "updated_at", "status", "status_updated_at")
+    update = tuple(k for k in values if k not in fixed)
     # A delivery step may have arrived first and already recorded delivery: keep that time.
     if change.delivered_at is None:
         update = tuple(k for k in update if k != "delivered_at")
-    return _upsert(session, Fulfillment, values, ("shop_id", "platform_fulfillment_id"), update)
+    return _upsert(session, Fulfillment, values, ("shop_id", "platform_fulfillment_id"), update, newer_status=True)
 
 
 def apply_delivery_progress(session: Session, shop_id: int, change: DeliveryProgress) -> int | None:
-    """A tracking step changes the status only; if the fulfilment is not known yet, start it here."""
+    """A tracking step changes the status only; if the fulfilment is not known yet, start it here.
+
+    A row started here knows nothing of the parcel yet, so its description is dated at the epoch:
+    the fulfilment that describes it, however old, still fills it in.
+    """
     now = utcnow()
     values: dict[str, Any] = {
         "shop_id": shop_id,
         "platform_fulfillment_id": change.fulfillment_platform_id,
         "platform_order_id": change.order_platform_id,
         "status": change.status.value,
-        "source_updated_at": change.happened_at,
+        "source_updated_at": EPOCH,
+        "status_updated_at": change.happened_at,
         "created_at": now,
         "updated_at": now,
     }
-    update: tuple[str, ...] = ("status", "source_updated_at")
+    update: tuple[str, ...] = ("status", "status_updated_at")
     if change.status is FulfillmentStatus.DELIVERED:
         values["delivered_at"] = change.happened_at
         update += ("delivered_at",)
-    return _upsert(session, Fulfillment, values, ("shop_id", "platform_fulfillment_id"), update)
+    key = ("shop_id", "platform_fulfillment_id")
+    return _upsert(session, Fulfillment, values, key, update, newer_than="status_updated_at")
 
 
 def apply_change(session: Session, shop_id: int, change: Change) -> None:

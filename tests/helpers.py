@@ -230,9 +230,7 @@ def start_worker(
         )
 
 
-def wait_until(
-    predicate: Any, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"
-) -> None:
+def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05, message: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -7,6 +7,7 @@ import json
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from integration import runtime_of
 from integration.events import list_events, replay_events, select_events
@@ -25,7 +26,7 @@ def _since(value: str | None) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def events() -> None:
     """Inspect and replay stored webhook events."""
 

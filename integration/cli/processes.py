@@ -9,13 +9,13 @@ import sys
 
 import click
 from flask import current_app
-from sqlalchemy.engine import make_url
+from flask.cli import AppGroup, with_appcontext
 
 from integration import runtime_of
-from integration.config import PROJECT_ROOT
+from integration.config import PROJECT_ROOT, mask_url
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def db() -> None:
     """Database schema."""
 
@@ -31,10 +31,9 @@ def upgrade_command(revision: str) -> None:
 
 
 @click.command()
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option(
-    "--worker-class", default="rq.Worker", show_default=True, help="rq.SimpleWorker avoids a fork per job."
-)
+@click.option("--worker-class", default="rq.Worker", show_default=True, help="rq.SimpleWorker avoids a fork per job.")
 def worker(burst: bool, worker_class: str) -> None:
     """Run an RQ worker (with RQ's scheduler) on every queue, in priority order."""
     from integration.scheduler import run_worker
@@ -43,6 +42,7 @@ def worker(burst: bool, worker_class: str) -> None:
 
 
 @click.command()
+@with_appcontext
 def scheduler() -> None:
     """Relay stored events to RQ and enqueue the periodic sweep."""
     from integration.scheduler import Scheduler
@@ -51,12 +51,9 @@ def scheduler() -> None:
 
 
 @click.command()
-@click.option(
-    "--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000"
-)
-@click.option(
-    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="$HOST or 127.0.0.1"
-)
+@with_appcontext
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="$HOST or 127.0.0.1")
 def serve(port: int, host: str) -> None:
     """Everything `make run` starts: migrations, the embedded Redis (unless REDIS_URL is set), then
     web + worker + scheduler under honcho. Ctrl-C stops it all, Redis last."""
@@ -74,10 +71,10 @@ def serve(port: int, host: str) -> None:
         embedded.start()
     env = dict(os.environ, REDIS_URL=settings.effective_redis_url, PORT=str(port), HOST=host)
     honcho = shutil.which("honcho", path=os.path.dirname(sys.executable)) or "honcho"
-    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    database = mask_url(settings.database_url)
     click.echo(f"Personal Commerce listening on http://{host}:{port}")
     click.echo(f"  database: {database}")
-    click.echo(f"  redis:    {'embedded, ' if embedded else ''}{make_url_safe(settings.effective_redis_url)}")
+    click.echo(f"  redis:    {'embedded, ' if embedded else ''}{mask_url(settings.effective_redis_url)}")
     click.echo("  Ctrl-C stops web, worker, scheduler and the embedded Redis.")
     process = subprocess.Popen(
         # honcho hands $PORT to each process from -p upwards; web is first, so it gets ours.
@@ -103,11 +100,3 @@ def serve(port: int, host: str) -> None:
         if embedded is not None:
             embedded.stop()
     click.echo("stopped")
-
-
-def make_url_safe(url: str) -> str:
-    """A Redis URL without its password, for printing."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rpartition('@')[2]}"

@@ -6,13 +6,14 @@ import json
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from integration import runtime_of
 from integration.models import Platform
 from integration.shops import ShopError, register_shop
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def shops() -> None:
     """Manage shops."""
 
@@ -34,9 +35,7 @@ def add(platform: str, domain: str | None, store_hash: str | None, token: str, a
     if not identifier:
         raise click.UsageError(f"{flag} is required for {platform}")
     if other:
-        raise click.UsageError(
-            f"{'--store-hash' if flag == '--domain' else '--domain'} is not for {platform}"
-        )
+        raise click.UsageError(f"{'--store-hash' if flag == '--domain' else '--domain'} is not for {platform}")
     try:
         with runtime_of(current_app).session() as session:
             shop = register_shop(session, platform, identifier, token)
@@ -44,9 +43,7 @@ def add(platform: str, domain: str | None, store_hash: str | None, token: str, a
         raise click.BadParameter(str(exc)) from exc
     if as_json:
         click.echo(
-            json.dumps(
-                {"platform": shop.platform, "shop": shop.identifier, "webhook_token": shop.webhook_token}
-            )
+            json.dumps({"platform": shop.platform, "shop": shop.identifier, "webhook_token": shop.webhook_token})
         )
     else:
         click.echo(f"Registered {shop.platform} shop {shop.identifier} (id {shop.id}).")

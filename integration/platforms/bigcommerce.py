@@ -463,9 +463,7 @@ def order_change(order: Mapping[str, Any], *, archived: bool = False) -> OrderCh
 # -------------------------------------------------------------------------- customer, shipment
 
 
-def customer_change(
-    customer_id: str, customer: Mapping[str, Any], triggered_at: dt.datetime | None
-) -> CustomerChange:
+def customer_change(customer_id: str, customer: Mapping[str, Any], triggered_at: dt.datetime | None) -> CustomerChange:
     """A fetched v3 customer (with addresses) as a CustomerChange."""
     updated_at = _iso8601(customer.get("date_modified")) or (_as_utc(triggered_at) if triggered_at else None)
     if updated_at is None:
@@ -560,9 +558,7 @@ class BigCommerceAdapter:
         shipment = client.get_shipment(order_id, resource_id)
         return [fulfillment_change(order_id, resource_id, shipment, event.triggered_at)]
 
-    def _translate_order(
-        self, client: BigCommerceClient, order_id: str, *, archived: bool
-    ) -> list[Change] | Skip:
+    def _translate_order(self, client: BigCommerceClient, order_id: str, *, archived: bool) -> list[Change] | Skip:
         summary = client.get_order_summary(order_id)
         if _status_id(summary) == INCOMPLETE_STATUS_ID:
             # Every abandoned checkout fires store/order/created; the quota is shared by all the

@@ -257,9 +257,7 @@ class FakeBigCommerce:
         def record_script_and_authenticate() -> Response | None:
             with self._lock:
                 self.requests.append(
-                    RecordedRequest(
-                        request.method, request.path, dict(request.headers), request.args.to_dict()
-                    )
+                    RecordedRequest(request.method, request.path, dict(request.headers), request.args.to_dict())
                 )
             scripted = self._take_scripted(request.method, request.path)
             if scripted is not None:
@@ -355,9 +353,7 @@ class FakeBigCommerce:
 def _page(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """v2 page/limit paging (limit defaults to 50, at most 250)."""
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    limit = min(
-        max(request.args.get("limit", V2_DEFAULT_LIMIT, type=int) or V2_DEFAULT_LIMIT, 1), V2_MAX_LIMIT
-    )
+    limit = min(max(request.args.get("limit", V2_DEFAULT_LIMIT, type=int) or V2_DEFAULT_LIMIT, 1), V2_MAX_LIMIT)
     return items[(page - 1) * limit : page * limit]
 
 

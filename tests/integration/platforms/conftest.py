@@ -49,18 +49,14 @@ def bc_http() -> Iterator[requests.Session]:
 
 
 @pytest.fixture
-def bc_client(
-    fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder
-) -> BigCommerceClient:
+def bc_client(fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder) -> BigCommerceClient:
     return BigCommerceClient(
         fake_bc.url, STORE_HASH, TOKEN, session=bc_http, sleep=bc_clock.sleep, monotonic=bc_clock.monotonic
     )
 
 
 @pytest.fixture
-def bc_adapter(
-    fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder
-) -> BigCommerceAdapter:
+def bc_adapter(fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder) -> BigCommerceAdapter:
     def new_client(store_hash: str, token: str) -> BigCommerceClient:
         return BigCommerceClient(
             fake_bc.url,

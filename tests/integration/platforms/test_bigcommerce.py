@@ -105,9 +105,7 @@ def test_order_with_products_and_shipping_address_becomes_an_order_change(
     add_sample_order(fake_bc)
     body = webhook("store/order/created", fixture="bigcommerce_webhook_order_created.json")
     # The saved sample names order 250; point it at the sample order.
-    result = bc_adapter.translate(
-        event("store/order/created", body.replace(b'"id": 250', b'"id": 218')), bc_shop
-    )
+    result = bc_adapter.translate(event("store/order/created", body.replace(b'"id": 250', b'"id": 218')), bc_shop)
 
     billing = Address(city="Austin", region="Texas", country_code="US", postal_code="78108")
     assert result == [
@@ -131,9 +129,7 @@ def test_order_with_products_and_shipping_address_becomes_an_order_change(
                 locale="en",
                 address=billing,
             ),
-            shipping_address=Address(
-                city="San Antonio", region="Texas", country_code="US", postal_code="78251"
-            ),
+            shipping_address=Address(city="San Antonio", region="Texas", country_code="US", postal_code="78251"),
             lines=(
                 OrderLineData(
                     title="Fog Linen Chambray Towel - Beige Stripe",
@@ -320,9 +316,7 @@ def test_429_without_reset_uses_x_retry_after(fake_bc: FakeBigCommerce, bc_clien
     assert caught.value.retry_after == 7.0
 
 
-def test_500_is_transient(
-    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess
-) -> None:
+def test_500_is_transient(fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess) -> None:
     add_sample_order(fake_bc)
     fake_bc.queue_response("GET", r"/products$", 500, body={"title": "Internal Server Error"})
 
@@ -373,9 +367,7 @@ def test_non_json_success_is_transient(fake_bc: FakeBigCommerce, bc_client: BigC
         bc_client.get_order_summary("218")
 
 
-def test_404_is_not_found(
-    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess
-) -> None:
+def test_404_is_not_found(fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess) -> None:
     with pytest.raises(NotFoundAtPlatform, match="404"):
         bc_adapter.translate(order_event(order_id=999), bc_shop)
 
@@ -518,9 +510,7 @@ def test_customer_without_date_modified_uses_the_event_time(
 
     change = one_change(
         bc_adapter.translate(
-            event(
-                "store/customer/updated", webhook("store/customer/updated", {"type": "customer", "id": 32})
-            ),
+            event("store/customer/updated", webhook("store/customer/updated", {"type": "customer", "id": 32})),
             bc_shop,
         )
     )
@@ -570,15 +560,11 @@ def test_customer_deleted_needs_no_api_call_and_no_token(
     assert fake_bc.requests == []
 
 
-def test_customer_deleted_without_trigger_time_uses_now(
-    bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess
-) -> None:
+def test_customer_deleted_without_trigger_time_uses_now(bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess) -> None:
     before = dt.datetime.now(UTC)
     body = webhook("store/customer/deleted", {"type": "customer", "id": "32"})
 
-    change = one_change(
-        bc_adapter.translate(event("store/customer/deleted", body, triggered_at=None), bc_shop)
-    )
+    change = one_change(bc_adapter.translate(event("store/customer/deleted", body, triggered_at=None), bc_shop))
 
     assert isinstance(change, CustomerDeleted)
     assert change.platform_id == "32"
@@ -662,9 +648,7 @@ def test_unusable_body_is_a_bad_payload_that_does_not_echo_it(
     assert fake_bc.requests == []
 
 
-def test_missing_access_token_is_a_bad_payload(
-    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter
-) -> None:
+def test_missing_access_token_is_a_bad_payload(fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter) -> None:
     add_sample_order(fake_bc)
     no_token = ShopAccess(shop_id=7, identifier=STORE_HASH, access_token=None)
 

@@ -168,9 +168,7 @@ def test_orders_create_sample_customer_falls_back_to_the_order_updated_at() -> N
         last_name="Smith",
         phone=None,
         locale="en",
-        address=Address(
-            city="Ottawa", region="Ontario", region_code="ON", country_code="CA", postal_code="K2H7A8"
-        ),
+        address=Address(city="Ottawa", region="Ontario", region_code="ON", country_code="CA", postal_code="K2H7A8"),
     )
     assert customer.platform_id == "115310627314723950"
 
@@ -399,9 +397,7 @@ def test_fulfillment_tracking_falls_back_to_the_plural_lists() -> None:
         ("open", None, FulfillmentStatus.PENDING),
     ],
 )
-def test_fulfillment_status_mapping(
-    status: str, shipment_status: str | None, expected: FulfillmentStatus
-) -> None:
+def test_fulfillment_status_mapping(status: str, shipment_status: str | None, expected: FulfillmentStatus) -> None:
     fulfillment = fixture("shopify_fulfillments_create.json")
     fulfillment |= {"status": status, "shipment_status": shipment_status}
     assert translate_one("fulfillments/update", fulfillment).status is expected
@@ -422,9 +418,7 @@ def test_pending_fulfillment_has_not_shipped() -> None:
     assert translate_one("fulfillments/create", fulfillment).shipped_at is None
 
 
-@pytest.mark.parametrize(
-    ("status", "reason"), [("archived", "'archived'"), (None, "missing"), ("Q!", "missing")]
-)
+@pytest.mark.parametrize(("status", "reason"), [("archived", "'archived'"), (None, "missing"), ("Q!", "missing")])
 def test_fulfillment_with_an_unknown_status_is_skipped(status: str | None, reason: str) -> None:
     fulfillment = fixture("shopify_fulfillments_create.json")
     fulfillment["status"] = status
@@ -438,9 +432,7 @@ def test_fulfillment_with_an_unknown_status_is_skipped(status: str | None, reaso
 
 def test_fulfillment_events_create_sample_becomes_delivery_progress() -> None:
     raw = raw_ids("shopify_fulfillment_events_create.json")
-    change = translate_one(
-        "fulfillment_events/create", fixture_bytes("shopify_fulfillment_events_create.json")
-    )
+    change = translate_one("fulfillment_events/create", fixture_bytes("shopify_fulfillment_events_create.json"))
 
     assert change == DeliveryProgress(
         fulfillment_platform_id=raw["fulfillment_id"],
@@ -679,9 +671,7 @@ def test_fulfillment_event_without_any_time_is_a_bad_payload() -> None:
         ("fulfillment_events/create", "shopify_fulfillment_events_create.json", "order_id", "12a"),
     ],
 )
-def test_missing_or_unusable_ids_are_a_bad_payload(
-    topic: str, fixture_name: str, key: str, value: object
-) -> None:
+def test_missing_or_unusable_ids_are_a_bad_payload(topic: str, fixture_name: str, key: str, value: object) -> None:
     body = fixture(fixture_name) | {key: value}
     assert f"has no usable {key}" in str(bad_payload(topic, body))
 
