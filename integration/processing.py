@@ -122,15 +122,15 @@ class EventProcessor:
         try:
             return self._process_claimed(event_id)
         except TransientPlatformError as exc:
-            # The platform is busy or down: never a reason to give up on the event. When RQ has no
-            # retries left, the sweep re-enqueues the event once ``retry_at`` has passed.
-            hint = exc.retry_after or 0
-            delay = max(hint, RETRY_INTERVALS[-1] if not retries_left else 0)
-            retry_at = utcnow() + dt.timedelta(seconds=delay) if not retries_left else None
+            # The platform is busy or down: never a reason to give up on the event. While RQ has
+            # retries left it backs off; after that the sweep re-enqueues the event at ``retry_at``.
             log.warning("event %s: platform unavailable (%s); will retry", event_id, exc)
-            self._record_failure(event_id, _short(exc), final=False, retry_at=retry_at)
             if retries_left:
+                self._record_failure(event_id, _short(exc), final=False, retry_at=None)
                 raise EventFailed(str(exc)) from exc
+            delay = max(exc.retry_after or 0, RETRY_INTERVALS[-1])
+            retry_at = utcnow() + dt.timedelta(seconds=delay)
+            self._record_failure(event_id, _short(exc), final=False, retry_at=retry_at)
             return Outcome.RETRY
         except Exception as exc:
             final = not retries_left

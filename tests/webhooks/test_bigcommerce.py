@@ -30,6 +30,7 @@ from tests.helpers import (
     free_port,
     post_bigcommerce,
 )
+from tests.webhooks.errors import assert_error as shared_assert_error
 
 URL = "/webhooks/bigcommerce"
 OTHER_STORE = "zz9plural"
@@ -76,19 +77,7 @@ def standard_headers(
 
 
 def assert_error(response: TestResponse, status: int, *not_echoed: str) -> str:
-    """A JSON ``{"error": reason}`` with ``status`` that repeats no secret, token or body content."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json
-    payload = response.get_json()
-    assert isinstance(payload, dict)
-    assert set(payload) == {"error"}
-    reason = payload["error"]
-    assert isinstance(reason, str)
-    assert reason
-    text = response.get_data(as_text=True)
-    for value in (BIGCOMMERCE_SECRET, PRIVATE, *not_echoed):
-        assert value not in text
-    return reason
+    return shared_assert_error(response, status, BIGCOMMERCE_SECRET, PRIVATE, *not_echoed)
 
 
 def assert_ok(response: TestResponse) -> None:

@@ -28,6 +28,7 @@ from tests.helpers import (
     shopify_headers,
     shopify_signature,
 )
+from tests.webhooks.errors import assert_error as shared_assert_error
 
 URL = "/webhooks/shopify"
 BODY = fixture_bytes("shopify/shopify_orders_create.json")
@@ -51,19 +52,7 @@ def backend_params(*, only_postgresql: bool = False) -> pytest.MarkDecorator:
 
 
 def assert_error(response: TestResponse, status: int, *not_echoed: str) -> str:
-    """A JSON ``{"error": reason}`` with ``status`` that repeats no secret, body or header value."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json
-    payload = response.get_json()
-    assert isinstance(payload, dict)
-    assert set(payload) == {"error"}
-    reason = payload["error"]
-    assert isinstance(reason, str)
-    assert reason
-    text = response.get_data(as_text=True)
-    for value in (SHOPIFY_SECRET, SHOPIFY_PREVIOUS_SECRET, PRIVATE, *not_echoed):
-        assert value not in text
-    return reason
+    return shared_assert_error(response, status, SHOPIFY_SECRET, SHOPIFY_PREVIOUS_SECRET, PRIVATE, *not_echoed)
 
 
 def assert_ok(response: TestResponse) -> None:
