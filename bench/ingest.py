@@ -22,13 +22,15 @@ import shlex
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
@@ -72,7 +74,7 @@ def make_body(target: int = 3072) -> bytes:
     return json.dumps(slim, separators=(",", ":")).encode()
 
 
-def lua_script(path: str, body: bytes) -> str:
+def lua_script(path: str, body: bytes, prefix: str) -> str:
     signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
     # Each request gets a fresh webhook id; the HMAC covers the body only, so one signature serves.
     return f"""
@@ -83,8 +85,7 @@ wrk.headers["X-Shopify-Hmac-Sha256"] = "{signature}"
 wrk.headers["X-Shopify-Topic"] = "orders/create"
 wrk.headers["X-Shopify-Shop-Domain"] = "{SHOP}"
 wrk.headers["X-Shopify-API-Version"] = "2026-10"
-math.randomseed(os.time() + math.floor(os.clock() * 1e6))
-local prefix = tostring(math.random(1, 1e9))
+local prefix = "{prefix}"
 local counter = 0
 request = function()
   counter = counter + 1
@@ -140,12 +141,17 @@ def parse_wrk(name: str, output: str) -> Result:
     return Result(name, rps, latency("50"), latency("99"), int(non_2xx_match.group(1)) if non_2xx_match else 0, total)
 
 
-def run_wrk(port: int, script: Path, duration: int, connections: int, name: str) -> Result:
+def run_wrk(port: int, route: str, body: bytes, work: Path, duration: int, connections: int, name: str) -> Result:
+    """A 2 s warm-up, then the measured run; each with its own webhook id prefix, so no request is
+    a duplicate of another (duplicates take a different path)."""
     url = f"http://127.0.0.1:{port}"
-    common = ["wrk", "-t1", f"-c{connections}", "--latency", "-s", str(script), url]
-    subprocess.run([*common[:3], "-d2s", *common[3:]], check=True, capture_output=True)  # warm-up
-    out = subprocess.run([*common[:3], f"-d{duration}s", *common[3:]], check=True, capture_output=True, text=True)
-    return parse_wrk(name, out.stdout)
+    output = ""
+    for seconds in (2, duration):
+        script = work / f"{uuid.uuid4().hex}.lua"
+        script.write_text(lua_script(route, body, uuid.uuid4().hex))
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return parse_wrk(name, output)
 
 
 def serve(app_path: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
@@ -174,6 +180,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="alternate baseline/webhook this many times")
+    parser.add_argument(
+        "--database-url", help="measure another database (default: the embedded SQLite); its tables are migrated"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -183,7 +192,7 @@ def main() -> int:
     env = dict(
         os.environ,
         INSTANCE_PATH=str(work),
-        DATABASE_URL=f"sqlite:///{work / 'bench.db'}",
+        DATABASE_URL=args.database_url or f"sqlite:///{work / 'bench.db'}",
         REDIS_URL="unix:///nonexistent/redis.sock",  # the request path must not need Redis at all
         SHOPIFY_API_SECRET=SECRET,
         LOG_LEVEL="WARNING",
@@ -210,27 +219,27 @@ def main() -> int:
         capture_output=True,
     )
     body = make_body()
-    bare_script, hook_script = work / "bare.lua", work / "webhook.lua"
-    bare_script.write_text(lua_script("/bare", body))
-    hook_script.write_text(lua_script("/webhooks/shopify", body))
 
     results: list[tuple[Result, Result]] = []
     for _ in range(args.rounds):
         process, port = serve("bench.bare_app:app", env)
         try:
-            bare = run_wrk(port, bare_script, args.duration, args.connections, "bare Flask route")
+            bare = run_wrk(port, "/bare", body, work, args.duration, args.connections, "bare Flask route")
         finally:
             stop(process)
         process, port = serve("integration.wsgi:app", env)
         try:
-            hook = run_wrk(port, hook_script, args.duration, args.connections, "POST /webhooks/shopify")
+            hook = run_wrk(
+                port, "/webhooks/shopify", body, work, args.duration, args.connections, "POST /webhooks/shopify"
+            )
         finally:
             stop(process)
         results.append((bare, hook))
 
-    stored = (
-        sqlite3.connect(work / "bench.db").execute("SELECT count(*), sum(duplicates) FROM webhook_events").fetchone()
-    )
+    engine = sa.create_engine(env["DATABASE_URL"])
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT count(*), sum(duplicates) FROM webhook_events")).one()
+    engine.dispose()
     print(f"body {len(body)} bytes, {args.connections} connections, {args.duration}s per run, gunicorn as in Procfile")
     print(f"{'':24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     for bare, hook in results:

@@ -183,7 +183,6 @@ class EventIntake:
                 # SQLite's own busy handler sleeps 1, 2, 5, 10… ms; the write lock is held for tens of
                 # microseconds, so we wait in much smaller steps ourselves (see _run).
                 cursor.execute("PRAGMA busy_timeout=0")
-                cursor.execute("PRAGMA mmap_size=268435456")
                 # WAL auto-checkpoints stay on: measured, an unbounded WAL makes every insert slower
                 # (each page lookup scans more of the WAL index) far beyond what checkpoints cost.
                 cursor.close()
