@@ -183,8 +183,8 @@ class EventIntake:
                 # SQLite's own busy handler sleeps 1, 2, 5, 10… ms; the write lock is held for tens of
                 # microseconds, so we wait in much smaller steps ourselves (see _run).
                 cursor.execute("PRAGMA busy_timeout=0")
-                # WAL auto-checkpoints stay on: measured, an unbounded WAL makes every insert slower
-                # (each page lookup scans more of the WAL index) far beyond what checkpoints cost.
+                # WAL auto-checkpoints stay on. Off, the server measured ~10 % faster, but the WAL would
+                # then grow until some other process checkpoints, and every insert slows as it grows.
                 cursor.close()
             self._local.connection = connection
         return connection
