@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import logging
-
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
 
 from integration.config import PROJECT_ROOT
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+
+def _quiet_alembic_plugins() -> None:
+    # Alembic announces each of its plugins at INFO as it is imported; the migrations still log.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
 
 def alembic_config(database_url: str) -> Config:
+    _quiet_alembic_plugins()
+    from alembic.config import Config
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     # Passed as an attribute, not an ini option: ini interpolation would mangle a '%' in a password.
@@ -19,6 +28,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    # Alembic announces each of its plugins at INFO on every run; the migrations themselves still log.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    command.upgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url)
+    from alembic import command
+
+    command.upgrade(config, revision)

@@ -69,8 +69,12 @@ def serve(port: int, host: str) -> None:
     )
     if embedded is not None:
         embedded.start()
-    env = dict(os.environ, REDIS_URL=settings.effective_redis_url, PORT=str(port), HOST=host)
-    honcho = shutil.which("honcho", path=os.path.dirname(sys.executable)) or "honcho"
+    # The Procfile names gunicorn and flask bare: they must resolve to this virtualenv's, however
+    # we were started (make run does not activate the venv).
+    bin_dir = os.path.dirname(sys.executable)
+    path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    env = dict(os.environ, REDIS_URL=settings.effective_redis_url, PORT=str(port), HOST=host, PATH=path)
+    honcho = shutil.which("honcho", path=bin_dir) or "honcho"
     database = mask_url(settings.database_url)
     click.echo(f"Personal Commerce listening on http://{host}:{port}")
     click.echo(f"  database: {database}")
