@@ -74,6 +74,7 @@ class EmbeddedRedis:
             "unixsocketperm 700",
             f"dir {self.directory}",
             f"logfile {self.directory / 'redis.log'}",
+            f"pidfile {self.directory / 'redis.pid'}",
             "daemonize no",
             'save ""',
             "maxmemory-policy noeviction",
