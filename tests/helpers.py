@@ -180,9 +180,9 @@ class LiveServer:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
+                if requests.get(self.url + "/healthz", timeout=5).ok:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy booting to answer
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"gunicorn did not start; log:\n{self.log.read_text()}")

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 def _ready(url: str) -> bool:
     try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or too busy booting to answer
         return False
 
 
