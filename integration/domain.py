@@ -45,9 +45,12 @@ class Address:
 
 @dataclass(frozen=True)
 class CustomerChange:
-    """A customer as the platform describes it at ``updated_at``."""
+    """A customer as the platform describes it at ``updated_at``.
 
-    platform_id: str
+    ``platform_id`` is None for a guest known only from an order (matched by email, then phone).
+    """
+
+    platform_id: str | None
     updated_at: dt.datetime
     email: str | None = None
     first_name: str | None = None

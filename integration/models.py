@@ -18,6 +18,7 @@ from integration.db import Base, utcnow
 __all__ = [
     "Base",
     "Customer",
+    "CustomerProduct",
     "EventStatus",
     "Fulfillment",
     "Order",
@@ -25,6 +26,7 @@ __all__ = [
     "Platform",
     "Shop",
     "ShopState",
+    "TimelineEntry",
     "WebhookEvent",
 ]
 
@@ -64,6 +66,13 @@ class Shop(Base):
     access_token: Mapped[str | None] = mapped_column(sa.Text)
     # SHA-256 of the per-shop webhook token: enough to check a delivery, useless to a thief.
     webhook_token_hash: Mapped[str] = mapped_column(sa.String(64))
+    # IANA zone: where a customer's own zone cannot be known, theirs falls back to this.
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    # Spend from which a customer is a VIP: the merchant's figure if set, else the shop's top 10 %,
+    # recomputed by the segments job (so no event ever ranks the whole shop).
+    vip_threshold_override: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+    vip_threshold: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -139,12 +148,29 @@ class WebhookEvent(Base):
 
 
 class Customer(Base):
+    """One profile per person per shop, not per order: guests are matched by email, then phone."""
+
     __tablename__ = "customers"
-    __table_args__ = (sa.UniqueConstraint("shop_id", "platform_customer_id", name="uq_customers_shop_platform_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("shop_id", "platform_customer_id", name="uq_customers_shop_platform_id"),
+        # Both platforms keep customer emails unique per store; here it also makes two concurrent
+        # first orders from one person land on one profile.
+        sa.Index(
+            "uq_customers_shop_email",
+            "shop_id",
+            "email",
+            unique=True,
+            sqlite_where=sa.text("email IS NOT NULL"),
+            postgresql_where=sa.text("email IS NOT NULL"),
+        ),
+        sa.Index("ix_customers_shop_phone", "shop_id", "phone_key"),
+        sa.Index("ix_customers_shop_segment", "shop_id", "segment"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
-    platform_customer_id: Mapped[str] = mapped_column(sa.String(64))
+    # None for a guest we know only from orders.
+    platform_customer_id: Mapped[str | None] = mapped_column(sa.String(64))
     email: Mapped[str | None] = mapped_column(sa.String(320))
     first_name: Mapped[str | None] = mapped_column(sa.String(255))
     last_name: Mapped[str | None] = mapped_column(sa.String(255))
@@ -155,6 +181,22 @@ class Customer(Base):
     region_code: Mapped[str | None] = mapped_column(sa.String(16))
     country_code: Mapped[str | None] = mapped_column(sa.String(2))
     postal_code: Mapped[str | None] = mapped_column(sa.String(32))
+    # Digits of the phone number (with country code when given): the key guests are matched on.
+    phone_key: Mapped[str | None] = mapped_column(sa.String(32))
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    time_zone_source: Mapped[str | None] = mapped_column(sa.String(16))  # "address" or "shop"
+    # Purchases, kept by deltas as orders change (never by rescanning the customer's history).
+    orders_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    total_spent: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2), default=Decimal("0"), server_default="0")
+    cancelled_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    refunded_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    first_order_at: Mapped[dt.datetime | None]
+    last_order_at: Mapped[dt.datetime | None]
+    segment: Mapped[str] = mapped_column(sa.String(16), default="prospect", server_default="prospect")
+    email_consent: Mapped[str | None] = mapped_column(sa.String(32))
+    sms_consent: Mapped[str | None] = mapped_column(sa.String(32))
+    call_consent: Mapped[str | None] = mapped_column(sa.String(32))
     deleted_at: Mapped[dt.datetime | None]
     # The platform's own change time of the data we hold; older payloads never overwrite newer.
     source_updated_at: Mapped[dt.datetime]
@@ -164,7 +206,11 @@ class Customer(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (sa.UniqueConstraint("shop_id", "platform_order_id", name="uq_orders_shop_platform_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("shop_id", "platform_order_id", name="uq_orders_shop_platform_id"),
+        sa.Index("ix_orders_customer_placed", "customer_id", "placed_at"),
+        sa.Index("ix_orders_counted_customer_placed", "counted_customer_id", "placed_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
@@ -182,6 +228,10 @@ class Order(Base):
     ship_city: Mapped[str | None] = mapped_column(sa.String(255))
     ship_region: Mapped[str | None] = mapped_column(sa.String(255))
     ship_country_code: Mapped[str | None] = mapped_column(sa.String(2))
+    # What this order currently adds to whose totals (None: nothing, e.g. cancelled), so that a change
+    # is applied to the profile as a delta instead of recomputing it from the customer's history.
+    counted_customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
+    counted_total: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
     source_updated_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -233,3 +283,34 @@ class Fulfillment(Base):
     status_updated_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CustomerProduct(Base):
+    """What a customer has bought, per product, kept by deltas (the 'bought most' list)."""
+
+    __tablename__ = "customer_products"
+    __table_args__ = (sa.UniqueConstraint("customer_id", "product_key", name="uq_customer_products"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    # The platform product id, or the title for lines without one.
+    product_key: Mapped[str] = mapped_column(sa.String(512))
+    title: Mapped[str] = mapped_column(sa.String(512))
+    quantity: Mapped[int] = mapped_column(default=0)
+
+
+class TimelineEntry(Base):
+    """Everything that happened with a person, for "last time you told me…"; one row per fact."""
+
+    __tablename__ = "customer_timeline"
+    __table_args__ = (
+        sa.UniqueConstraint("customer_id", "kind", "ref", name="uq_customer_timeline_fact"),
+        sa.Index("ix_customer_timeline_customer_at", "customer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    ref: Mapped[str] = mapped_column(sa.String(128))
+    summary: Mapped[str] = mapped_column(sa.Text)

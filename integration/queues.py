@@ -14,6 +14,8 @@ ALL: Final = (MAINTENANCE, EVENTS)
 # Jobs are enqueued by dotted path so that integration/ never imports jobs/.
 PROCESS_EVENT: Final = "jobs.events.process_event"
 SWEEP_EVENTS: Final = "jobs.maintenance.sweep_events"
+REFRESH_SEGMENTS: Final = "jobs.maintenance.refresh_segments"
+SEGMENTS_INTERVAL: Final = 3600  # seconds
 
 # Backoff between attempts of one event (seconds); RQ reuses the last value for later attempts.
 RETRY_INTERVALS: Final = (10, 60, 300, 900, 3600)

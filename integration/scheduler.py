@@ -19,7 +19,7 @@ from rq.cron import CronScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from integration.dispatch import relay_once
-from integration.queues import MAINTENANCE, SWEEP_EVENTS
+from integration.queues import MAINTENANCE, REFRESH_SEGMENTS, SEGMENTS_INTERVAL, SWEEP_EVENTS
 from integration.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,13 @@ class Scheduler:
             queue_name=MAINTENANCE,
             interval=self.runtime.settings.sweep_interval,
             job_timeout=300,
+            result_ttl=3600,
+        )
+        cron.register(
+            import_string(REFRESH_SEGMENTS),
+            queue_name=MAINTENANCE,
+            interval=SEGMENTS_INTERVAL,
+            job_timeout=1800,
             result_ttl=3600,
         )
         return cron

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from integration.domain import (
     OrderChange,
 )
 from integration.models import Base, Customer, Fulfillment, Order, OrderLine
+from integration.profiles import normalise_email, settle_order, upsert_profile
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -70,37 +72,8 @@ def _address(address: Address | None, prefix: str = "") -> dict[str, Any]:
 
 
 def upsert_customer(session: Session, shop_id: int, change: CustomerChange) -> int:
-    """Apply a customer change; returns the customer's id whether or not the change was newer."""
-    address = change.address or Address()
-    now = utcnow()
-    values = {
-        "shop_id": shop_id,
-        "platform_customer_id": change.platform_id,
-        "email": change.email.strip().lower() if change.email else None,
-        "first_name": change.first_name,
-        "last_name": change.last_name,
-        "phone": change.phone,
-        "locale": change.locale,
-        "city": address.city,
-        "region": address.region,
-        "region_code": address.region_code,
-        "country_code": address.country_code,
-        "postal_code": address.postal_code,
-        "source_updated_at": change.updated_at,
-        "created_at": now,
-        "updated_at": now,
-    }
-    update = tuple(k for k in values if k not in ("shop_id", "platform_customer_id", "created_at", "updated_at"))
-    customer_id = _upsert(session, Customer, values, ("shop_id", "platform_customer_id"), update)
-    return customer_id if customer_id is not None else _customer_id(session, shop_id, change.platform_id)
-
-
-def _customer_id(session: Session, shop_id: int, platform_id: str) -> int:
-    return int(
-        session.execute(
-            sa.select(Customer.id).where(Customer.shop_id == shop_id, Customer.platform_customer_id == platform_id)
-        ).scalar_one()
-    )
+    """Apply a customer change to its profile; returns the profile id whether or not it was newer."""
+    return upsert_profile(session, shop_id, change)
 
 
 def mark_customer_deleted(session: Session, shop_id: int, change: CustomerDeleted) -> None:
@@ -115,9 +88,26 @@ def mark_customer_deleted(session: Session, shop_id: int, change: CustomerDelete
     )
 
 
+def _order_customer(session: Session, shop_id: int, change: OrderChange) -> int | None:
+    """The profile an order belongs to: its customer, or for a guest checkout a profile matched by
+    the order's email (created if new)."""
+    if change.customer is not None:
+        return upsert_profile(session, shop_id, change.customer)
+    if not normalise_email(change.email):
+        return None
+    guest = CustomerChange(
+        platform_id=None,
+        # Dated at checkout: a guest's details are as old as their order.
+        updated_at=change.placed_at or change.updated_at,
+        email=change.email,
+        address=change.shipping_address,
+    )
+    return upsert_profile(session, shop_id, guest)
+
+
 def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | None:
     """Apply an order change (and its customer); returns the order id, or None if ours was newer."""
-    customer_id = upsert_customer(session, shop_id, change.customer) if change.customer else None
+    customer_id = _order_customer(session, shop_id, change)
     now = utcnow()
     values = {
         "shop_id": shop_id,
@@ -140,6 +130,12 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
     order_id = _upsert(session, Order, values, ("shop_id", "platform_order_id"), update)
     if order_id is None:
         return None
+    # The row is locked by our upsert now, so these are the lines that were counted, and nobody else
+    # can count the new ones before we do.
+    previous_lines = [
+        _CountedLine(line.product_id, line.title, line.quantity)
+        for line in session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order_id))
+    ]
     # The change describes the whole order, so its lines replace ours.
     session.execute(sa.delete(OrderLine).where(OrderLine.order_id == order_id))
     if change.lines:
@@ -159,7 +155,16 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
                 for line in change.lines
             ],
         )
+    session.expire_all()  # the ORM must see the rows the statements above wrote
+    settle_order(session, order_id, previous_lines)
     return order_id
+
+
+@dataclass(frozen=True)
+class _CountedLine:
+    product_id: str | None
+    title: str
+    quantity: int
 
 
 def upsert_fulfillment(session: Session, shop_id: int, change: FulfillmentChange) -> int | None:

@@ -6,10 +6,11 @@ from flask import Flask
 
 
 def register_commands(app: Flask) -> None:
-    from integration.cli import events, processes, shops
+    from integration.cli import customers, events, processes, shops
 
     app.cli.add_command(shops.shops)
     app.cli.add_command(events.events)
+    app.cli.add_command(customers.customers)
     app.cli.add_command(processes.db)
     app.cli.add_command(processes.worker)
     app.cli.add_command(processes.scheduler)

@@ -32,11 +32,11 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -
     scheduler = Scheduler(runtime)
     assert scheduler.tick() == 1
     assert runtime.queue(EVENTS).job_ids == [event_job_id(event_id)]
-    [sweep_job] = runtime.queue(MAINTENANCE).get_jobs()
-    assert sweep_job.func_name == "jobs.maintenance.sweep_events"
-    # Nothing new: nothing relayed, and the sweep is not due again until its interval has passed.
+    cron_jobs = sorted(job.func_name for job in runtime.queue(MAINTENANCE).get_jobs())
+    assert cron_jobs == ["jobs.maintenance.refresh_segments", "jobs.maintenance.sweep_events"]
+    # Nothing new: nothing relayed, and neither job is due again until its interval has passed.
     assert scheduler.tick() == 0
-    assert len(runtime.queue(MAINTENANCE).get_jobs()) == 1
+    assert len(runtime.queue(MAINTENANCE).get_jobs()) == 2
 
 
 def test_the_loop_waits_out_a_redis_outage_instead_of_exiting(settings: Settings, short_tmp: object) -> None:

@@ -112,8 +112,12 @@ def test_order_insert_stores_every_field(runtime: Runtime, shop: RegisteredShop)
     assert order.cancelled_at is None
     assert (order.ship_city, order.ship_region, order.ship_country_code) == ("Paris", "IDF", "FR")
     assert order.source_updated_at == T0
-    assert order.customer_id is None
     assert lines == [("Mug", 1, Decimal("10.50"), "l1")]
+    # A guest checkout still belongs to a person: a profile found (or made) from the order's email.
+    with runtime.session() as session:
+        guest = session.get(Customer, order.customer_id)
+        assert guest is not None
+        assert (guest.platform_customer_id, guest.email, guest.orders_count) == (None, "ada@example.com", 0)
 
 
 def test_reapplying_the_same_change_is_idempotent(runtime: Runtime, shop: RegisteredShop) -> None:

@@ -1,0 +1,150 @@
+"""Reading profiles: what ``customers show|list`` print and the rep workspace's JSON will carry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from integration.db import utcnow
+from integration.models import Customer, CustomerProduct, Order, OrderLine, Shop, TimelineEntry
+
+TIMELINE_LIMIT = 200
+ORDERS_LIMIT = 100
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def find_shop(session: Session, shop: str) -> Shop | None:
+    """A shop by its Shopify domain or BigCommerce store hash."""
+    return session.scalar(sa.select(Shop).where(Shop.identifier == shop.strip().lower()))
+
+
+def find_customer(session: Session, shop: Shop, email_or_id: str) -> Customer | None:
+    """By email, our profile id, or the platform's customer id."""
+    value = email_or_id.strip()
+    if "@" in value:
+        condition = Customer.email == value.lower()
+    elif value.isdigit():
+        condition = sa.or_(Customer.platform_customer_id == value, Customer.id == int(value))
+    else:
+        return None
+    return session.scalar(
+        sa.select(Customer)
+        .where(Customer.shop_id == shop.id, condition)
+        # A platform id match wins over our own id if both happen to exist.
+        .order_by((Customer.platform_customer_id == value).desc(), Customer.id)
+        .limit(1)
+    )
+
+
+def current_segment(customer: Customer, now: dt.datetime | None = None) -> str:
+    """The stored segment, or ``lapsed`` when no order came in twice the customer's usual interval."""
+    now = now or utcnow()
+    first, last, count = customer.first_order_at, customer.last_order_at, customer.orders_count
+    if count >= 2 and first and last and last > first:
+        usual = (last - first) / (count - 1)
+        if now - last > 2 * usual:
+            return "lapsed"
+    return customer.segment
+
+
+def profile(session: Session, customer: Customer) -> dict[str, Any]:
+    """The whole profile with orders (newest first) and timeline (newest first)."""
+    orders = list(
+        session.scalars(
+            sa.select(Order)
+            .where(Order.customer_id == customer.id)
+            .order_by(Order.placed_at.desc(), Order.id.desc())
+            .limit(ORDERS_LIMIT)
+        )
+    )
+    lines: dict[int, list[OrderLine]] = {}
+    if orders:
+        for line in session.scalars(sa.select(OrderLine).where(OrderLine.order_id.in_([o.id for o in orders]))):
+            lines.setdefault(line.order_id, []).append(line)
+    timeline = session.scalars(
+        sa.select(TimelineEntry)
+        .where(TimelineEntry.customer_id == customer.id)
+        .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc())
+        .limit(TIMELINE_LIMIT)
+    )
+    return {
+        **summary(customer),
+        "orders": [
+            {
+                "id": o.platform_order_id,
+                "name": o.name,
+                "placed_at": _iso(o.placed_at),
+                "status": o.status,
+                "total_price": str(o.total_price) if o.total_price is not None else None,
+                "currency": o.currency,
+                "lines": [
+                    {
+                        "title": line.title,
+                        "quantity": line.quantity,
+                        "price": str(line.price) if line.price is not None else None,
+                        "product_id": line.product_id,
+                        "variant_id": line.variant_id,
+                        "sku": line.sku,
+                    }
+                    for line in lines.get(o.id, [])
+                ],
+            }
+            for o in orders
+        ],
+        "timeline": [{"at": _iso(t.at), "kind": t.kind, "summary": t.summary} for t in timeline],
+    }
+
+
+def summary(customer: Customer) -> dict[str, Any]:
+    name = " ".join(part for part in (customer.first_name, customer.last_name) if part) or None
+    return {
+        "id": customer.id,
+        "platform_ids": [customer.platform_customer_id] if customer.platform_customer_id else [],
+        "name": name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "locale": customer.locale,
+        "city": customer.city,
+        "region": customer.region,
+        "country": customer.country_code,
+        "time_zone": customer.time_zone,
+        "time_zone_source": customer.time_zone_source,
+        "orders_count": customer.orders_count,
+        "total_spent": str(customer.total_spent),
+        "currency": customer.currency,
+        "first_order_at": _iso(customer.first_order_at),
+        "last_order_at": _iso(customer.last_order_at),
+        "segment": current_segment(customer),
+        "consent": {"email": customer.email_consent, "sms": customer.sms_consent, "calls": customer.call_consent},
+        "rep": None,  # the dedicated rep arrives with the reps capability
+        "orders": [],
+        "timeline": [],
+    }
+
+
+def top_products(session: Session, customer: Customer, limit: int = 5) -> list[tuple[str, int]]:
+    rows = session.execute(
+        sa.select(CustomerProduct.title, CustomerProduct.quantity)
+        .where(CustomerProduct.customer_id == customer.id, CustomerProduct.quantity > 0)
+        .order_by(CustomerProduct.quantity.desc(), CustomerProduct.title)
+        .limit(limit)
+    )
+    return [(title, quantity) for title, quantity in rows]
+
+
+def list_customers(session: Session, shop: Shop, segment: str | None = None, limit: int = 1000) -> list[Customer]:
+    query = sa.select(Customer).where(Customer.shop_id == shop.id).order_by(Customer.id)
+    if segment and segment != "lapsed":
+        query = query.where(Customer.segment == segment)
+    customers = list(session.scalars(query.limit(limit if segment != "lapsed" else None)))
+    if segment == "lapsed":
+        customers = [c for c in customers if current_segment(c) == "lapsed"][:limit]
+    elif segment:
+        customers = [c for c in customers if current_segment(c) == segment]
+    return customers

@@ -1,0 +1,501 @@
+"""A real-HTTP fake of Shopify's GraphQL Admin API, for tests that want the wire, not a mock.
+
+``FakeShopify`` serves a small Flask app from a background thread on 127.0.0.1 (OS-assigned port). What it
+imitates, and why:
+
+* ``POST /{shop}/admin/api/{version}/graphql.json``: pass :attr:`FakeShopify.admin_url_template`
+  (``http://127.0.0.1:PORT/{shop}``) as the client's ``admin_url_template``, so the shop in the URL
+  picks the store exactly as the host does live. ``POST /admin/api/{version}/graphql.json`` (no shop
+  prefix; ``admin_url_template=fake.url``) also works: the shop is then the one the token belongs to.
+* ``X-Shopify-Access-Token`` must be the token given to :meth:`add_shop` (401 otherwise), so a token
+  sent to the wrong shop fails here as it does live.
+* Operations are recognised by the root field after the first ``{`` of the document (``customer``,
+  ``customers``, ``orders``, ``tagsAdd``, ``tagsRemove``, ``metafieldsSet``), and their arguments are
+  read from ``variables`` only. Every node is returned whole, whatever the selection set asks for.
+* A leaky bucket per shop (``bucket_size`` points, ``restore_rate`` per second of :attr:`clock`, cost
+  per root field in :attr:`costs`) answers an over-budget request with HTTP 200 and a ``THROTTLED``
+  error, ``extensions.cost`` included. Set :attr:`clock` to the test's fake monotonic clock so the
+  bucket refills when the client "sleeps".
+* :meth:`queue_response` scripts one-shot answers (before auth and the bucket); :attr:`requests`
+  records every request and :attr:`mutations` every mutation that was applied.
+
+Others add endpoints (OAuth, webhook subscriptions) on :attr:`FakeShopify.app`; the token check and
+recording apply to any path under ``/admin/api/``, and ``flask.g.shop`` names the authenticated shop.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from flask import Flask, Response, g, request
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+ROOT_FIELD_RE = re.compile(r"\s*(\w+)\s*[({]")
+UPDATED_SINCE_RE = re.compile(r"updated_at:>'([^']+)'")
+ADMIN_API_RE = re.compile(r"^(?:/(?P<shop>[^/]+))?/admin/api/(?P<version>[^/]+)/")
+GRAPHQL_PATH = r"/graphql\.json$"
+
+DEFAULT_COSTS = {
+    "customer": 2,
+    "customers": 12,
+    "orders": 12,
+    "tagsAdd": 10,
+    "tagsRemove": 10,
+    "metafieldsSet": 10,
+}
+
+
+class RecordedRequest(NamedTuple):
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # parsed JSON (None if the body was not JSON)
+    root_field: str | None
+
+
+class AppliedMutation(NamedTuple):
+    shop: str
+    root_field: str
+    variables: dict[str, Any]
+
+
+@dataclass
+class _Scripted:
+    pattern: re.Pattern[str]
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class _Shop:
+    token: str
+    available: float
+    refilled_at: float
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metafields: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr: tests read :attr:`FakeShopify.requests` instead."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+class FakeShopify:
+    """Shopify's Admin API on ``self.url``; see the module docstring for the two URL styles."""
+
+    def __init__(self) -> None:
+        self.app = Flask(__name__)
+        self._lock = threading.RLock()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._install_hooks()
+        self.app.add_url_rule("/admin/api/<version>/graphql.json", "graphql", self._graphql, methods=["POST"])
+        self.app.add_url_rule(
+            "/<shop>/admin/api/<version>/graphql.json", "graphql_for_shop", self._graphql, methods=["POST"]
+        )
+        self.reset()
+
+    # -- lifecycle
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeShopify is not started")
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def admin_url_template(self) -> str:
+        """``http://127.0.0.1:PORT/{shop}``: the shop-prefixed style, formatted by the client."""
+        return self.url + "/{shop}"
+
+    def start(self) -> FakeShopify:
+        if self._server is None:
+            self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
+            # A short poll interval keeps stop() quick (the default makes shutdown wait up to 0.5 s).
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-shopify"
+            )
+            self._thread.daemon = True
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = None
+            self._thread = None
+
+    def __enter__(self) -> FakeShopify:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget shops, data, scripts and records; back to a Standard plan bucket on the real clock."""
+        with self._lock:
+            self._shops: dict[str, _Shop] = {}
+            self._scripted: list[_Scripted] = []
+            self.requests: list[RecordedRequest] = []
+            self.mutations: list[AppliedMutation] = []
+            self.bucket_size = 1000.0
+            self.restore_rate = 100.0  # points per second (Standard plan)
+            self.costs: dict[str, int] = dict(DEFAULT_COSTS)
+            self._clock: Callable[[], float] = time.monotonic
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Seconds on which the bucket refills; tests share their fake ``monotonic`` with the client."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        # Existing buckets restart from "now" on the new clock, so switching clocks neither fills nor
+        # freezes them.
+        with self._lock:
+            self._clock = clock
+            for state in self._shops.values():
+                state.refilled_at = clock()
+
+    # -- data
+
+    def add_shop(self, shop: str, token: str) -> None:
+        """A shop with a full bucket."""
+        with self._lock:
+            self._shops[shop] = _Shop(token, self.bucket_size, self.clock())
+
+    def add_customer(self, shop: str, customer_id: str | int, **fields: Any) -> dict[str, Any]:
+        """A customer with GraphQL field names (``numberOfOrders``, ``amountSpent``, ``tags``, ...)."""
+        customer_id = str(customer_id)
+        customer: dict[str, Any] = {
+            "id": f"gid://shopify/Customer/{customer_id}",
+            "legacyResourceId": customer_id,
+            "numberOfOrders": "0",
+            "amountSpent": {"amount": "0.0", "currencyCode": "USD"},
+            "tags": [],
+            "emailMarketingConsent": {
+                "marketingState": "NOT_SUBSCRIBED",
+                "marketingOptInLevel": "SINGLE_OPT_IN",
+                "consentUpdatedAt": None,
+            },
+            "smsMarketingConsent": None,
+            "updatedAt": "2026-01-01T00:00:00Z",
+        }
+        customer.update(copy.deepcopy(fields))
+        # UnsignedInt64 travels as a string of digits.
+        customer["numberOfOrders"] = str(customer["numberOfOrders"])
+        with self._lock:
+            self._shop(shop).customers[customer_id] = customer
+        return copy.deepcopy(customer)
+
+    def add_order(self, shop: str, order_id: str | int, updated_at: str, **fields: Any) -> None:
+        order_id = str(order_id)
+        order = {"id": f"gid://shopify/Order/{order_id}", "legacyResourceId": order_id, "updatedAt": updated_at}
+        order.update(copy.deepcopy(fields))
+        with self._lock:
+            self._shop(shop).orders[order_id] = order
+
+    def customer(self, shop: str, customer_id: str | int) -> dict[str, Any]:
+        """The stored customer as it is now (after any mutations)."""
+        with self._lock:
+            return copy.deepcopy(self._shop(shop).customers[str(customer_id)])
+
+    def tags(self, shop: str, customer_id: str | int) -> list[str]:
+        return list(self.customer(shop, customer_id)["tags"])
+
+    def metafields(self, shop: str, customer_id: str | int) -> dict[tuple[str, str], dict[str, Any]]:
+        """``{(namespace, key): {"type", "value", ...}}`` set on the customer through metafieldsSet."""
+        with self._lock:
+            return copy.deepcopy(self._shop(shop).metafields.get(str(customer_id), {}))
+
+    def set_available(self, shop: str, points: float) -> None:
+        """Put the shop's bucket at ``points`` now (to fake other apps having spent it)."""
+        with self._lock:
+            state = self._shop(shop)
+            state.available = points
+            state.refilled_at = self.clock()
+
+    def queue_response(
+        self,
+        status: int,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        path_regex: str = GRAPHQL_PATH,
+    ) -> None:
+        """Answer the next request whose path matches ``path_regex`` with this, once, before auth and
+        the bucket. ``body``: JSON-able value, str/bytes sent as is, or None (empty)."""
+        with self._lock:
+            self._scripted.append(_Scripted(re.compile(path_regex), status, body, dict(headers or {})))
+
+    def graphql_requests(self, root_field: str | None = None) -> list[RecordedRequest]:
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if r.path.endswith("/graphql.json") and (root_field is None or r.root_field == root_field)
+            ]
+
+    # -- plumbing
+
+    def _shop(self, shop: str) -> _Shop:
+        try:
+            return self._shops[shop]
+        except KeyError:
+            raise KeyError(f"call add_shop({shop!r}, token) first") from None
+
+    def _take_scripted(self, path: str) -> _Scripted | None:
+        with self._lock:
+            for index, scripted in enumerate(self._scripted):
+                if scripted.pattern.search(path):
+                    return self._scripted.pop(index)
+        return None
+
+    def _install_hooks(self) -> None:
+        @self.app.before_request
+        def record_script_and_authenticate() -> Response | None:
+            body = request.get_json(silent=True)
+            query = body.get("query") if isinstance(body, dict) else None
+            with self._lock:
+                self.requests.append(
+                    RecordedRequest(
+                        request.method,
+                        request.path,
+                        dict(request.headers),
+                        body,
+                        root_field(query) if isinstance(query, str) else None,
+                    )
+                )
+            scripted = self._take_scripted(request.path)
+            if scripted is not None:
+                return _response(scripted.status, scripted.body, scripted.headers)
+            return self._authenticate()
+
+    def _authenticate(self) -> Response | None:
+        match = ADMIN_API_RE.match(request.path)
+        if match is None:  # OAuth-style endpoints added by others do their own checks
+            return None
+        token = request.headers.get("X-Shopify-Access-Token")
+        with self._lock:
+            if match.group("shop") is not None:
+                shop = match.group("shop")
+                known = self._shops.get(shop)
+                ok = known is not None and token == known.token
+            else:
+                found = [name for name, s in self._shops.items() if token is not None and s.token == token]
+                shop = found[0] if found else ""
+                ok = bool(found)
+        if not ok:
+            # Shopify's own 401 body: a bare string under "errors".
+            return _response(
+                401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+            )
+        g.shop = shop
+        return None
+
+    def _graphql(self, version: str, shop: str | None = None) -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return _response(400, {"errors": {"query": "Required parameter missing or invalid"}})
+        root = root_field(body["query"])
+        variables = body.get("variables") or {}
+        handler = {
+            "customer": self._customer,
+            "customers": self._customers,
+            "orders": self._orders,
+            "tagsAdd": self._tags_add,
+            "tagsRemove": self._tags_remove,
+            "metafieldsSet": self._metafields_set,
+        }.get(root or "")
+        if handler is None:
+            error = {
+                "message": f"Field '{root}' doesn't exist on type 'QueryRoot'",
+                "extensions": {"code": "undefinedField"},
+            }
+            return _response(200, {"errors": [error]})
+        with self._lock:
+            state = self._shop(g.shop)
+            cost = self._spend(state, root or "")
+            if cost["actualQueryCost"] is None:
+                error = {
+                    "message": "Throttled",
+                    "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
+                }
+                return _response(200, {"errors": [error], "extensions": {"cost": cost}})
+            data = handler(g.shop, state, variables)
+        return _response(200, {"data": {root: data}, "extensions": {"cost": cost}})
+
+    def _spend(self, state: _Shop, root: str) -> dict[str, Any]:
+        """Refill the bucket for the time gone by, then take this query's cost if it fits."""
+        now = self.clock()
+        state.available = min(self.bucket_size, state.available + self.restore_rate * max(now - state.refilled_at, 0))
+        state.refilled_at = now
+        requested = self.costs.get(root, 1)
+        actual: int | None = None
+        if state.available >= requested:
+            state.available -= requested
+            actual = requested
+        return {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": {
+                "maximumAvailable": self.bucket_size,
+                "currentlyAvailable": state.available,
+                "restoreRate": self.restore_rate,
+            },
+        }
+
+    # -- operations (called with the lock held)
+
+    def _customer(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        customer = state.customers.get(_legacy_id(variables.get("id"), "Customer"))
+        return copy.deepcopy(customer) if customer is not None else None
+
+    def _customers(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        return _connection(list(state.customers.values()), variables)
+
+    def _orders(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        return _connection(list(state.orders.values()), variables)
+
+    def _tags_add(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        return self._retag(shop, state, variables, "tagsAdd")
+
+    def _tags_remove(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        return self._retag(shop, state, variables, "tagsRemove")
+
+    def _retag(self, shop: str, state: _Shop, variables: Mapping[str, Any], root: str) -> Any:
+        customer = state.customers.get(_legacy_id(variables.get("id"), "Customer"))
+        if customer is None:
+            return {"node": None, "userErrors": [{"field": ["id"], "message": "Resource not found"}]}
+        tags = variables.get("tags")
+        # Shopify also takes one comma-separated string.
+        given = tags.split(",") if isinstance(tags, str) else list(tags or [])
+        given = [str(t).strip() for t in given if str(t).strip()]
+        current = set(customer["tags"])
+        customer["tags"] = sorted(current | set(given) if root == "tagsAdd" else current - set(given))
+        self.mutations.append(AppliedMutation(shop, root, copy.deepcopy(dict(variables))))
+        return {"node": {"id": customer["id"]}, "userErrors": []}
+
+    def _metafields_set(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        inputs = variables.get("metafields") or []
+        errors = []
+        for index, item in enumerate(inputs):
+            for name in ("ownerId", "namespace", "key", "type", "value"):
+                if not item.get(name):
+                    errors.append(
+                        {
+                            "field": ["metafields", str(index), name],
+                            "message": f"{name} can't be blank",
+                            "code": "BLANK",
+                        }
+                    )
+            if item.get("ownerId") and _legacy_id(item["ownerId"], "Customer") not in state.customers:
+                errors.append(
+                    {
+                        "field": ["metafields", str(index), "ownerId"],
+                        "message": "Owner does not exist",
+                        "code": "INVALID",
+                    }
+                )
+        if errors:  # metafieldsSet is atomic: one bad input and nothing is written
+            return {"metafields": [], "userErrors": errors}
+        written = []
+        for item in inputs:
+            owner = _legacy_id(item["ownerId"], "Customer")
+            stored = state.metafields.setdefault(owner, {})
+            key = (item["namespace"], item["key"])
+            existing = stored.get(key)
+            number = (
+                existing["id"] if existing else f"gid://shopify/Metafield/{sum(map(len, state.metafields.values()))}"
+            )
+            stored[key] = {
+                "id": number,
+                "namespace": item["namespace"],
+                "key": item["key"],
+                "type": item["type"],
+                "value": item["value"],
+            }
+            written.append(copy.deepcopy(stored[key]))
+        self.mutations.append(AppliedMutation(shop, "metafieldsSet", copy.deepcopy(dict(variables))))
+        return {"metafields": written, "userErrors": []}
+
+
+def root_field(query: str) -> str | None:
+    """The first field inside the operation's selection set (``customer`` in ``query X { customer(...``)."""
+    start = query.find("{")
+    if start < 0:
+        return None
+    match = ROOT_FIELD_RE.match(query, start + 1)
+    return match.group(1) if match else None
+
+
+def _legacy_id(gid: object, kind: str) -> str:
+    prefix = f"gid://shopify/{kind}/"
+    return gid[len(prefix) :] if isinstance(gid, str) and gid.startswith(prefix) else ""
+
+
+def _parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _cursor(node: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps([node["updatedAt"], node["legacyResourceId"]]).encode()).decode()
+
+
+def _sort_key(node: Mapping[str, Any]) -> tuple[dt.datetime, int]:
+    return _parse_time(node["updatedAt"]), int(node["legacyResourceId"])
+
+
+def _connection(nodes: list[dict[str, Any]], variables: Mapping[str, Any]) -> dict[str, Any]:
+    """``sortKey: UPDATED_AT`` paging with an opaque cursor; only ``updated_at:>'...'`` is understood."""
+    match = UPDATED_SINCE_RE.search(str(variables.get("query") or ""))
+    if match is not None:
+        since = _parse_time(match.group(1))
+        nodes = [n for n in nodes if _parse_time(n["updatedAt"]) > since]
+    nodes = sorted(nodes, key=_sort_key)
+    after = variables.get("after")
+    if after:
+        updated_at, legacy_id = json.loads(base64.urlsafe_b64decode(after))
+        mark = (_parse_time(updated_at), int(legacy_id))
+        nodes = [n for n in nodes if _sort_key(n) > mark]
+    first = int(variables.get("first") or 50)
+    page = nodes[:first]
+    return {
+        "nodes": copy.deepcopy(page),
+        "pageInfo": {"hasNextPage": len(nodes) > first, "endCursor": _cursor(page[-1]) if page else None},
+    }
+
+
+def _response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    if body is None:
+        data: bytes = b""
+    elif isinstance(body, bytes):
+        data = body
+    elif isinstance(body, str):
+        data = body.encode()
+    else:
+        data = json.dumps(body).encode()
+    mimetype = "application/json" if body is not None and not isinstance(body, bytes | str) else None
+    response = Response(data, status=status, mimetype=mimetype)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
