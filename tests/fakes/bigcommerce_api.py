@@ -26,11 +26,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NamedTuple
 
-from flask import Flask, Response, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from flask import Response, request
+
+from tests.fakes.server import FakeServer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bigcommerce"
 
@@ -96,13 +96,6 @@ class _Scripted:
     delay: float
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr: tests read :attr:`FakeBigCommerce.requests` instead."""
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
-
-
 @dataclass
 class _Store:
     token: str
@@ -113,53 +106,19 @@ class _Store:
     customers: dict[int, dict[str, Any]]
 
 
-class FakeBigCommerce:
+class FakeBigCommerce(FakeServer):
     """The BigCommerce API on ``self.url``: use it as the ``api_url`` of the code under test."""
 
+    name = "fake-bigcommerce"
+
     def __init__(self) -> None:
-        self.app = Flask(__name__)
+        super().__init__()
         self._lock = threading.RLock()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self._install_hooks()
         self._install_routes()
         self.reset()
 
     # -- lifecycle
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeBigCommerce is not started")
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def start(self) -> FakeBigCommerce:
-        if self._server is None:
-            self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
-            # A short poll interval keeps stop() quick (the default makes shutdown wait up to 0.5 s).
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-bigcommerce"
-            )
-            self._thread.daemon = True
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = None
-            self._thread = None
-
-    def __enter__(self) -> FakeBigCommerce:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Forget stores, data, scripts and recorded requests; put the quota back to a fresh window."""

@@ -34,11 +34,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, NamedTuple
 
-from flask import Flask, Response, g, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from flask import Response, g, request
+
+from tests.fakes.server import FakeServer
 
 ROOT_FIELD_RE = re.compile(r"\s*(\w+)\s*[({]")
 UPDATED_SINCE_RE = re.compile(r"updated_at:>'([^']+)'")
@@ -87,21 +87,14 @@ class _Shop:
     metafields: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr: tests read :attr:`FakeShopify.requests` instead."""
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
-
-
-class FakeShopify:
+class FakeShopify(FakeServer):
     """Shopify's Admin API on ``self.url``; see the module docstring for the two URL styles."""
 
+    name = "fake-shopify"
+
     def __init__(self) -> None:
-        self.app = Flask(__name__)
+        super().__init__()
         self._lock = threading.RLock()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self._install_hooks()
         self.app.add_url_rule("/admin/api/<version>/graphql.json", "graphql", self._graphql, methods=["POST"])
         self.app.add_url_rule(
@@ -112,43 +105,9 @@ class FakeShopify:
     # -- lifecycle
 
     @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeShopify is not started")
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    @property
     def admin_url_template(self) -> str:
         """``http://127.0.0.1:PORT/{shop}``: the shop-prefixed style, formatted by the client."""
         return self.url + "/{shop}"
-
-    def start(self) -> FakeShopify:
-        if self._server is None:
-            self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
-            # A short poll interval keeps stop() quick (the default makes shutdown wait up to 0.5 s).
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-shopify"
-            )
-            self._thread.daemon = True
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = None
-            self._thread = None
-
-    def __enter__(self) -> FakeShopify:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Forget shops, data, scripts and records; back to a Standard plan bucket on the real clock."""
