@@ -121,7 +121,26 @@ class DeliveryProgress:
     status: FulfillmentStatus
 
 
-Change = CustomerChange | CustomerDeleted | OrderChange | FulfillmentChange | DeliveryProgress
+class ConsentChannel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    CALLS = "calls"
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """What a customer agreed to on one channel, as of ``updated_at`` (the platform's own word for the
+    state, e.g. ``subscribed``). Only this channel's consent changes; nothing else about the person."""
+
+    customer_platform_id: str
+    channel: ConsentChannel
+    state: str
+    updated_at: dt.datetime
+    email: str | None = None
+    phone: str | None = None
+
+
+Change = CustomerChange | CustomerDeleted | OrderChange | FulfillmentChange | DeliveryProgress | ConsentChange
 
 
 @dataclass(frozen=True)

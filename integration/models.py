@@ -194,9 +194,13 @@ class Customer(Base):
     first_order_at: Mapped[dt.datetime | None]
     last_order_at: Mapped[dt.datetime | None]
     segment: Mapped[str] = mapped_column(sa.String(16), default="prospect", server_default="prospect")
+    # Consent per channel, each on its own clock (consent webhooks arrive apart from customer ones).
     email_consent: Mapped[str | None] = mapped_column(sa.String(32))
+    email_consent_at: Mapped[dt.datetime | None]
     sms_consent: Mapped[str | None] = mapped_column(sa.String(32))
+    sms_consent_at: Mapped[dt.datetime | None]
     call_consent: Mapped[str | None] = mapped_column(sa.String(32))
+    call_consent_at: Mapped[dt.datetime | None]
     deleted_at: Mapped[dt.datetime | None]
     # The platform's own change time of the data we hold; older payloads never overwrite newer.
     source_updated_at: Mapped[dt.datetime]

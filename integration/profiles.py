@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from integration.db import utcnow
-from integration.domain import Address, CustomerChange, OrderStatus
+from integration.domain import Address, ConsentChange, ConsentChannel, CustomerChange, OrderStatus
 from integration.models import Customer, CustomerProduct, Order, OrderLine, Shop, TimelineEntry
 
 # Orders that count towards what a customer has spent: paid for and not given back. A pending
@@ -31,6 +31,8 @@ COUNTED = {
     OrderStatus.FULFILLED.value,
     OrderStatus.PARTIALLY_REFUNDED.value,
 }
+# "Older than anything the platform will send": the date of data we have not really seen yet.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NON_DIGITS = re.compile(r"\D+")
 # Facts that are also counted on the profile, once each (the fact row is unique per order).
 FACT_COUNTERS = {"order_cancelled": Customer.cancelled_count, "order_refunded": Customer.refunded_count}
@@ -331,3 +333,58 @@ def segment_expression() -> sa.ColumnElement[str]:
 
 def refresh_segment(session: Session, profile_id: int) -> None:
     session.execute(sa.update(Customer).where(Customer.id == profile_id).values(segment=segment_expression()))
+
+
+_CONSENT_COLUMNS = {
+    ConsentChannel.EMAIL: (Customer.email_consent, Customer.email_consent_at),
+    ConsentChannel.SMS: (Customer.sms_consent, Customer.sms_consent_at),
+    ConsentChannel.CALLS: (Customer.call_consent, Customer.call_consent_at),
+}
+_CHANNEL_NAMES = {ConsentChannel.EMAIL: "Email", ConsentChannel.SMS: "SMS", ConsentChannel.CALLS: "Calls"}
+
+
+def profile_for(session: Session, shop_id: int, platform_id: str, email: str | None, phone: str | None) -> int:
+    """The profile of this platform customer, started empty if we have not heard of them yet.
+
+    A started profile is dated at the epoch, so the customer's own record, whenever it arrives,
+    fills it in; nothing here overwrites what a profile already holds.
+    """
+    probe = CustomerChange(platform_id=platform_id, updated_at=EPOCH, email=email, phone=phone)
+    for _ in range(3):
+        found = _find(session, shop_id, probe)
+        if found is not None:
+            return found
+        now = utcnow()
+        inserted = session.execute(
+            _insert(session)(Customer)
+            .values(
+                shop_id=shop_id,
+                platform_customer_id=platform_id,
+                email=normalise_email(email),
+                phone=phone,
+                phone_key=phone_key(phone),
+                source_updated_at=EPOCH,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(Customer.id)
+        ).scalar()
+        if inserted is not None:
+            return int(inserted)
+    raise RuntimeError("customer profile kept changing while it was being matched")
+
+
+def apply_consent(session: Session, shop_id: int, change: ConsentChange) -> None:
+    """Record one channel's consent if it is newer than what we hold, with a timeline fact."""
+    profile_id = profile_for(session, shop_id, change.customer_platform_id, change.email, change.phone)
+    state_column, at_column = _CONSENT_COLUMNS[change.channel]
+    updated = session.execute(
+        sa.update(Customer)
+        .where(Customer.id == profile_id, sa.or_(at_column.is_(None), at_column <= change.updated_at))
+        .values({state_column: change.state, at_column: change.updated_at, Customer.updated_at: utcnow()})
+    )
+    if updated.rowcount:  # type: ignore[attr-defined]
+        summary = f"{_CHANNEL_NAMES[change.channel]} consent: {change.state.replace('_', ' ')}"
+        ref = f"{change.channel.value}:{change.updated_at.isoformat()}"
+        add_timeline(session, profile_id, "consent", ref, change.updated_at, summary)

@@ -7,7 +7,6 @@ we hold (platforms deliver out of order), and harmless to repeat.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from integration.db import utcnow
 from integration.domain import (
     Address,
     Change,
+    ConsentChange,
     CustomerChange,
     CustomerDeleted,
     DeliveryProgress,
@@ -28,9 +28,7 @@ from integration.domain import (
     OrderChange,
 )
 from integration.models import Base, Customer, Fulfillment, Order, OrderLine
-from integration.profiles import normalise_email, settle_order, upsert_profile
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+from integration.profiles import EPOCH, apply_consent, normalise_email, settle_order, upsert_profile
 
 
 def _upsert(
@@ -230,3 +228,5 @@ def apply_change(session: Session, shop_id: int, change: Change) -> None:
             upsert_fulfillment(session, shop_id, change)
         case DeliveryProgress():
             apply_delivery_progress(session, shop_id, change)
+        case ConsentChange():
+            apply_consent(session, shop_id, change)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from integration.domain import (
     Address,
     Change,
+    ConsentChange,
+    ConsentChannel,
     CustomerChange,
     DeliveryProgress,
     FulfillmentChange,
@@ -45,6 +47,8 @@ TOPICS_HANDLED: frozenset[str] = frozenset(
         "fulfillments/create",
         "fulfillments/update",
         "fulfillment_events/create",
+        "customers_email_marketing_consent/update",
+        "customers_marketing_consent/update",
     }
 )
 
@@ -114,13 +118,16 @@ class ShopifyAdapter:
         return topic in TOPICS_HANDLED
 
     def translate(self, event: StoredEvent, shop: ShopAccess) -> Sequence[Change] | Skip:
-        """One change per handled event; Skip for other topics or statuses we do not know yet."""
+        """The changes in one event (a customer may come with its consents); Skip for other topics or
+        statuses we do not know yet."""
         if not self.handles(event.topic):
             return Skip("topic not handled")
         payload = _load_object(event.body)
         resource = event.topic.partition("/")[0]
         result = _TRANSLATORS[resource](payload, _as_utc(event.triggered_at))
-        return result if isinstance(result, Skip) else (result,)
+        if isinstance(result, Skip):
+            return result
+        return tuple(result) if isinstance(result, Sequence) else (result,)
 
 
 if TYPE_CHECKING:
@@ -325,9 +332,54 @@ def _line(item: Payload) -> OrderLineData:
 # --- customers -------------------------------------------------------------------------------------
 
 
-def _customer_topic(payload: Payload, triggered_at: dt.datetime | None) -> CustomerChange:
-    # 2024-10 payloads also carry tags, consent and order stats (removed in 2025-01); not used here.
-    return _customer(payload, triggered_at, locale=_text(payload, "locale"))
+def _customer_topic(payload: Payload, triggered_at: dt.datetime | None) -> Sequence[Change]:
+    customer = _customer(payload, triggered_at, locale=_text(payload, "locale"))
+    # Payloads before 2025-01 still carry consent (later ones leave it to the consent topics).
+    consents = [
+        _consent(payload, key, channel, customer.platform_id or "", customer.updated_at)
+        for key, channel in (
+            ("email_marketing_consent", ConsentChannel.EMAIL),
+            ("sms_marketing_consent", ConsentChannel.SMS),
+        )
+        if _object(payload, key) is not None
+    ]
+    return (customer, *(c for c in consents if c is not None))
+
+
+def _consent(
+    payload: Payload, key: str, channel: ConsentChannel, customer_id: str, fallback: dt.datetime | None
+) -> ConsentChange | None:
+    consent = _object(payload, key) or {}
+    state = _slug(consent, "state")
+    if state is None:
+        return None
+    updated_at = parse_timestamp(consent.get("consent_updated_at")) or fallback
+    if updated_at is None:
+        raise BadPayload(f"{key} has no consent_updated_at and the delivery no trigger time")
+    return ConsentChange(
+        customer_platform_id=customer_id,
+        channel=channel,
+        state=state,
+        updated_at=updated_at,
+        email=_text(payload, "email_address") or _text(payload, "email"),
+        phone=_text(payload, "phone"),
+    )
+
+
+def _email_consent_topic(payload: Payload, triggered_at: dt.datetime | None) -> ConsentChange | Skip:
+    """``customers_email_marketing_consent/update``: ``{customer_id, email_address, email_marketing_consent}``."""
+    customer_id = _required_id(payload, "customer_id", "consent")
+    return _consent(payload, "email_marketing_consent", ConsentChannel.EMAIL, customer_id, triggered_at) or Skip(
+        "consent without a state"
+    )
+
+
+def _sms_consent_topic(payload: Payload, triggered_at: dt.datetime | None) -> ConsentChange | Skip:
+    """``customers_marketing_consent/update``: ``{id, phone, sms_marketing_consent}``."""
+    customer_id = _required_id(payload, "id", "consent")
+    return _consent(payload, "sms_marketing_consent", ConsentChannel.SMS, customer_id, triggered_at) or Skip(
+        "consent without a state"
+    )
 
 
 def _customer(data: Payload, fallback_updated_at: dt.datetime | None, locale: str | None) -> CustomerChange:
@@ -453,9 +505,11 @@ def _unknown_status(what: str, value: str | None) -> str:
     return f"missing or unreadable {what}"
 
 
-_TRANSLATORS: dict[str, Callable[[Payload, dt.datetime | None], Change | Skip]] = {
+_TRANSLATORS: dict[str, Callable[[Payload, dt.datetime | None], Change | Sequence[Change] | Skip]] = {
     "orders": _order,
     "customers": _customer_topic,
+    "customers_email_marketing_consent": _email_consent_topic,
+    "customers_marketing_consent": _sms_consent_topic,
     "fulfillments": _fulfillment,
     "fulfillment_events": _delivery_progress,
 }

@@ -226,3 +226,22 @@ def test_the_profile_api_does_not_exist_outside_tests(settings: object) -> None:
     app = create_app(settings.replace(app_env="development"))  # type: ignore[attr-defined]
     assert app.test_client().get(f"/api/shops/{SHOP_DOMAIN}/customers/77").status_code == 404
     assert "api.customer_profile" not in app.view_functions
+
+
+def test_consent_per_channel_on_its_own_clock_with_a_timeline_fact(runtime: Runtime) -> None:
+    from integration.domain import ConsentChange, ConsentChannel
+
+    shop = add_shop(runtime)
+    later = T0 + dt.timedelta(days=2)
+    # Consent first, for someone we have not heard of: a profile is started for them ...
+    apply(runtime, shop.id, ConsentChange("77", ConsentChannel.EMAIL, "subscribed", later, email="ann@example.com"))
+    # ... and the customer record, older than the consent, still fills it in without touching consent.
+    apply(runtime, shop.id, account(at=T0))
+    apply(runtime, shop.id, ConsentChange("77", ConsentChannel.EMAIL, "unsubscribed", T0))  # stale: ignored
+    apply(runtime, shop.id, ConsentChange("77", ConsentChannel.SMS, "unsubscribed", T0))
+    [profile] = profiles(runtime)
+    assert (profile.first_name, profile.email) == ("Ann", "ann@example.com")
+    assert (profile.email_consent, profile.sms_consent, profile.call_consent) == ("subscribed", "unsubscribed", None)
+    with runtime.session() as session:
+        facts = list(session.scalars(sa.select(TimelineEntry.summary).order_by(TimelineEntry.at)))
+    assert facts == ["SMS consent: unsubscribed", "Email consent: subscribed"]

@@ -12,6 +12,8 @@ import pytest
 
 from integration.domain import (
     Address,
+    ConsentChange,
+    ConsentChannel,
     CustomerChange,
     DeliveryProgress,
     FulfillmentChange,
@@ -98,6 +100,8 @@ def test_topic_sets_are_the_agreed_ones() -> None:
         "fulfillments/create",
         "fulfillments/update",
         "fulfillment_events/create",
+        "customers_email_marketing_consent/update",
+        "customers_marketing_consent/update",
     } == TOPICS_HANDLED
     assert {"customers/data_request", "customers/redact", "shop/redact", "app/uninstalled"} == TOPICS_STORED
 
@@ -312,11 +316,12 @@ def test_customers_create_sample_becomes_a_customer_change() -> None:
     assert change.platform_id == "706405506930370000"
 
 
-def test_customers_create_2024_10_generation_parses_and_ignores_the_old_fields() -> None:
+def test_customers_create_2024_10_generation_parses_and_keeps_its_consent() -> None:
     raw = raw_ids("shopify_customers_create_2024-10.json")
-    change = translate_one("customers/create", fixture_bytes("shopify_customers_create_2024-10.json"))
+    delivery = event("customers/create", fixture_bytes("shopify_customers_create_2024-10.json"))
+    customer, consent = ShopifyAdapter().translate(delivery, SHOP)  # type: ignore[misc]
 
-    assert change == CustomerChange(
+    assert customer == CustomerChange(
         platform_id=raw["id"],
         updated_at=utc(2022, 1, 1),
         email=None,
@@ -324,6 +329,43 @@ def test_customers_create_2024_10_generation_parses_and_ignores_the_old_fields()
         last_name="Biller",
         address=OTTAWA,
     )
+    # email_marketing_consent {state: not_subscribed, consent_updated_at: null}; sms is null.
+    assert consent == ConsentChange(
+        customer_platform_id=raw["id"], channel=ConsentChannel.EMAIL, state="not_subscribed", updated_at=utc(2022, 1, 1)
+    )
+
+
+def test_consent_topics_become_consent_changes() -> None:
+    triggered = utc(2026, 5, 2)
+    email = event(
+        "customers_email_marketing_consent/update",
+        json.dumps(
+            {
+                "customer_id": 706405506930370084,
+                "email_address": "bob@example.com",
+                "email_marketing_consent": {
+                    "state": "subscribed",
+                    "opt_in_level": "single_opt_in",
+                    "consent_updated_at": "2026-05-01T10:00:00-04:00",
+                },
+            }
+        ).encode(),
+    )
+    sms = event(
+        "customers_marketing_consent/update",
+        {"id": 706405506930370084, "phone": "+16135550123", "sms_marketing_consent": {"state": "unsubscribed"}},
+        triggered,
+    )
+    assert ShopifyAdapter().translate(email, SHOP) == (
+        ConsentChange("706405506930370084", ConsentChannel.EMAIL, "subscribed", utc(2026, 5, 1, 14), "bob@example.com"),
+    )
+    [sms_change] = ShopifyAdapter().translate(sms, SHOP)  # type: ignore[misc]
+    assert (sms_change.channel, sms_change.state, sms_change.phone) == (
+        ConsentChannel.SMS,
+        "unsubscribed",
+        "+16135550123",
+    )
+    assert sms_change.updated_at == triggered  # no consent_updated_at: the delivery's trigger time
 
 
 def test_customers_update_reads_locale_and_the_first_address_when_there_is_no_default() -> None:
