@@ -114,18 +114,28 @@ def upsert_profile(session: Session, shop_id: int, change: CustomerChange) -> in
     """
     shop_zone = session.scalar(sa.select(Shop.time_zone).where(Shop.id == shop_id))
     values = _descriptive_values(change, shop_zone)
-    for _ in range(3):  # a concurrent insert of the same person is found on the next round
-        profile_id = _find(session, shop_id, change)
-        if profile_id is not None:
-            _update_profile(session, profile_id, change, values)
-            return profile_id
+    profile_id, created = _find_or_insert(session, shop_id, change, values, source_updated_at=change.updated_at)
+    if not created:
+        _update_profile(session, profile_id, change, values)
+    return profile_id
+
+
+def _find_or_insert(
+    session: Session, shop_id: int, probe: CustomerChange, values: dict[str, Any], source_updated_at: dt.datetime
+) -> tuple[int, bool]:
+    """(profile id, whether we created it). A concurrent insert of the same person makes ours a
+    no-op; the next round finds theirs."""
+    for _ in range(3):
+        found = _find(session, shop_id, probe)
+        if found is not None:
+            return found, False
         now = utcnow()
         inserted = session.execute(
             _insert(session)(Customer)
             .values(
                 shop_id=shop_id,
-                platform_customer_id=change.platform_id,
-                source_updated_at=change.updated_at,
+                platform_customer_id=probe.platform_id,
+                source_updated_at=source_updated_at,
                 created_at=now,
                 updated_at=now,
                 **values,
@@ -134,7 +144,7 @@ def upsert_profile(session: Session, shop_id: int, change: CustomerChange) -> in
             .returning(Customer.id)
         ).scalar()
         if inserted is not None:
-            return int(inserted)
+            return int(inserted), True
     raise RuntimeError("customer profile kept changing while it was being matched")
 
 
@@ -350,29 +360,8 @@ def profile_for(session: Session, shop_id: int, platform_id: str, email: str | N
     fills it in; nothing here overwrites what a profile already holds.
     """
     probe = CustomerChange(platform_id=platform_id, updated_at=EPOCH, email=email, phone=phone)
-    for _ in range(3):
-        found = _find(session, shop_id, probe)
-        if found is not None:
-            return found
-        now = utcnow()
-        inserted = session.execute(
-            _insert(session)(Customer)
-            .values(
-                shop_id=shop_id,
-                platform_customer_id=platform_id,
-                email=normalise_email(email),
-                phone=phone,
-                phone_key=phone_key(phone),
-                source_updated_at=EPOCH,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(Customer.id)
-        ).scalar()
-        if inserted is not None:
-            return int(inserted)
-    raise RuntimeError("customer profile kept changing while it was being matched")
+    contact = {"email": normalise_email(email), "phone": phone, "phone_key": phone_key(phone)}
+    return _find_or_insert(session, shop_id, probe, contact, source_updated_at=EPOCH)[0]
 
 
 def apply_consent(session: Session, shop_id: int, change: ConsentChange) -> None:
