@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from flask import Response, request
 
 from tests.fakes.server import FakeServer
+from tests.fakes.server import scripted_response as _response
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bigcommerce"
 
@@ -324,19 +325,3 @@ def _not_found(path: str) -> Response:
     if "/v2/" in path:
         return _response(404, [{"status": 404, "message": "The requested resource was not found."}])
     return _response(404, {"status": 404, "title": "The requested resource was not found."})
-
-
-def _response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    if body is None:
-        data: bytes = b""
-    elif isinstance(body, bytes):
-        data = body
-    elif isinstance(body, str):
-        data = body.encode()
-    else:
-        data = json.dumps(body).encode()
-    mimetype = "application/json" if body is not None and not isinstance(body, bytes | str) else None
-    response = Response(data, status=status, mimetype=mimetype)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response

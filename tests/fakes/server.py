@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from flask import Flask
+from flask import Flask, Response
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
@@ -60,3 +62,20 @@ class FakeServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def scripted_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    """A response as a test scripted it: JSON for data, bytes or text as given, nothing for None."""
+    if body is None:
+        data: bytes = b""
+    elif isinstance(body, bytes):
+        data = body
+    elif isinstance(body, str):
+        data = body.encode()
+    else:
+        data = json.dumps(body).encode()
+    mimetype = "application/json" if body is not None and not isinstance(body, bytes | str) else None
+    response = Response(data, status=status, mimetype=mimetype)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response

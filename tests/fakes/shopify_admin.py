@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 from flask import Response, g, request
 
 from tests.fakes.server import FakeServer
+from tests.fakes.server import scripted_response as _response
 
 ROOT_FIELD_RE = re.compile(r"\s*(\w+)\s*[({]")
 UPDATED_SINCE_RE = re.compile(r"updated_at:>'([^']+)'")
@@ -442,19 +443,3 @@ def _connection(nodes: list[dict[str, Any]], variables: Mapping[str, Any]) -> di
         "nodes": copy.deepcopy(page),
         "pageInfo": {"hasNextPage": len(nodes) > first, "endCursor": _cursor(page[-1]) if page else None},
     }
-
-
-def _response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    if body is None:
-        data: bytes = b""
-    elif isinstance(body, bytes):
-        data = body
-    elif isinstance(body, str):
-        data = body.encode()
-    else:
-        data = json.dumps(body).encode()
-    mimetype = "application/json" if body is not None and not isinstance(body, bytes | str) else None
-    response = Response(data, status=status, mimetype=mimetype)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
