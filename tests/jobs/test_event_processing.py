@@ -8,7 +8,6 @@ import json
 import multiprocessing
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,7 +191,7 @@ def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
         runtime.engine.dispose()
 
 
-def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime, client: object) -> None:
+def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime) -> None:
     add_shop(runtime)
     body = fixture_bytes("shopify/shopify_orders_create.json")
     from integration.intake import Delivery, EventIntake
@@ -264,4 +263,3 @@ def test_the_worker_command_processes_a_delivery_end_to_end(settings: Settings, 
     worker = start_worker(settings, burst=True)
     assert worker.wait(timeout=60) == 0
     assert {e.status for e in events(runtime)} == {EventStatus.DONE}
-    _ = subprocess  # workers are subprocesses; nothing else to clean up
