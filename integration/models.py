@@ -24,8 +24,10 @@ __all__ = [
     "Order",
     "OrderLine",
     "Platform",
+    "Product",
     "Shop",
     "ShopState",
+    "SyncCursor",
     "TimelineEntry",
     "WebhookEvent",
 ]
@@ -73,6 +75,9 @@ class Shop(Base):
     # recomputed by the segments job (so no event ever ranks the whole shop).
     vip_threshold_override: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
     vip_threshold: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+    # The customer attributes write-back defined on a BigCommerce store (made once, then reused).
+    bc_segment_attribute_id: Mapped[int | None]
+    bc_rep_attribute_id: Mapped[int | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -202,6 +207,16 @@ class Customer(Base):
     call_consent: Mapped[str | None] = mapped_column(sa.String(32))
     call_consent_at: Mapped[dt.datetime | None]
     deleted_at: Mapped[dt.datetime | None]
+    # The platform's tags (a JSON list), read back over the API since 2025-01 webhooks dropped them;
+    # ordered by their own clock like consent.
+    tags: Mapped[str | None] = mapped_column(sa.Text)
+    tags_at: Mapped[dt.datetime | None]
+    # What write-back last put on the platform record: a write happens only when the profile differs
+    # from this, which is also what stops the platform's resulting customers/update from echoing.
+    written_segment: Mapped[str | None] = mapped_column(sa.String(16))
+    written_rep: Mapped[str | None] = mapped_column(sa.String(320))
+    written_at: Mapped[dt.datetime | None]
+    writeback_error: Mapped[str | None] = mapped_column(sa.Text)
     # The platform's own change time of the data we hold; older payloads never overwrite newer.
     source_updated_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -318,3 +333,36 @@ class TimelineEntry(Base):
     kind: Mapped[str] = mapped_column(sa.String(32))
     ref: Mapped[str] = mapped_column(sa.String(128))
     summary: Mapped[str] = mapped_column(sa.Text)
+
+
+class Product(Base):
+    """The shop's catalogue as far as customers bought from it: what a product is (its type), fetched
+    once from the platform because neither platform's order payload carries it."""
+
+    __tablename__ = "products"
+    __table_args__ = (sa.UniqueConstraint("shop_id", "platform_product_id", name="uq_products_shop_platform_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_product_id: Mapped[str] = mapped_column(sa.String(64))
+    title: Mapped[str | None] = mapped_column(sa.String(512))
+    product_type: Mapped[str | None] = mapped_column(sa.String(255))
+    fetched_at: Mapped[dt.datetime | None]
+
+
+class SyncCursor(Base):
+    """How far reconciliation has read one kind of resource of one shop, and how its last run went."""
+
+    __tablename__ = "sync_cursors"
+    __table_args__ = (sa.UniqueConstraint("shop_id", "resource", name="uq_sync_cursors_shop_resource"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
+    resource: Mapped[str] = mapped_column(sa.String(32))  # "orders", "customers", ...
+    # Everything the platform changed before this moment has been stored as an event.
+    cursor_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    last_found: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_stored: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -176,8 +176,8 @@ class BigCommerceClient:
         path = f"/v2/orders/{order_id}"
         return {
             **order,
-            "products": self._get_all_pages(f"{path}/products"),
-            "shipping_addresses": self._get_list(f"{path}/shipping_addresses"),
+            "products": self.get_all_pages(f"{path}/products"),
+            "shipping_addresses": self.get_list(f"{path}/shipping_addresses"),
         }
 
     def get_customer(self, customer_id: str) -> dict[str, Any]:
@@ -198,13 +198,26 @@ class BigCommerceClient:
 
     # -- plumbing
 
+    def get_v3_page(self, path: str, params: Mapping[str, str]) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a v3 collection: its ``data`` items and whether another page follows."""
+        body = self._get(path, params)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise BigCommerceAPIError("GET", path, 200, UNEXPECTED_BODY)
+        meta = body.get("meta") if isinstance(body, dict) else None
+        pagination = meta.get("pagination") if isinstance(meta, dict) else None
+        current = pagination.get("current_page") if isinstance(pagination, dict) else None
+        total = pagination.get("total_pages") if isinstance(pagination, dict) else None
+        more = isinstance(current, int) and isinstance(total, int) and current < total
+        return [item for item in data if isinstance(item, dict)], more
+
     def _get_object(self, path: str) -> dict[str, Any]:
         body = self._get(path)
         if not isinstance(body, dict):
             raise BigCommerceAPIError("GET", path, 200, UNEXPECTED_BODY)
         return body
 
-    def _get_list(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    def get_list(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         body = self._get(path, params)
         if body is None:  # v2 answers an empty collection with 204 No Content
             return []
@@ -212,48 +225,62 @@ class BigCommerceClient:
             raise BigCommerceAPIError("GET", path, 200, UNEXPECTED_BODY)
         return [item for item in body if isinstance(item, dict)]
 
-    def _get_all_pages(self, path: str) -> list[dict[str, Any]]:
+    def get_all_pages(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """Every item of a v2 collection, page by page."""
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            batch = self._get_list(path, {"page": str(page), "limit": str(PRODUCTS_PAGE_SIZE)})
+            batch = self.get_list(path, {**(params or {}), "page": str(page), "limit": str(PRODUCTS_PAGE_SIZE)})
             items.extend(batch)
             if len(batch) < PRODUCTS_PAGE_SIZE:
                 return items
             page += 1
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def request(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: object = None
+    ) -> Any:
+        """One call against the store's API, paced by its quota; the decoded JSON body (None for 204).
+
+        Every call (reads, and the write-back's PUTs and POSTs) goes through here so that each one
+        is paced and classified the same way. Raises TransientPlatformError (retry later),
+        NotFoundAtPlatform (404) and BigCommerceAPIError (a permanent refusal).
+        """
         self._wait_for_quota()
         headers = {"X-Auth-Token": self._token, "Accept": "application/json"}
         try:
-            response = self._session.get(self._base + path, headers=headers, params=params, timeout=TIMEOUT)
+            response = self._session.request(
+                method, self._base + path, headers=headers, params=params, json=json, timeout=TIMEOUT
+            )
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             # The exception text holds the URL and socket detail; the class name is enough to act on.
-            raise TransientPlatformError(f"BigCommerce GET {path}: {type(exc).__name__}") from None
+            raise TransientPlatformError(f"BigCommerce {method} {path}: {type(exc).__name__}") from None
         self._note_quota(response.headers)
-        self._raise_for_status(path, response)
+        self._raise_for_status(method, path, response)
         if response.status_code == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError:
             # A 2xx that is not JSON is a proxy or maintenance page, not an answer: ask again later.
-            raise TransientPlatformError(f"BigCommerce GET {path}: {response.status_code} not JSON") from None
+            raise TransientPlatformError(f"BigCommerce {method} {path}: {response.status_code} not JSON") from None
 
-    def _raise_for_status(self, path: str, response: requests.Response) -> None:
+    def _raise_for_status(self, method: str, path: str, response: requests.Response) -> None:
         status = response.status_code
         if status < 400:
             return
-        log.warning("BigCommerce store %s: GET %s answered %s", self.store_hash, path, status)
+        log.warning("BigCommerce store %s: %s %s answered %s", self.store_hash, method, path, status)
         if status == 429:
             raise TransientPlatformError(
-                f"BigCommerce GET {path}: 429 rate limited", retry_after=_retry_after(response.headers)
+                f"BigCommerce {method} {path}: 429 rate limited", retry_after=_retry_after(response.headers)
             )
         if status >= 500:
-            raise TransientPlatformError(f"BigCommerce GET {path}: {status}")
+            raise TransientPlatformError(f"BigCommerce {method} {path}: {status}")
         if status == 404:
-            raise NotFoundAtPlatform(f"BigCommerce GET {path}: 404")
-        raise BigCommerceAPIError("GET", path, status)
+            raise NotFoundAtPlatform(f"BigCommerce {method} {path}: 404")
+        raise BigCommerceAPIError(method, path, status)
 
     def _note_quota(self, headers: Mapping[str, str]) -> None:
         left = _header_number(headers, "X-Rate-Limit-Requests-Left")
