@@ -239,9 +239,7 @@ class BigCommerceClient:
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         return self.request("GET", path, params=params)
 
-    def request(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: object = None
-    ) -> Any:
+    def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: object = None) -> Any:
         """One call against the store's API, paced by its quota; the decoded JSON body (None for 204).
 
         Every call (reads, and the write-back's PUTs and POSTs) goes through here so that each one
