@@ -75,6 +75,10 @@ class Settings:
     # RQ job timeout for one event, and how many attempts a permanently failing event gets.
     job_timeout: int = 120
     max_attempts: int = 6
+    # Reconciliation: how often each shop's changes are pulled from the platform (seconds), and how far
+    # back a new shop's first pull (and a `shops backfill` without --days) reaches (days).
+    reconcile_interval: int = 900
+    backfill_days: int = 30
     log_level: str = "INFO"
 
     def __repr__(self) -> str:
@@ -142,6 +146,8 @@ class Settings:
             "stale_after": _int(env, "STALE_AFTER", cls.stale_after),
             "job_timeout": _int(env, "JOB_TIMEOUT", cls.job_timeout),
             "max_attempts": _int(env, "MAX_ATTEMPTS", cls.max_attempts),
+            "reconcile_interval": _int(env, "RECONCILE_INTERVAL", cls.reconcile_interval),
+            "backfill_days": _int(env, "BACKFILL_DAYS", cls.backfill_days),
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
         }
         values.update(overrides)

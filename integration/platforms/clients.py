@@ -1,0 +1,54 @@
+"""One place that builds API clients for a shop, so every job talks to the platforms the same way.
+
+Jobs other than event processing (reconciliation, write-back, the catalogue) need a client for one
+shop; they get it here, from the settings and the shop's row, rather than each wiring URLs and tokens.
+"""
+
+from __future__ import annotations
+
+import requests
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from integration.config import Settings
+from integration.models import Shop, ShopState
+from integration.platforms.base import BadPayload, ShopAccess
+from integration.platforms.bigcommerce import STORE_HASH_RE, BigCommerceClient
+from integration.platforms.shopify_api import ShopifyGraphQL
+
+
+def shop_access(session: Session, shop_id: int) -> tuple[str, ShopAccess] | None:
+    """(platform, access) for an installed shop; None when it is gone or not active."""
+    shop = session.scalar(sa.select(Shop).where(Shop.id == shop_id))
+    if shop is None or shop.state != ShopState.ACTIVE:
+        return None
+    return shop.platform, ShopAccess(shop.id, shop.identifier, shop.access_token)
+
+
+def _token(access: ShopAccess) -> str:
+    if not access.access_token:
+        raise BadPayload(f"shop {access.shop_id} has no access token")
+    return access.access_token
+
+
+def shopify_graphql(
+    settings: Settings, access: ShopAccess, *, session: requests.Session | None = None
+) -> ShopifyGraphQL:
+    return ShopifyGraphQL(
+        settings.shopify_admin_url,
+        access.identifier,
+        _token(access),
+        settings.shopify_api_version,
+        session=session,
+    )
+
+
+def bigcommerce_client(
+    settings: Settings, access: ShopAccess, *, session: requests.Session | None = None
+) -> BigCommerceClient:
+    if not STORE_HASH_RE.fullmatch(access.identifier):
+        raise BadPayload(f"shop {access.shop_id} has no valid BigCommerce store hash")
+    return BigCommerceClient(settings.bigcommerce_api_url, access.identifier, _token(access), session=session)
+
+
+__all__ = ["bigcommerce_client", "shop_access", "shopify_graphql"]
