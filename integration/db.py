@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -69,3 +70,8 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def dialect_insert(session: Session) -> Any:
+    """The dialect's INSERT (PostgreSQL's or SQLite's), for ON CONFLICT: both databases spell it alike."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

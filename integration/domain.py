@@ -58,6 +58,8 @@ class CustomerChange:
     phone: str | None = None
     locale: str | None = None
     address: Address | None = None
+    # The platform's tags when the source carried them (None: not known from this source, keep ours).
+    tags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ of an event does not grow with the customer's history or the shop's size.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -16,10 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from integration.db import utcnow
+from integration.db import dialect_insert, utcnow
 from integration.domain import Address, ConsentChange, ConsentChannel, CustomerChange, OrderStatus
 from integration.models import Customer, CustomerProduct, Order, OrderLine, Shop, TimelineEntry
 
@@ -58,10 +58,6 @@ def resolve_time_zone(address: Address | None, shop_time_zone: str | None) -> tu
         if zone:
             return zone, "address"
     return shop_time_zone, "shop"
-
-
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _find(session: Session, shop_id: int, change: CustomerChange) -> int | None:
@@ -117,6 +113,17 @@ def upsert_profile(session: Session, shop_id: int, change: CustomerChange) -> in
     profile_id, created = _find_or_insert(session, shop_id, change, values, source_updated_at=change.updated_at)
     if not created:
         _update_profile(session, profile_id, change, values)
+    if change.tags is not None:
+        # Tags have their own clock: a customers/update without them (2025-01+) must not erase the
+        # ones a reconciliation read, and an older read must not overwrite a newer one.
+        session.execute(
+            sa.update(Customer)
+            .where(
+                Customer.id == profile_id,
+                sa.or_(Customer.tags_at.is_(None), Customer.tags_at <= change.updated_at),
+            )
+            .values(tags=json.dumps(list(change.tags)), tags_at=change.updated_at)
+        )
     return profile_id
 
 
@@ -131,7 +138,7 @@ def _find_or_insert(
             return found, False
         now = utcnow()
         inserted = session.execute(
-            _insert(session)(Customer)
+            dialect_insert(session)(Customer)
             .values(
                 shop_id=shop_id,
                 platform_customer_id=probe.platform_id,
@@ -203,7 +210,7 @@ def _apply_products(session: Session, customer_id: int, deltas: Counter[tuple[st
     for (key, title), quantity in deltas.items():
         if quantity == 0:
             continue
-        stmt = _insert(session)(CustomerProduct).values(
+        stmt = dialect_insert(session)(CustomerProduct).values(
             customer_id=customer_id, product_key=key, title=title, quantity=quantity
         )
         session.execute(
@@ -312,7 +319,7 @@ def _record_order_facts(session: Session, order: Order) -> None:
 def add_timeline(session: Session, customer_id: int, kind: str, ref: str, at: dt.datetime, summary: str) -> bool:
     """Record one fact (or refresh its wording); True if it is new."""
     inserted = session.execute(
-        _insert(session)(TimelineEntry)
+        dialect_insert(session)(TimelineEntry)
         .values(customer_id=customer_id, kind=kind, ref=ref, at=at, summary=summary)
         .on_conflict_do_nothing()
         .returning(TimelineEntry.id)

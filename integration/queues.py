@@ -16,6 +16,8 @@ PROCESS_EVENT: Final = "jobs.events.process_event"
 SWEEP_EVENTS: Final = "jobs.maintenance.sweep_events"
 REFRESH_SEGMENTS: Final = "jobs.maintenance.refresh_segments"
 SEGMENTS_INTERVAL: Final = 3600  # seconds
+RECONCILE_ALL: Final = "jobs.sync.reconcile_all"
+RECONCILE_SHOP: Final = "jobs.sync.reconcile_shop"
 
 # Backoff between attempts of one event (seconds); RQ reuses the last value for later attempts.
 RETRY_INTERVALS: Final = (10, 60, 300, 900, 3600)
@@ -29,3 +31,14 @@ def event_job_id(event_id: int) -> str:
 def event_retry(max_attempts: int) -> Retry | None:
     retries = max_attempts - 1
     return Retry(max=retries, interval=list(RETRY_INTERVALS)) if retries > 0 else None
+
+
+# Product types for profiles: a cron fan-out enqueues one catalogue job per active shop.
+FETCH_ALL_PRODUCT_TYPES: Final = "jobs.catalogue.fetch_all_product_types"
+FETCH_PRODUCT_TYPES: Final = "jobs.catalogue.fetch_product_types"
+PRODUCT_TYPES_INTERVAL: Final = 600  # seconds
+
+
+def product_types_job_id(shop_id: int) -> str:
+    """One job per shop at a time: the fan-out skips a shop whose job is still live."""
+    return f"product-types-{shop_id}"

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from integration.db import utcnow
+from integration.db import dialect_insert, utcnow
 from integration.domain import (
     Address,
     Change,
@@ -46,8 +45,7 @@ def _upsert(
     status replaces the stored one), whatever the row's other columns do.
     """
     table: sa.Table = model.__table__  # type: ignore[assignment]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values)
+    stmt = dialect_insert(session)(table).values(**values)
     assignments: dict[str, Any] = {name: stmt.excluded[name] for name in update}
     assignments["updated_at"] = stmt.excluded["updated_at"]
     if newer_status:

@@ -1,7 +1,8 @@
-"""``shops``: register a shop by hand (local use and tests, until the install flow lands)."""
+"""``shops``: register a shop by hand (until the install flow lands) and backfill its history."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
@@ -9,7 +10,13 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from integration import runtime_of
+from integration.customer_views import find_shop
+from integration.db import utcnow
 from integration.models import Platform
+from integration.platforms.base import BadPayload, TransientPlatformError
+from integration.platforms.bigcommerce import BigCommerceAPIError
+from integration.platforms.shopify_api import ShopifyAPIError
+from integration.reconcile import reconcile_shop
 from integration.shops import ShopError, register_shop
 
 
@@ -48,3 +55,51 @@ def add(platform: str, domain: str | None, store_hash: str | None, token: str, a
     else:
         click.echo(f"Registered {shop.platform} shop {shop.identifier} (id {shop.id}).")
         click.echo(f"Webhook token (shown once): {shop.webhook_token}")
+
+
+@shops.command("backfill")
+@click.argument("shop")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1, max=3650),
+    default=None,
+    help="How far back to read (default: BACKFILL_DAYS, 30).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object when done.")
+def backfill(shop: str, days: int | None, as_json: bool) -> None:
+    """Read SHOP's orders and customers changed in the last DAYS days and queue what we lack.
+
+    SHOP is the Shopify domain or the BigCommerce store hash. What is found is stored as events and
+    processed by the workers like webhooks (`events list --shop SHOP` shows them); running it again
+    stores nothing new.
+    """
+    runtime = runtime_of(current_app)
+    with runtime.session() as session:
+        found = find_shop(session, shop)
+        shop_id = found.id if found is not None else None
+    if shop_id is None:
+        click.echo("shop not found", err=True)
+        raise SystemExit(1)
+    since = utcnow() - dt.timedelta(days=days or runtime.settings.backfill_days)
+
+    def progress(resource: str, listed: int, stored: int) -> None:
+        click.echo(f"{resource}: {listed} listed, {stored} queued", err=True)
+
+    try:
+        report = reconcile_shop(runtime, shop_id, since=since, progress=progress)
+    except TransientPlatformError as exc:
+        click.echo(f"the platform is unavailable, try again later: {exc}", err=True)
+        raise SystemExit(2) from None
+    except (ShopifyAPIError, BigCommerceAPIError, BadPayload) as exc:
+        click.echo(f"the platform refused: {exc}", err=True)
+        raise SystemExit(2) from None
+    if report.skipped:
+        click.echo(f"nothing done: {report.skipped}", err=True)
+        raise SystemExit(1)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        for part in report.resources:
+            click.echo(
+                f"{part.resource}: {part.found} changed since {part.since:%Y-%m-%d %H:%M} UTC, {part.stored} queued"
+            )

@@ -1,4 +1,8 @@
-"""Shopify: turn a stored webhook body into the one event model (pure: no network calls here).
+"""Shopify: turn a stored webhook body into the one event model.
+
+Webhook topics are translated offline. The topics in ``API_TOPICS`` name a resource instead of carrying
+it (reconciliation's events, tag and purchasing-summary notices): those read it over GraphQL, restate it
+in the webhook shape (``shopify_shapes``) and go through the same parsers.
 
 Webhook bodies are REST-shaped resources. Ids are 64-bit integers, so they are parsed as Python ints
 and turned into strings, never through a float (a double keeps only 53 bits). Optional fields that
@@ -31,9 +35,11 @@ from integration.domain import (
     Skip,
 )
 from integration.platforms.base import BadPayload, ShopAccess, StoredEvent
+from integration.platforms.shopify_shapes import rest_customer, rest_order
 
 if TYPE_CHECKING:
     from integration.platforms.base import Adapter
+    from integration.platforms.shopify_api import ShopifyGraphQL
 
 TOPICS_HANDLED: frozenset[str] = frozenset(
     {
@@ -52,6 +58,17 @@ TOPICS_HANDLED: frozenset[str] = frozenset(
     }
 )
 
+# Events that name a resource to be read over the API. reconcile/* are written by reconciliation
+# (``integration.reconcile``) with a body of {"id": ...}; the others are Shopify's 2025-01 topics
+# for what customer payloads stopped carrying (research §3.2).
+RECONCILE_ORDER = "reconcile/order"
+RECONCILE_CUSTOMER = "reconcile/customer"
+TAG_TOPICS: frozenset[str] = frozenset({"customer.tags_added", "customer.tags_removed"})
+PURCHASING_SUMMARY = "customers/purchasing_summary"
+API_TOPICS: frozenset[str] = frozenset({RECONCILE_ORDER, RECONCILE_CUSTOMER, PURCHASING_SUMMARY} | TAG_TOPICS)
+
+GraphQLFactory = Callable[[ShopAccess], "ShopifyGraphQL"]
+
 # Stored on arrival; the install and compliance capability acts on them later.
 TOPICS_STORED: frozenset[str] = frozenset(
     {"customers/data_request", "customers/redact", "shop/redact", "app/uninstalled"}
@@ -67,6 +84,7 @@ _TIMESTAMP_RE = re.compile(
 )
 
 # A status value short and plain enough to name in a Skip reason (never free text from a body).
+_NUMERIC_RE = re.compile(r"[0-9]{1,20}", re.ASCII)
 _SLUG_RE = re.compile(r"[a-z_]{1,40}", re.ASCII)
 
 Payload = Mapping[str, object]
@@ -114,8 +132,13 @@ def _zone(offset: str) -> dt.timezone:
 class ShopifyAdapter:
     platform = "shopify"
 
+    def __init__(self, graphql: GraphQLFactory | None = None) -> None:
+        # Without a client factory only the offline topics are handled (the API topics stay stored).
+        self._graphql = graphql
+        self._clients: dict[str, ShopifyGraphQL] = {}
+
     def handles(self, topic: str) -> bool:
-        return topic in TOPICS_HANDLED
+        return topic in TOPICS_HANDLED or (self._graphql is not None and topic in API_TOPICS)
 
     def translate(self, event: StoredEvent, shop: ShopAccess) -> Sequence[Change] | Skip:
         """The changes in one event (a customer may come with its consents); Skip for other topics or
@@ -123,11 +146,64 @@ class ShopifyAdapter:
         if not self.handles(event.topic):
             return Skip("topic not handled")
         payload = _load_object(event.body)
+        if event.topic in API_TOPICS:
+            return self._read_back(event.topic, payload, shop)
         resource = event.topic.partition("/")[0]
         result = _TRANSLATORS[resource](payload, _as_utc(event.triggered_at))
         if isinstance(result, Skip):
             return result
         return tuple(result) if isinstance(result, Sequence) else (result,)
+
+    def _read_back(self, topic: str, payload: Payload, shop: ShopAccess) -> Sequence[Change] | Skip:
+        if topic == PURCHASING_SUMMARY:
+            # Sent after each order a customer places: reading that order back recovers it when its
+            # orders/create was lost, and is a no-op (an older or equal updated_at) when it was not.
+            last_order = _gid_id(payload.get("lastOrderId"), "Order")
+            if last_order is None:
+                return Skip("purchasing summary names no order")
+            return _reconciled_order(rest_order(self._client(shop).order(last_order)))
+        if topic == RECONCILE_ORDER:
+            order_id = _required_id(payload, "id", "order")
+            return _reconciled_order(rest_order(self._client(shop).order(order_id)))
+        if topic == RECONCILE_CUSTOMER:
+            customer_id = _required_id(payload, "id", "customer")
+        else:  # tags added or removed: read the whole list back rather than apply a delta out of order
+            customer_id = _gid_id(payload.get("customerId"), "Customer") or _required_id(payload, "id", "customer")
+        return _customer_topic(rest_customer(self._client(shop).customer(customer_id)), None)
+
+    def _client(self, shop: ShopAccess) -> ShopifyGraphQL:
+        if self._graphql is None:  # handles() refuses API topics without a factory
+            raise BadPayload("no Shopify API access configured")
+        if not shop.access_token:
+            raise BadPayload(f"no access token for shop {shop.shop_id}")
+        client = self._clients.get(shop.identifier)
+        if client is None or not client.uses_token(shop.access_token):
+            client = self._graphql(shop)
+            self._clients[shop.identifier] = client
+        return client
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+
+def _reconciled_order(payload: Payload) -> Sequence[Change]:
+    """An order read back over the API, with the fulfilments it carries (their webhooks may be lost too)."""
+    changes: list[Change] = [_order(payload, None)]
+    for fulfillment in _objects(payload, "fulfillments"):
+        change = _fulfillment(fulfillment, None)
+        if not isinstance(change, Skip):
+            changes.append(change)
+    return changes
+
+
+def _gid_id(value: object, kind: str) -> str | None:
+    """``gid://shopify/{kind}/123`` -> ``"123"``; anything else -> None."""
+    prefix = f"gid://shopify/{kind}/"
+    if isinstance(value, str) and value.startswith(prefix) and _NUMERIC_RE.fullmatch(value[len(prefix) :]):
+        return value[len(prefix) :]
+    return None
 
 
 if TYPE_CHECKING:
@@ -392,7 +468,15 @@ def _customer(data: Payload, fallback_updated_at: dt.datetime | None, locale: st
         phone=_text(data, "phone"),
         locale=locale,
         address=_address(_object(data, "default_address") or next(iter(_objects(data, "addresses")), None)),
+        tags=_tags(data.get("tags")),
     )
+
+
+def _tags(value: object) -> tuple[str, ...] | None:
+    """REST's comma-separated tag string (absent since 2025-01) -> the tags; None when not sent."""
+    if not isinstance(value, str):
+        return None
+    return tuple(sorted({tag.strip() for tag in value.split(",") if tag.strip()}))
 
 
 def _address(data: Payload | None) -> Address | None:

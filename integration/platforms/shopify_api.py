@@ -152,6 +152,46 @@ query CustomersUpdatedSince($first: Int!, $after: String, $query: String!) {
 }
 """
 
+_ADDRESS_FIELDS = "city province provinceCode countryCodeV2 zip"
+_CUSTOMER_FIELDS = f"""
+    legacyResourceId email firstName lastName phone locale tags updatedAt
+    defaultAddress {{ {_ADDRESS_FIELDS} }}
+    emailMarketingConsent {{ marketingState consentUpdatedAt }}
+    smsMarketingConsent {{ marketingState consentUpdatedAt }}
+"""
+
+# What reconciliation needs of one order: the fields the orders/* webhooks carry that processing uses,
+# plus the order's fulfilments (a missed fulfillments/* webhook is recovered with its order).
+ORDER_QUERY = f"""
+query Order($id: ID!) {{
+  order(id: $id) {{
+    legacyResourceId name email phone createdAt processedAt updatedAt cancelledAt
+    displayFinancialStatus displayFulfillmentStatus currencyCode customerLocale
+    totalPriceSet {{ shopMoney {{ amount currencyCode }} }}
+    customer {{ {_CUSTOMER_FIELDS} }}
+    shippingAddress {{ {_ADDRESS_FIELDS} }}
+    lineItems(first: 250) {{
+      nodes {{
+        id title sku quantity
+        product {{ legacyResourceId }}
+        variant {{ legacyResourceId }}
+        originalUnitPriceSet {{ shopMoney {{ amount }} }}
+      }}
+    }}
+    fulfillments(first: 50) {{
+      legacyResourceId status displayStatus createdAt updatedAt deliveredAt
+      trackingInfo(first: 1) {{ company number url }}
+    }}
+  }}
+}}
+"""
+
+CUSTOMER_QUERY = f"""
+query Customer($id: ID!) {{
+  customer(id: $id) {{ {_CUSTOMER_FIELDS} }}
+}}
+"""
+
 # tagsAdd/tagsRemove, never customerUpdate(input: {tags}): that replaces the whole list and would wipe
 # tags other apps and the merchant set (research §6.3).
 TAGS_ADD_MUTATION = """
@@ -286,6 +326,14 @@ class ShopifyGraphQL:
             updated_at=parse_timestamp(customer.get("updatedAt")),
         )
 
+    def order(self, order_id: str) -> Mapping[str, Any]:
+        """The GraphQL order node (shape: ORDER_QUERY). Raises NotFoundAtPlatform when it is gone."""
+        return self._node(ORDER_QUERY, "order", _gid("Order", order_id))
+
+    def customer(self, customer_id: str) -> Mapping[str, Any]:
+        """The GraphQL customer node (shape: CUSTOMER_QUERY). Raises NotFoundAtPlatform when it is gone."""
+        return self._node(CUSTOMER_QUERY, "customer", customer_gid(customer_id))
+
     def orders_updated_since(self, since: dt.datetime, after: str | None = None, first: int = 50) -> Page:
         return self._updated_since(ORDERS_UPDATED_SINCE_QUERY, "orders", since, after, first)
 
@@ -412,6 +460,15 @@ class ShopifyGraphQL:
             end_cursor=end_cursor if isinstance(end_cursor, str) else None,
         )
 
+    def _node(self, query: str, root: str, gid: str) -> Mapping[str, Any]:
+        data = self.execute(query, {"id": gid}, operation=root)
+        node = data.get(root)
+        if node is None:
+            raise NotFoundAtPlatform(f"Shopify {root} {gid.rsplit('/', 1)[-1]} not found")
+        if not isinstance(node, Mapping):
+            raise ShopifyAPIError(f"Shopify {root}: unexpected response shape")
+        return node
+
     def _mutate(self, mutation: str, root: str, variables: Mapping[str, Any]) -> Mapping[str, Any]:
         data = self.execute(mutation, variables, operation=root)
         payload = data.get(root)
@@ -497,12 +554,18 @@ def customer_gid(customer_id: str) -> str:
     return CUSTOMER_GID_PREFIX + _numeric_id(customer_id)
 
 
-def _numeric_id(customer_id: str) -> str:
-    text = customer_id.strip()
-    if text.startswith(CUSTOMER_GID_PREFIX):
-        text = text[len(CUSTOMER_GID_PREFIX) :]
+def _gid(kind: str, resource_id: str) -> str:
+    """``"123"`` or ``"gid://shopify/{kind}/123"`` -> the GID; anything else is a ValueError."""
+    return f"gid://shopify/{kind}/{_numeric_id(resource_id, kind)}"
+
+
+def _numeric_id(resource_id: str, kind: str = "Customer") -> str:
+    text = resource_id.strip()
+    prefix = f"gid://shopify/{kind}/"
+    if text.startswith(prefix):
+        text = text[len(prefix) :]
     if not _NUMERIC_ID_RE.match(text):
-        raise ValueError("customer id must be a numeric id or a gid://shopify/Customer/ GID")
+        raise ValueError(f"{kind.lower()} id must be a numeric id or a {prefix} GID")
     return text
 
 

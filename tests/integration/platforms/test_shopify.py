@@ -328,6 +328,7 @@ def test_customers_create_2024_10_generation_parses_and_keeps_its_consent() -> N
         first_name="Bob",
         last_name="Biller",
         address=OTTAWA,
+        tags=(),  # the older generation still carries tags (empty here)
     )
     # email_marketing_consent {state: not_subscribed, consent_updated_at: null}; sms is null.
     assert consent == ConsentChange(
