@@ -79,6 +79,8 @@ class Settings:
     # back a new shop's first pull (and a `shops backfill` without --days) reaches (days).
     reconcile_interval: int = 900
     backfill_days: int = 30
+    # How often changed segments and reps are written back to the platforms' customer records (seconds).
+    writeback_interval: int = 300
     log_level: str = "INFO"
 
     def __repr__(self) -> str:
@@ -148,6 +150,7 @@ class Settings:
             "max_attempts": _int(env, "MAX_ATTEMPTS", cls.max_attempts),
             "reconcile_interval": _int(env, "RECONCILE_INTERVAL", cls.reconcile_interval),
             "backfill_days": _int(env, "BACKFILL_DAYS", cls.backfill_days),
+            "writeback_interval": _int(env, "WRITEBACK_INTERVAL", cls.writeback_interval),
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
         }
         values.update(overrides)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from integration.dispatch import relay_once
 from integration.queues import MAINTENANCE, REFRESH_SEGMENTS, SEGMENTS_INTERVAL, SWEEP_EVENTS
 from integration.runtime import Runtime
+from integration.writeback import WRITE_BACK_ALL
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,14 @@ class Scheduler:
             queue_name=MAINTENANCE,
             interval=SEGMENTS_INTERVAL,
             job_timeout=1800,
+            result_ttl=3600,
+        )
+        # Only enqueues one job per shop (on the events queue), so it is quick on maintenance.
+        cron.register(
+            import_string(WRITE_BACK_ALL),
+            queue_name=MAINTENANCE,
+            interval=self.runtime.settings.writeback_interval,
+            job_timeout=300,
             result_ttl=3600,
         )
         return cron

@@ -10,7 +10,14 @@ import pytest
 
 from integration.config import DEFAULT_SHOPIFY_API_VERSION, MIB, PROJECT_ROOT, ConfigError, Settings
 
-INT_VARIABLES = ("MAX_WEBHOOK_BYTES", "SWEEP_INTERVAL", "STALE_AFTER", "JOB_TIMEOUT", "MAX_ATTEMPTS")
+INT_VARIABLES = (
+    "MAX_WEBHOOK_BYTES",
+    "SWEEP_INTERVAL",
+    "STALE_AFTER",
+    "JOB_TIMEOUT",
+    "MAX_ATTEMPTS",
+    "WRITEBACK_INTERVAL",
+)
 
 
 def test_dataclass_defaults_cover_every_field() -> None:
@@ -35,6 +42,7 @@ def test_dataclass_defaults_cover_every_field() -> None:
         "stale_after": 300,
         "job_timeout": 120,
         "max_attempts": 6,
+        "writeback_interval": 300,
         "log_level": "INFO",
     }
     settings = Settings()
@@ -79,6 +87,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "STALE_AFTER": "70",
         "JOB_TIMEOUT": "33",
         "MAX_ATTEMPTS": "4",
+        "WRITEBACK_INTERVAL": "600",
         "LOG_LEVEL": "debug",
     }
     settings = Settings.from_env(env)
@@ -103,6 +112,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "stale_after": 70,
         "job_timeout": 33,
         "max_attempts": 4,
+        "writeback_interval": 600,
         "log_level": "DEBUG",
     }
     assert not settings.embedded_redis

@@ -33,10 +33,14 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -
     assert scheduler.tick() == 1
     assert runtime.queue(EVENTS).job_ids == [event_job_id(event_id)]
     cron_jobs = sorted(job.func_name for job in runtime.queue(MAINTENANCE).get_jobs())
-    assert cron_jobs == ["jobs.maintenance.refresh_segments", "jobs.maintenance.sweep_events"]
-    # Nothing new: nothing relayed, and neither job is due again until its interval has passed.
+    assert cron_jobs == [
+        "jobs.maintenance.refresh_segments",
+        "jobs.maintenance.sweep_events",
+        "jobs.writeback.write_back_all",
+    ]
+    # Nothing new: nothing relayed, and no job is due again until its interval has passed.
     assert scheduler.tick() == 0
-    assert len(runtime.queue(MAINTENANCE).get_jobs()) == 2
+    assert len(runtime.queue(MAINTENANCE).get_jobs()) == len(cron_jobs)
 
 
 def test_the_loop_waits_out_a_redis_outage_instead_of_exiting(settings: Settings, short_tmp: object) -> None:
