@@ -50,11 +50,17 @@ class EventFailed(Exception):
 
 def default_adapters(runtime: Runtime) -> Mapping[str, Adapter]:
     from integration.platforms.bigcommerce import BigCommerceAdapter
+    from integration.platforms.clients import shopify_graphql
+    from integration.platforms.rate_budget import budget_factory
     from integration.platforms.shopify import ShopifyAdapter
 
     return {
-        "shopify": ShopifyAdapter(),
-        "bigcommerce": BigCommerceAdapter(runtime.settings.bigcommerce_api_url),
+        "shopify": ShopifyAdapter(graphql=lambda access: shopify_graphql(runtime.settings, access)),
+        "bigcommerce": BigCommerceAdapter(
+            runtime.settings.bigcommerce_api_url,
+            # Every worker shares each store's quota and concurrency cap through Redis.
+            budget_for=budget_factory(runtime.redis, max_concurrency=runtime.settings.bigcommerce_max_concurrency),
+        ),
     }
 
 

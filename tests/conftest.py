@@ -25,6 +25,7 @@ from integration.models import Base
 from integration.redis_server import EmbeddedRedis
 from integration.runtime import Runtime
 from tests.fakes.bigcommerce_api import FakeBigCommerce
+from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import BIGCOMMERCE_SECRET, SHOPIFY_PREVIOUS_SECRET, SHOPIFY_SECRET
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -161,6 +162,20 @@ def app_runtime(app: Flask) -> Runtime:
     from integration import runtime_of
 
     return runtime_of(app)
+
+
+@pytest.fixture(scope="session")
+def shopify_server() -> Iterator[FakeShopify]:
+    """One fake Shopify Admin API (real HTTP) for the session; tests reset it (``fake_shopify``)."""
+    with FakeShopify() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_shopify(shopify_server: FakeShopify) -> FakeShopify:
+    """The session's fake Shopify, emptied: no shops, default bucket and costs, the real clock."""
+    shopify_server.reset()
+    return shopify_server
 
 
 @pytest.fixture(scope="session")

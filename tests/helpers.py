@@ -149,6 +149,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         SHOPIFY_API_SECRET_PREVIOUS=settings.shopify_api_secret_previous,
         BIGCOMMERCE_CLIENT_SECRET=settings.bigcommerce_client_secret,
         BIGCOMMERCE_API_URL=settings.bigcommerce_api_url,
+        SHOPIFY_ADMIN_URL=settings.shopify_admin_url,
+        SHOPIFY_API_VERSION=settings.shopify_api_version,
         JOB_TIMEOUT=str(settings.job_timeout),
         STALE_AFTER=str(settings.stale_after),
         MAX_ATTEMPTS=str(settings.max_attempts),

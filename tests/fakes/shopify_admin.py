@@ -48,6 +48,7 @@ GRAPHQL_PATH = r"/graphql\.json$"
 
 DEFAULT_COSTS = {
     "customer": 2,
+    "order": 10,
     "customers": 12,
     "orders": 12,
     "tagsAdd": 10,
@@ -280,6 +281,7 @@ class FakeShopify(FakeServer):
         variables = body.get("variables") or {}
         handler = {
             "customer": self._customer,
+            "order": self._order,
             "customers": self._customers,
             "orders": self._orders,
             "tagsAdd": self._tags_add,
@@ -329,6 +331,10 @@ class FakeShopify(FakeServer):
     def _customer(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
         customer = state.customers.get(_legacy_id(variables.get("id"), "Customer"))
         return copy.deepcopy(customer) if customer is not None else None
+
+    def _order(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        order = state.orders.get(_legacy_id(variables.get("id"), "Order"))
+        return copy.deepcopy(order) if order is not None else None
 
     def _customers(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
         return _connection(list(state.customers.values()), variables)

@@ -10,7 +10,6 @@ import requests
 from integration.platforms.base import ShopAccess
 from integration.platforms.bigcommerce import BigCommerceAdapter, BigCommerceClient
 from tests.fakes.bigcommerce_api import FakeBigCommerce
-from tests.fakes.shopify_admin import FakeShopify
 
 STORE_HASH = "abc123"
 TOKEN = "tok-SECRET-8f3a1c9e"
@@ -74,17 +73,3 @@ def bc_adapter(fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: Sl
 @pytest.fixture
 def bc_shop() -> ShopAccess:
     return ShopAccess(shop_id=7, identifier=STORE_HASH, access_token=TOKEN)
-
-
-@pytest.fixture(scope="session")
-def shopify_server() -> Iterator[FakeShopify]:
-    """One fake Shopify Admin API (real HTTP) for the session; tests get it through ``fake_shopify``."""
-    with FakeShopify() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_shopify(shopify_server: FakeShopify) -> FakeShopify:
-    """The session's fake Shopify, emptied: no shops, default bucket and costs, the real clock."""
-    shopify_server.reset()
-    return shopify_server

@@ -674,6 +674,8 @@ def test_handles_exactly_the_listed_scopes(bc_adapter: BigCommerceAdapter) -> No
         "store/customer/updated",
         "store/customer/deleted",
         "store/shipment/created",
+        "reconcile/order",
+        "reconcile/customer",
     } == SCOPES_HANDLED
     assert all(bc_adapter.handles(scope) for scope in SCOPES_HANDLED)
     assert not bc_adapter.handles("store/customer/address/updated")
