@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from integration.db import utcnow
-from integration.models import Customer, CustomerProduct, Order, OrderLine, Shop, TimelineEntry
+from integration.models import Customer, CustomerProduct, Order, OrderLine, Product, Shop, TimelineEntry
 
 TIMELINE_LIMIT = 200
 ORDERS_LIMIT = 100
+BOUGHT_MOST_LIMIT = 5
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -98,6 +99,11 @@ def profile(session: Session, customer: Customer) -> dict[str, Any]:
             for o in orders
         ],
         "timeline": [{"at": _iso(t.at), "kind": t.kind, "summary": t.summary} for t in timeline],
+        "products": [{"title": title, "quantity": qty} for title, qty in top_products(session, customer)],
+        "product_types": [
+            {"product_type": product_type, "quantity": qty}
+            for product_type, qty in top_product_types(session, customer)
+        ],
     }
 
 
@@ -125,10 +131,12 @@ def summary(customer: Customer) -> dict[str, Any]:
         "rep": None,  # the dedicated rep arrives with the reps capability
         "orders": [],
         "timeline": [],
+        "products": [],
+        "product_types": [],
     }
 
 
-def top_products(session: Session, customer: Customer, limit: int = 5) -> list[tuple[str, int]]:
+def top_products(session: Session, customer: Customer, limit: int = BOUGHT_MOST_LIMIT) -> list[tuple[str, int]]:
     rows = session.execute(
         sa.select(CustomerProduct.title, CustomerProduct.quantity)
         .where(CustomerProduct.customer_id == customer.id, CustomerProduct.quantity > 0)
@@ -136,6 +144,37 @@ def top_products(session: Session, customer: Customer, limit: int = 5) -> list[t
         .limit(limit)
     )
     return [(title, quantity) for title, quantity in rows]
+
+
+def top_product_types(session: Session, customer: Customer, limit: int = BOUGHT_MOST_LIMIT) -> list[tuple[str, int]]:
+    """(type, quantity) most bought first: the customer's products summed per catalogue type.
+
+    One query: customer_products by its (customer_id, product_key) key, each joined to its products
+    row by the (shop_id, platform_product_id) key. Products not fetched yet, without a type or bought
+    without a product id (keyed by title) have no typed row and are left out. On BigCommerce the type
+    is the product's first category (see integration.catalogue).
+    """
+    bought = sa.func.sum(CustomerProduct.quantity)
+    rows = session.execute(
+        sa.select(Product.product_type, bought)
+        .select_from(CustomerProduct)
+        .join(
+            Product,
+            sa.and_(
+                Product.shop_id == customer.shop_id,
+                Product.platform_product_id == CustomerProduct.product_key,
+            ),
+        )
+        .where(
+            CustomerProduct.customer_id == customer.id,
+            CustomerProduct.quantity > 0,
+            Product.product_type.is_not(None),
+        )
+        .group_by(Product.product_type)
+        .order_by(bought.desc(), Product.product_type)
+        .limit(limit)
+    )
+    return [(product_type, int(quantity)) for product_type, quantity in rows if product_type]
 
 
 def list_customers(session: Session, shop: Shop, segment: str | None = None, limit: int = 1000) -> list[Customer]:

@@ -134,7 +134,8 @@ class ConsentChange:
     """What a customer agreed to on one channel, as of ``updated_at`` (the platform's own word for the
     state, e.g. ``subscribed``). Only this channel's consent changes; nothing else about the person."""
 
-    customer_platform_id: str
+    # None for a newsletter subscriber who is not (yet) a customer: matched by email.
+    customer_platform_id: str | None
     channel: ConsentChannel
     state: str
     updated_at: dt.datetime

@@ -37,8 +37,8 @@ def event_retry(max_attempts: int) -> Retry | None:
 FETCH_ALL_PRODUCT_TYPES: Final = "jobs.catalogue.fetch_all_product_types"
 FETCH_PRODUCT_TYPES: Final = "jobs.catalogue.fetch_product_types"
 PRODUCT_TYPES_INTERVAL: Final = 600  # seconds
+PRODUCT_TYPES_JOB_PREFIX: Final = "product-types"  # job id "product-types-{shop_id}": one per shop at a time
 
 
 def product_types_job_id(shop_id: int) -> str:
-    """One job per shop at a time: the fan-out skips a shop whose job is still live."""
-    return f"product-types-{shop_id}"
+    return f"{PRODUCT_TYPES_JOB_PREFIX}-{shop_id}"

@@ -38,6 +38,8 @@ class Scheduler:
     def _cron(self) -> CronScheduler:
         from werkzeug.utils import import_string
 
+        from integration.queues import FETCH_ALL_PRODUCT_TYPES, PRODUCT_TYPES_INTERVAL
+
         cron = CronScheduler(connection=self.runtime.redis, name="personal-commerce-scheduler")
         cron.register(
             import_string(SWEEP_EVENTS),
@@ -58,6 +60,13 @@ class Scheduler:
             import_string(WRITE_BACK_ALL),
             queue_name=MAINTENANCE,
             interval=self.runtime.settings.writeback_interval,
+            job_timeout=300,
+            result_ttl=3600,
+        )
+        cron.register(
+            import_string(FETCH_ALL_PRODUCT_TYPES),
+            queue_name=MAINTENANCE,
+            interval=PRODUCT_TYPES_INTERVAL,
             job_timeout=300,
             result_ttl=3600,
         )

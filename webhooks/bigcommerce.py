@@ -11,7 +11,7 @@ from flask import Response, current_app, request
 
 from integration import intake_of, runtime_of
 from integration.intake import Delivery, StorageUnavailable
-from integration.platforms.bigcommerce import SCOPES_HANDLED, store_hash_from_producer
+from integration.platforms.bigcommerce import WEBHOOK_SCOPES, store_hash_from_producer
 from webhooks import bp
 from webhooks.common import bounded, reject, store_and_answer, unavailable
 from webhooks.signatures import standard_webhook_valid, token_matches
@@ -93,6 +93,6 @@ def receive_bigcommerce() -> Response:
             delivery_id=delivery_id,
             body=body,
             triggered_at=_created_at(payload),
-            ignored_reason=None if scope in SCOPES_HANDLED else f"scope {scope!r} is not one we handle",
+            ignored_reason=None if scope in WEBHOOK_SCOPES else f"scope {scope!r} is not one we handle",
         )
     )

@@ -8,7 +8,7 @@ from flask import Response, current_app, request
 
 from integration import runtime_of
 from integration.intake import Delivery
-from integration.platforms.shopify import TOPICS_HANDLED, TOPICS_STORED, parse_timestamp, valid_shop_domain
+from integration.platforms.shopify import TOPICS_STORED, WEBHOOK_TOPICS, parse_timestamp, valid_shop_domain
 from webhooks import bp
 from webhooks.common import bounded, reject, store_and_answer
 from webhooks.signatures import shopify_hmac_valid
@@ -51,7 +51,7 @@ def receive_shopify() -> Response:
     webhook_id = _required(environ, "WEBHOOK_ID")
     if not valid_shop_domain(shop):
         reject(400, "X-Shopify-Shop-Domain is not a valid *.myshopify.com domain", PLATFORM)
-    known = topic in TOPICS_HANDLED or topic in TOPICS_STORED
+    known = topic in WEBHOOK_TOPICS or topic in TOPICS_STORED
     return store_and_answer(
         Delivery(
             platform=PLATFORM,

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from integration import runtime_of
-from integration.customer_views import find_customer, find_shop, list_customers, profile, summary, top_products
+from integration.customer_views import find_customer, find_shop, list_customers, profile, summary
 
 SEGMENTS = click.Choice(["prospect", "new", "returning", "vip", "lapsed"])
 
@@ -34,7 +34,6 @@ def show(shop: str, email_or_id: str, as_json: bool) -> None:
             click.echo("customer not found", err=True)
             raise SystemExit(1)
         data = profile(session, customer)
-        products = top_products(session, customer)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -45,8 +44,11 @@ def show(shop: str, email_or_id: str, as_json: bool) -> None:
         f"  {data['segment']}: {data['orders_count']} order(s), {data['total_spent']} {data['currency'] or ''}; "
         f"first {data['first_order_at'] or '-'}, last {data['last_order_at'] or '-'}"
     )
-    if products:
-        click.echo("  bought most: " + ", ".join(f"{title} x{qty}" for title, qty in products))
+    if data["products"]:
+        click.echo("  bought most: " + ", ".join(f"{p['title']} x{p['quantity']}" for p in data["products"]))
+    if data["product_types"]:
+        types = ", ".join(f"{t['product_type']} x{t['quantity']}" for t in data["product_types"])
+        click.echo(f"  types bought most: {types}")
     for entry in data["timeline"]:
         click.echo(f"  {entry['at']}  {entry['summary']}")
 

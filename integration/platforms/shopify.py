@@ -67,6 +67,9 @@ TAG_TOPICS: frozenset[str] = frozenset({"customer.tags_added", "customer.tags_re
 PURCHASING_SUMMARY = "customers/purchasing_summary"
 API_TOPICS: frozenset[str] = frozenset({RECONCILE_ORDER, RECONCILE_CUSTOMER, PURCHASING_SUMMARY} | TAG_TOPICS)
 
+# What may arrive by webhook and be processed (reconcile/* are only ever written by us).
+WEBHOOK_TOPICS: frozenset[str] = TOPICS_HANDLED | TAG_TOPICS | {PURCHASING_SUMMARY}
+
 GraphQLFactory = Callable[[ShopAccess], "ShopifyGraphQL"]
 
 # Stored on arrival; the install and compliance capability acts on them later.

@@ -34,6 +34,7 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -
     assert runtime.queue(EVENTS).job_ids == [event_job_id(event_id)]
     cron_jobs = sorted(job.func_name for job in runtime.queue(MAINTENANCE).get_jobs())
     assert cron_jobs == [
+        "jobs.catalogue.fetch_all_product_types",
         "jobs.maintenance.refresh_segments",
         "jobs.maintenance.sweep_events",
         "jobs.writeback.write_back_all",

@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from integration.intake import Delivery, StorageUnavailable, Stored
 from integration.models import Shop, WebhookEvent
-from integration.platforms.bigcommerce import SCOPES_HANDLED
+from integration.platforms.bigcommerce import WEBHOOK_SCOPES
 from integration.runtime import Runtime
 from tests.helpers import (
     BIGCOMMERCE_SECRET,
@@ -137,12 +137,21 @@ def test_fractional_created_at(client: FlaskClient, token: str, stored: Rows) ->
 
 
 def test_every_handled_scope_is_stored_received(client: FlaskClient, token: str, stored: Rows) -> None:
-    scopes = sorted(SCOPES_HANDLED)
+    scopes = sorted(WEBHOOK_SCOPES)
     for scope in scopes:
         assert_ok(post_bigcommerce(client, bigcommerce_body(scope), token))
     rows = stored()
     assert [row.topic for row in rows] == scopes
     assert {row.status for row in rows} == {"received"}
+
+
+@pytest.mark.parametrize("scope", ["reconcile/order", "reconcile/customer"])
+def test_reconciliation_scopes_cannot_come_by_webhook(
+    client: FlaskClient, token: str, stored: Rows, scope: str
+) -> None:
+    assert_ok(post_bigcommerce(client, bigcommerce_body(scope), token))
+    [row] = stored()
+    assert row.status == "ignored"
 
 
 def test_unhandled_scope_is_stored_ignored(client: FlaskClient, token: str, stored: Rows) -> None:

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from integration.intake import Delivery, StorageUnavailable, Stored
 from integration.models import WebhookEvent
-from integration.platforms.shopify import TOPICS_HANDLED, TOPICS_STORED
+from integration.platforms.shopify import TOPICS_STORED, WEBHOOK_TOPICS
 from tests.helpers import (
     SHOP_DOMAIN,
     SHOPIFY_PREVIOUS_SECRET,
@@ -228,6 +228,13 @@ def test_unknown_topic_is_stored_ignored(client: FlaskClient, stored: Rows) -> N
     assert row.processed_at == row.received_at
 
 
+@pytest.mark.parametrize("topic", ["reconcile/order", "reconcile/customer"])
+def test_reconciliation_topics_cannot_come_by_webhook(client: FlaskClient, stored: Rows, topic: str) -> None:
+    assert_ok(post_shopify(client, b'{"id": 1}', topic=topic))
+    [row] = stored()
+    assert row.status == "ignored"
+
+
 def test_compliance_topic_is_stored_received(client: FlaskClient, stored: Rows) -> None:
     assert_ok(post_shopify(client, b'{"shop_id": 1, "customer": {"id": 2}}', topic="customers/redact"))
     [row] = stored()
@@ -236,7 +243,7 @@ def test_compliance_topic_is_stored_received(client: FlaskClient, stored: Rows) 
 
 
 def test_every_known_topic_is_stored_received(client: FlaskClient, stored: Rows) -> None:
-    topics = sorted(TOPICS_HANDLED | TOPICS_STORED)
+    topics = sorted(WEBHOOK_TOPICS | TOPICS_STORED)
     for number, topic in enumerate(topics):
         assert_ok(post_shopify(client, BODY, topic=topic, webhook_id=f"wh-{number}"))
     rows = stored()
