@@ -421,7 +421,9 @@ def test_a_bigcommerce_429_writes_nothing_and_the_next_run_writes(
     fake = bc[0]
     shop_id = bc_shop(wb_runtime)
     (profile,) = add_bc_customers(wb_runtime, fake, shop_id, range(1, 2))
-    fake.queue_response("PUT", r"/attribute-values$", 429, {"X-Rate-Limit-Time-Reset-Ms": "1000"})
+    # Short quota windows: the store is paced until the window the 429 spent is over.
+    fake.rate_limit_window_ms = fake.rate_limit_reset_ms = 200
+    fake.queue_response("PUT", r"/attribute-values$", 429, {"X-Rate-Limit-Time-Reset-Ms": "200"})
 
     with pytest.raises(TransientPlatformError):
         write_back_shop(wb_runtime, shop_id)
