@@ -232,11 +232,12 @@ def _store_page(
     return len(inserted.all())
 
 
-def enqueue_reconciliations(runtime: Runtime) -> list[int]:
-    """One reconciliation job per installed shop (a shop whose last one is still waiting or running is
-    left alone); returns the shops enqueued."""
-    with runtime.session() as session:
-        shop_ids = active_shop_ids(session)
+def enqueue_reconciliations(runtime: Runtime, shop_ids: Sequence[int] | None = None) -> list[int]:
+    """One reconciliation job per installed shop (or per shop given: a new shop's backfill starts at
+    once); a shop whose last one is still waiting or running is left alone. Returns the shops enqueued."""
+    if shop_ids is None:
+        with runtime.session() as session:
+            shop_ids = active_shop_ids(session)
     return enqueue_per_shop(
         runtime,
         RECONCILE_SHOP,

@@ -8,6 +8,7 @@ import json
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from redis.exceptions import RedisError
 
 from integration import runtime_of
 from integration.customer_views import find_shop
@@ -16,7 +17,7 @@ from integration.models import Platform
 from integration.platforms.base import BadPayload, TransientPlatformError
 from integration.platforms.bigcommerce import BigCommerceAPIError
 from integration.platforms.shopify_api import ShopifyAPIError
-from integration.reconcile import reconcile_shop
+from integration.reconcile import enqueue_reconciliations, reconcile_shop
 from integration.shops import ShopError, register_shop
 
 
@@ -55,6 +56,17 @@ def add(platform: str, domain: str | None, store_hash: str | None, token: str, a
     else:
         click.echo(f"Registered {shop.platform} shop {shop.identifier} (id {shop.id}).")
         click.echo(f"Webhook token (shown once): {shop.webhook_token}")
+    _start_backfill(shop.id)
+
+
+def _start_backfill(shop_id: int) -> None:
+    """Queue the new shop's first reconciliation (its backfill) now rather than at the next interval."""
+    runtime = runtime_of(current_app)
+    try:
+        enqueue_reconciliations(runtime, [shop_id])
+    except RedisError as exc:
+        # Registration is done; the scheduler's next round reconciles the shop anyway.
+        click.echo(f"backfill not queued now ({type(exc).__name__}); the scheduler will start it", err=True)
 
 
 @shops.command("backfill")

@@ -375,3 +375,17 @@ def test_backfill_of_an_unknown_shop(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["shops", "backfill", "nope.myshopify.com"])
     assert result.exit_code == 1
     assert "shop not found" in result.stderr
+
+
+def test_a_new_shop_starts_its_backfill_at_once(app: Flask) -> None:
+    from integration import runtime_of
+
+    result = app.test_cli_runner().invoke(
+        args=["shops", "add", "--platform", "shopify", "--domain", SHOP, "--token", TOKEN]
+    )
+    assert result.exit_code == 0, result.output
+    runtime = runtime_of(app)
+    with runtime.session() as session:
+        shop_id = session.scalar(sa.select(sa.func.max(WebhookEvent.id)))  # no events yet
+        assert shop_id is None
+    assert [job.func_name for job in runtime.queue("maintenance").get_jobs()] == ["jobs.sync.reconcile_shop"]
