@@ -67,6 +67,9 @@ class Settings:
     bigcommerce_client_secret: str = field(default="", repr=False)
     bigcommerce_api_url: str = "https://api.bigcommerce.com"
     bigcommerce_login_url: str = "https://login.bigcommerce.com"
+    # BigCommerce calls in flight at once per store, across all workers (its customer and attribute
+    # endpoints allow 3 concurrent requests).
+    bigcommerce_max_concurrency: int = 3
     max_webhook_bytes: int = 5 * MIB
     # How often the scheduler sweeps for events that Redis or a dead worker lost, and how old an
     # event must be before the sweep considers it lost (seconds).
@@ -143,6 +146,7 @@ class Settings:
             "bigcommerce_client_secret": env.get("BIGCOMMERCE_CLIENT_SECRET", ""),
             "bigcommerce_api_url": (env.get("BIGCOMMERCE_API_URL") or cls.bigcommerce_api_url).rstrip("/"),
             "bigcommerce_login_url": (env.get("BIGCOMMERCE_LOGIN_URL") or cls.bigcommerce_login_url).rstrip("/"),
+            "bigcommerce_max_concurrency": _int(env, "BIGCOMMERCE_MAX_CONCURRENCY", cls.bigcommerce_max_concurrency),
             "max_webhook_bytes": _int(env, "MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
             "sweep_interval": _int(env, "SWEEP_INTERVAL", cls.sweep_interval),
             "stale_after": _int(env, "STALE_AFTER", cls.stale_after),

@@ -7,6 +7,7 @@ token and customer data never go into exception messages or logs: errors name th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import json
@@ -38,6 +39,7 @@ from integration.platforms.base import (
     StoredEvent,
     TransientPlatformError,
 )
+from integration.platforms.rate_budget import BudgetFactory, StoreBudget
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,8 @@ class BigCommerceClient:
     """GETs against one store's v2/v3 REST API, paced by the rate-limit headers.
 
     The quota is shared by every app on the store, so when a response says only ``min_requests_left``
-    calls remain, the next call waits for the window to reset instead of burning into a 429.
+    calls remain, the next call waits for the window to reset instead of burning into a 429. With a
+    ``budget`` the count is kept in Redis for all worker processes, and concurrent calls are capped.
     """
 
     def __init__(
@@ -142,9 +145,12 @@ class BigCommerceClient:
         max_wait: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        budget: StoreBudget | None = None,
     ) -> None:
         if not STORE_HASH_RE.fullmatch(store_hash):
             raise ValueError("store hash must be 1-64 lowercase letters or digits")
+        if budget is not None and budget.store_hash != store_hash:
+            raise ValueError("the budget belongs to another store")
         self.store_hash = store_hash
         self._base = f"{api_url.rstrip('/')}/stores/{store_hash}"
         self._token = access_token
@@ -155,6 +161,7 @@ class BigCommerceClient:
         self._sleep = sleep
         self._monotonic = monotonic
         self._resume_at: float | None = None
+        self._budget = budget
 
     def uses_token(self, access_token: str) -> bool:
         return self._token == access_token
@@ -246,16 +253,18 @@ class BigCommerceClient:
         is paced and classified the same way. Raises TransientPlatformError (retry later),
         NotFoundAtPlatform (404) and BigCommerceAPIError (a permanent refusal).
         """
-        self._wait_for_quota()
-        headers = {"X-Auth-Token": self._token, "Accept": "application/json"}
-        try:
-            response = self._session.request(
-                method, self._base + path, headers=headers, params=params, json=json, timeout=TIMEOUT
-            )
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            # The exception text holds the URL and socket detail; the class name is enough to act on.
-            raise TransientPlatformError(f"BigCommerce {method} {path}: {type(exc).__name__}") from None
-        self._note_quota(response.headers)
+        # The slot is held only while the call is on the wire (requests has read the body on return).
+        with self._budget.lease() if self._budget is not None else contextlib.nullcontext():
+            window = self._wait_for_quota()
+            headers = {"X-Auth-Token": self._token, "Accept": "application/json"}
+            try:
+                response = self._session.request(
+                    method, self._base + path, headers=headers, params=params, json=json, timeout=TIMEOUT
+                )
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                # The exception text holds the URL and socket detail; the class name is enough to act on.
+                raise TransientPlatformError(f"BigCommerce {method} {path}: {type(exc).__name__}") from None
+            self._note_quota(response.headers, response.status_code, window)
         self._raise_for_status(method, path, response)
         if response.status_code == 204 or not response.content:
             return None
@@ -280,22 +289,29 @@ class BigCommerceClient:
             raise NotFoundAtPlatform(f"BigCommerce {method} {path}: 404")
         raise BigCommerceAPIError(method, path, status)
 
-    def _note_quota(self, headers: Mapping[str, str]) -> None:
+    def _note_quota(self, headers: Mapping[str, str], status: int = 200, window: int | None = None) -> None:
+        if self._budget is not None:
+            self._budget.record_response(window, status, headers)
+            return
         left = _header_number(headers, "X-Rate-Limit-Requests-Left")
         reset_ms = _header_number(headers, "X-Rate-Limit-Time-Reset-Ms")
         if left is None or reset_ms is None or left > self._min_requests_left:
             return
         self._resume_at = self._monotonic() + min(max(reset_ms / 1000.0, 0.0), self._max_wait)
 
-    def _wait_for_quota(self) -> None:
+    def _wait_for_quota(self) -> int | None:
+        """Wait while the quota is low; with a budget, reserve one request and return its window."""
+        if self._budget is not None:
+            return self._budget.reserve_request()
         if self._resume_at is None:
-            return
+            return None
         # Only the part of the window that is still ahead: the next call may come much later.
         delay = self._resume_at - self._monotonic()
         self._resume_at = None
         if delay > 0:
             log.info("BigCommerce store %s is low on API quota; waiting %.1f s", self.store_hash, delay)
             self._sleep(delay)
+        return None
 
 
 # -------------------------------------------------------------------------------------------- parsing
@@ -551,8 +567,11 @@ class BigCommerceAdapter:
         *,
         session_factory: Callable[[], requests.Session] | None = None,
         client_factory: ClientFactory | None = None,
+        budget_for: BudgetFactory | None = None,
     ) -> None:
         self._api_url = api_url
+        # Without one, each worker paces itself alone (fine for one process, not for a fleet).
+        self._budget_for = budget_for
         self._session_factory = session_factory or requests.Session
         self._client_factory = client_factory or self._new_client
         self._session: requests.Session | None = None
@@ -614,4 +633,5 @@ class BigCommerceAdapter:
     def _new_client(self, store_hash: str, access_token: str) -> BigCommerceClient:
         if self._session is None:
             self._session = self._session_factory()
-        return BigCommerceClient(self._api_url, store_hash, access_token, session=self._session)
+        budget = self._budget_for(store_hash) if self._budget_for is not None else None
+        return BigCommerceClient(self._api_url, store_hash, access_token, session=self._session, budget=budget)

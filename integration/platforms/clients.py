@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import requests
 import sqlalchemy as sa
+from redis import Redis
 from sqlalchemy.orm import Session
 
 from integration.config import Settings
 from integration.models import Shop, ShopState
 from integration.platforms.base import BadPayload, ShopAccess
 from integration.platforms.bigcommerce import STORE_HASH_RE, BigCommerceClient
+from integration.platforms.rate_budget import StoreBudget
 from integration.platforms.shopify_api import ShopifyGraphQL
 
 
@@ -44,11 +46,23 @@ def shopify_graphql(
 
 
 def bigcommerce_client(
-    settings: Settings, access: ShopAccess, *, session: requests.Session | None = None
+    settings: Settings,
+    access: ShopAccess,
+    *,
+    session: requests.Session | None = None,
+    redis: Redis | None = None,
 ) -> BigCommerceClient:
+    """With ``redis``, the client spends the store's quota and concurrency cap shared by all workers."""
     if not STORE_HASH_RE.fullmatch(access.identifier):
         raise BadPayload(f"shop {access.shop_id} has no valid BigCommerce store hash")
-    return BigCommerceClient(settings.bigcommerce_api_url, access.identifier, _token(access), session=session)
+    budget = (
+        StoreBudget(redis, access.identifier, max_concurrency=settings.bigcommerce_max_concurrency)
+        if redis is not None
+        else None
+    )
+    return BigCommerceClient(
+        settings.bigcommerce_api_url, access.identifier, _token(access), session=session, budget=budget
+    )
 
 
 __all__ = ["bigcommerce_client", "shop_access", "shopify_graphql"]

@@ -9,7 +9,11 @@ so code under test talks to it with its own ``requests`` session exactly as it w
 * every response carries the ``X-Rate-Limit-*`` headers, from attributes a test can change to fake a
   nearly spent quota;
 * v2 collections answer an empty result (or a page past the end) with 204 No Content, as v2 does;
-* v3 customers are a filtered list (``id:in``) whose ``addresses`` appear only with ``include=addresses``.
+* v3 customers are a filtered list (``id:in``) whose ``addresses`` appear only with ``include=addresses``;
+* optionally (:meth:`FakeBigCommerce.enable_quota`) a real per-store quota: requests counted per window,
+  ``X-Rate-Limit-Requests-Left`` counting down, 429 with ``X-Retry-After`` once spent. The peak number of
+  calls in flight per store is recorded (:meth:`FakeBigCommerce.max_in_flight`), and
+  :attr:`FakeBigCommerce.request_delay` stalls each store call so that calls overlap.
 
 Other parts of the suite add their own endpoints on :attr:`FakeBigCommerce.app` (a Flask app); auth,
 recording, scripted responses and rate-limit headers apply to those too. Sample data comes from the
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import threading
 import time
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from flask import Response, request
+from flask import Response, g, request
 
 from tests.fakes.server import FakeServer
 from tests.fakes.server import scripted_response as _response
@@ -98,6 +103,12 @@ class _Scripted:
 
 
 @dataclass
+class _Window:
+    ends: float  # time.monotonic()
+    used: int
+
+
+@dataclass
 class _Store:
     token: str
     orders: dict[int, dict[str, Any]]
@@ -116,6 +127,7 @@ class FakeBigCommerce(FakeServer):
         super().__init__()
         self._lock = threading.RLock()
         self._install_hooks()
+        self._install_quota_hooks()
         self._install_routes()
         self.reset()
 
@@ -132,6 +144,12 @@ class FakeBigCommerce(FakeServer):
             self.rate_limit_window_ms = 30000
             self.rate_limit_reset_ms = 30000
             self.extra_headers: dict[str, str] = {}
+            self._quota: tuple[int, float] | None = None  # (requests, window seconds) when enforced
+            self._windows: dict[str, _Window] = {}
+            self._rate_limited: dict[str, int] = {}
+            self._in_flight: dict[str, int] = {}
+            self._max_in_flight: dict[str, int] = {}
+            self.request_delay = 0.0
 
     # -- data
 
@@ -182,6 +200,23 @@ class FakeBigCommerce(FakeServer):
             self._scripted.append(
                 _Scripted(method.upper(), re.compile(path_regex), status, dict(headers or {}), body, delay)
             )
+
+    def enable_quota(self, quota: int, window_ms: int) -> None:
+        """Enforce ``quota`` requests per store per window, the window starting at the first request after
+        the previous one ended; past it, 429 with ``X-Retry-After`` (whole seconds, rounded up)."""
+        with self._lock:
+            self._quota = (quota, window_ms / 1000.0)
+            self._windows = {}
+
+    def rate_limited(self, store_hash: str) -> int:
+        """How many 429s the quota mode served to ``store_hash``."""
+        with self._lock:
+            return self._rate_limited.get(store_hash, 0)
+
+    def max_in_flight(self, store_hash: str) -> int:
+        """The most calls to ``store_hash`` that were being served at once."""
+        with self._lock:
+            return self._max_in_flight.get(store_hash, 0)
 
     def requests_to(self, path_regex: str) -> list[RecordedRequest]:
         with self._lock:
@@ -235,6 +270,66 @@ class FakeBigCommerce(FakeServer):
         @self.app.errorhandler(404)
         def not_found(_error: Exception) -> Response:
             return _not_found(request.path)
+
+    def _install_quota_hooks(self) -> None:
+        # Registered after _install_hooks: runs only for authenticated, unscripted calls, and its headers
+        # are set before the static ones (after_request hooks run in reverse order).
+        @self.app.before_request
+        def count_in_flight_and_enforce_quota() -> Response | None:
+            match = re.match(r"/stores/([^/]+)/", request.path)
+            if match is None:
+                return None
+            store_hash = match.group(1)
+            with self._lock:
+                g.fake_bc_store = store_hash
+                in_flight = self._in_flight.get(store_hash, 0) + 1
+                self._in_flight[store_hash] = in_flight
+                self._max_in_flight[store_hash] = max(self._max_in_flight.get(store_hash, 0), in_flight)
+                delay = self.request_delay
+                limited = self._spend_quota(store_hash)
+            if delay:
+                time.sleep(delay)
+            return limited
+
+        @self.app.after_request
+        def add_quota_headers(response: Response) -> Response:
+            for name, value in getattr(g, "fake_bc_quota_headers", {}).items():
+                response.headers[name] = value
+            return response
+
+        @self.app.teardown_request
+        def leave(_error: BaseException | None) -> None:
+            store_hash = getattr(g, "fake_bc_store", None)
+            if store_hash is not None:
+                with self._lock:
+                    self._in_flight[store_hash] = self._in_flight.get(store_hash, 1) - 1
+
+    def _spend_quota(self, store_hash: str) -> Response | None:
+        """Count one request against the store's window (lock held); a 429 when it is spent."""
+        if self._quota is None:
+            return None
+        quota, window = self._quota
+        now = time.monotonic()
+        current = self._windows.get(store_hash)
+        if current is None or now >= current.ends:
+            current = self._windows[store_hash] = _Window(ends=now + window, used=0)
+        reset_ms = math.ceil((current.ends - now) * 1000)
+        headers = {
+            "X-Rate-Limit-Requests-Quota": str(quota),
+            "X-Rate-Limit-Time-Window-Ms": str(round(window * 1000)),
+            "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
+        }
+        if current.used >= quota:
+            self._rate_limited[store_hash] = self._rate_limited.get(store_hash, 0) + 1
+            g.fake_bc_quota_headers = {
+                **headers,
+                "X-Rate-Limit-Requests-Left": "0",
+                "X-Retry-After": str(math.ceil(reset_ms / 1000)),
+            }
+            return _response(429, {"status": 429, "title": "Too many requests"})
+        current.used += 1
+        g.fake_bc_quota_headers = {**headers, "X-Rate-Limit-Requests-Left": str(quota - current.used)}
+        return None
 
     def _authenticate(self, path: str, token: str | None) -> Response | None:
         match = re.match(r"/stores/([^/]+)/", path)
