@@ -140,7 +140,8 @@ def _fetcher(
         shopify = shopify_graphql(settings, access, session=http)
         return (lambda ids: shopify_products(shopify, ids)), shopify.close
     if platform == Platform.BIGCOMMERCE:
-        bigcommerce = bigcommerce_client(settings, access, session=http)
+        # Through Redis: the store's API quota is shared with every other job and app on it.
+        bigcommerce = bigcommerce_client(settings, access, session=http, redis=runtime.redis)
         return (lambda ids: bigcommerce_products(bigcommerce, ids)), bigcommerce.close
     raise BadPayload(f"shop {access.shop_id} is on unknown platform {platform!r}")
 
