@@ -360,9 +360,7 @@ _CONSENT_COLUMNS = {
 _CHANNEL_NAMES = {ConsentChannel.EMAIL: "Email", ConsentChannel.SMS: "SMS", ConsentChannel.CALLS: "Calls"}
 
 
-def profile_for(
-    session: Session, shop_id: int, platform_id: str | None, email: str | None, phone: str | None
-) -> int:
+def profile_for(session: Session, shop_id: int, platform_id: str | None, email: str | None, phone: str | None) -> int:
     """The profile of this platform customer, started empty if we have not heard of them yet.
 
     A started profile is dated at the epoch, so the customer's own record, whenever it arrives,

@@ -18,6 +18,8 @@ REFRESH_SEGMENTS: Final = "jobs.maintenance.refresh_segments"
 SEGMENTS_INTERVAL: Final = 3600  # seconds
 RECONCILE_ALL: Final = "jobs.sync.reconcile_all"
 RECONCILE_SHOP: Final = "jobs.sync.reconcile_shop"
+WRITE_BACK_ALL: Final = "jobs.writeback.write_back_all"
+WRITE_BACK_SHOP: Final = "jobs.writeback.write_back_shop"
 
 # Backoff between attempts of one event (seconds); RQ reuses the last value for later attempts.
 RETRY_INTERVALS: Final = (10, 60, 300, 900, 3600)

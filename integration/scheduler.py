@@ -19,9 +19,17 @@ from rq.cron import CronScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from integration.dispatch import relay_once
-from integration.queues import MAINTENANCE, REFRESH_SEGMENTS, SEGMENTS_INTERVAL, SWEEP_EVENTS
+from integration.queues import (
+    FETCH_ALL_PRODUCT_TYPES,
+    MAINTENANCE,
+    PRODUCT_TYPES_INTERVAL,
+    RECONCILE_ALL,
+    REFRESH_SEGMENTS,
+    SEGMENTS_INTERVAL,
+    SWEEP_EVENTS,
+    WRITE_BACK_ALL,
+)
 from integration.runtime import Runtime
-from integration.writeback import WRITE_BACK_ALL
 
 log = logging.getLogger(__name__)
 
@@ -38,38 +46,21 @@ class Scheduler:
     def _cron(self) -> CronScheduler:
         from werkzeug.utils import import_string
 
-        from integration.queues import FETCH_ALL_PRODUCT_TYPES, PRODUCT_TYPES_INTERVAL
-
+        settings = self.runtime.settings
+        # (job, seconds between runs, job timeout). All run on the maintenance queue; the fan-outs
+        # (reconcile, write-back, product types) only enqueue one job per shop, so they are quick.
+        periodic = (
+            (SWEEP_EVENTS, settings.sweep_interval, 300),
+            (REFRESH_SEGMENTS, SEGMENTS_INTERVAL, 1800),
+            (RECONCILE_ALL, settings.reconcile_interval, 300),
+            (WRITE_BACK_ALL, settings.writeback_interval, 300),
+            (FETCH_ALL_PRODUCT_TYPES, PRODUCT_TYPES_INTERVAL, 300),
+        )
         cron = CronScheduler(connection=self.runtime.redis, name="personal-commerce-scheduler")
-        cron.register(
-            import_string(SWEEP_EVENTS),
-            queue_name=MAINTENANCE,
-            interval=self.runtime.settings.sweep_interval,
-            job_timeout=300,
-            result_ttl=3600,
-        )
-        cron.register(
-            import_string(REFRESH_SEGMENTS),
-            queue_name=MAINTENANCE,
-            interval=SEGMENTS_INTERVAL,
-            job_timeout=1800,
-            result_ttl=3600,
-        )
-        # Only enqueues one job per shop (on the events queue), so it is quick on maintenance.
-        cron.register(
-            import_string(WRITE_BACK_ALL),
-            queue_name=MAINTENANCE,
-            interval=self.runtime.settings.writeback_interval,
-            job_timeout=300,
-            result_ttl=3600,
-        )
-        cron.register(
-            import_string(FETCH_ALL_PRODUCT_TYPES),
-            queue_name=MAINTENANCE,
-            interval=PRODUCT_TYPES_INTERVAL,
-            job_timeout=300,
-            result_ttl=3600,
-        )
+        for func, interval, timeout in periodic:
+            cron.register(
+                import_string(func), queue_name=MAINTENANCE, interval=interval, job_timeout=timeout, result_ttl=3600
+            )
         return cron
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:

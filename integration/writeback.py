@@ -45,14 +45,12 @@ from integration.platforms.bigcommerce import BigCommerceAPIError, BigCommerceCl
 from integration.platforms.clients import bigcommerce_client, shop_access, shopify_graphql
 from integration.platforms.shopify_api import ShopifyAPIError, ShopifyGraphQL
 from integration.profiles import segment_expression
-from integration.queues import EVENTS
+from integration.queues import EVENTS, WRITE_BACK_SHOP
 from integration.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 # Jobs by dotted path: integration/ never imports jobs/.
-WRITE_BACK_SHOP = "jobs.writeback.write_back_shop"
-WRITE_BACK_ALL = "jobs.writeback.write_back_all"
 
 BATCH_SIZE = 50  # customers read per query (and recorded per transaction)
 # Customers one job writes at most; the next cron run continues. Shopify spends ~30 points per
@@ -260,7 +258,9 @@ def _writer(runtime: Runtime, platform: str, access: ShopAccess) -> _Writer:
     if platform == Platform.SHOPIFY:
         return _ShopifyWriter(shopify_graphql(runtime.settings, access))
     if platform == Platform.BIGCOMMERCE:
-        return _BigCommerceWriter(runtime, access.shop_id, bigcommerce_client(runtime.settings, access))
+        # With Redis the store's quota and concurrency cap are shared with every other worker's calls.
+        client = bigcommerce_client(runtime.settings, access, redis=runtime.redis)
+        return _BigCommerceWriter(runtime, access.shop_id, client)
     raise ValueError(f"no write-back for platform {platform!r}")
 
 

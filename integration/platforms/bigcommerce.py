@@ -23,6 +23,8 @@ import requests
 from integration.domain import (
     Address,
     Change,
+    ConsentChange,
+    ConsentChannel,
     CustomerChange,
     CustomerDeleted,
     FulfillmentChange,
@@ -51,7 +53,22 @@ ORDER_SCOPES = frozenset(
 CUSTOMER_SCOPES = frozenset({"store/customer/created", "store/customer/updated"})
 CUSTOMER_DELETED = "store/customer/deleted"
 SHIPMENT_CREATED = "store/shipment/created"
-SCOPES_HANDLED: frozenset[str] = ORDER_SCOPES | CUSTOMER_SCOPES | {CUSTOMER_DELETED, SHIPMENT_CREATED}
+# Newsletter sign-ups (Subscribers V3). A subscriber is not always a customer, so consent is matched by
+# email. A deleted subscriber's body names only an id we never stored against an email: left stored.
+SUBSCRIBER_SCOPES = frozenset({"store/subscriber/created", "store/subscriber/updated"})
+NEWSLETTER_CONSENT = "marketing_newsletter"
+# Written by reconciliation (``integration.reconcile``) for what it found changed, body {"data": {"id": N}}:
+# handled exactly like the webhooks they stand in for.
+RECONCILE_ORDER = "reconcile/order"
+RECONCILE_CUSTOMER = "reconcile/customer"
+SCOPES_HANDLED: frozenset[str] = (
+    ORDER_SCOPES
+    | CUSTOMER_SCOPES
+    | SUBSCRIBER_SCOPES
+    | {CUSTOMER_DELETED, SHIPMENT_CREATED, RECONCILE_ORDER, RECONCILE_CUSTOMER}
+)
+# What may arrive by webhook and be processed (reconcile/* are only ever written by us).
+WEBHOOK_SCOPES: frozenset[str] = SCOPES_HANDLED - {RECONCILE_ORDER, RECONCILE_CUSTOMER}
 
 STORE_HASH_RE = re.compile(r"[a-z0-9]{1,64}")
 # Ids from a webhook body end up in URL paths, so only plain numbers get through.
@@ -199,6 +216,14 @@ class BigCommerceClient:
             if isinstance(customer, dict) and str(customer.get("id")) == customer_id:
                 return customer
         raise NotFoundAtPlatform(f"BigCommerce customer {customer_id} not found")
+
+    def get_subscriber(self, subscriber_id: str) -> dict[str, Any]:
+        path = "/v3/customers/subscribers"
+        subscribers, _more = self.get_v3_page(path, {"id:in": subscriber_id})
+        for subscriber in subscribers:
+            if str(subscriber.get("id")) == subscriber_id:
+                return subscriber
+        raise NotFoundAtPlatform(f"BigCommerce subscriber {subscriber_id} not found")
 
     def get_shipment(self, order_id: str, shipment_id: str) -> dict[str, Any]:
         return self._get_object(f"/v2/orders/{order_id}/shipments/{shipment_id}")
@@ -377,6 +402,12 @@ def _decimal(value: object, what: str) -> Decimal | None:
         raise BadPayload(f"{what} is not a number") from None
 
 
+# For reconciliation's change feed, which reads the same fields from list endpoints.
+parse_rfc2822 = _rfc2822
+parse_iso8601 = _iso8601
+resource_id = _resource_id
+
+
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -530,6 +561,24 @@ def customer_change(customer_id: str, customer: Mapping[str, Any], triggered_at:
     )
 
 
+def subscriber_consent(subscriber: Mapping[str, Any], triggered_at: dt.datetime | None) -> ConsentChange | Skip:
+    """A subscriber's newsletter consent as email consent (an empty ``consents`` list: unsubscribed)."""
+    email_address = _text(subscriber.get("email"))
+    if email_address is None:
+        return Skip("subscriber without an email")
+    updated_at = _iso8601(subscriber.get("date_modified")) or (_as_utc(triggered_at) if triggered_at else None)
+    if updated_at is None:
+        raise BadPayload("subscriber has no date_modified and the event no trigger time")
+    consents = [c for c in _list(subscriber.get("consents")) if isinstance(c, str)]
+    return ConsentChange(
+        customer_platform_id=None,
+        channel=ConsentChannel.EMAIL,
+        state="subscribed" if NEWSLETTER_CONSENT in consents else "unsubscribed",
+        updated_at=updated_at,
+        email=email_address,
+    )
+
+
 def fulfillment_change(
     order_id: str, shipment_id: str, shipment: Mapping[str, Any], triggered_at: dt.datetime | None
 ) -> FulfillmentChange:
@@ -592,9 +641,12 @@ class BigCommerceAdapter:
             updated_at = _as_utc(event.triggered_at) if event.triggered_at else dt.datetime.now(dt.UTC)
             return [CustomerDeleted(platform_id=resource_id, updated_at=updated_at)]
         client = self._client_for(shop)
-        if scope in ORDER_SCOPES:
+        if scope in ORDER_SCOPES or scope == RECONCILE_ORDER:
             return self._translate_order(client, resource_id, archived=scope == "store/order/archived")
-        if scope in CUSTOMER_SCOPES:
+        if scope in SUBSCRIBER_SCOPES:
+            consent = subscriber_consent(client.get_subscriber(resource_id), event.triggered_at)
+            return consent if isinstance(consent, Skip) else [consent]
+        if scope in CUSTOMER_SCOPES or scope == RECONCILE_CUSTOMER:
             return [customer_change(resource_id, client.get_customer(resource_id), event.triggered_at)]
         order_id = _resource_id(data.get("orderId")) or _resource_id(data.get("order_id"))
         if order_id is None:

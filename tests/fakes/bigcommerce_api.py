@@ -23,6 +23,8 @@ copies of the research samples in ``tests/fixtures/bigcommerce`` (see :func:`loa
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import email.utils
 import json
 import math
 import re
@@ -144,6 +146,7 @@ class FakeBigCommerce(FakeServer):
             self.rate_limit_window_ms = 30000
             self.rate_limit_reset_ms = 30000
             self.extra_headers: dict[str, str] = {}
+            self.subscribers: dict[tuple[str, int], dict[str, Any]] = {}
             self._quota: tuple[int, float] | None = None  # (requests, window seconds) when enforced
             self._windows: dict[str, _Window] = {}
             self._rate_limited: dict[str, int] = {}
@@ -343,6 +346,7 @@ class FakeBigCommerce(FakeServer):
 
     def _install_routes(self) -> None:
         app = self.app
+        app.add_url_rule("/stores/<store_hash>/v2/orders", view_func=self._orders)
         app.add_url_rule("/stores/<store_hash>/v2/orders/<int:order_id>", view_func=self._order)
         app.add_url_rule("/stores/<store_hash>/v2/orders/<int:order_id>/products", view_func=self._products)
         for name in ("shipping_addresses", "shippingaddresses"):  # the docs and the links use both
@@ -357,6 +361,16 @@ class FakeBigCommerce(FakeServer):
             view_func=self._shipment,
         )
         app.add_url_rule("/stores/<store_hash>/v3/customers", view_func=self._customers)
+        app.add_url_rule("/stores/<store_hash>/v3/customers/subscribers", view_func=self._subscribers)
+
+    def _orders(self, store_hash: str) -> Response:
+        """The v2 order list as reconciliation reads it: ``min_date_modified``, date order, paged."""
+        since = _since(request.args.get("min_date_modified"))
+        with self._lock:
+            orders = [copy.deepcopy(o) for o in self._store(store_hash).orders.values()]
+        orders = [o for o in orders if since is None or _v2_date(o.get("date_modified")) >= since]
+        orders.sort(key=lambda o: (_v2_date(o.get("date_modified")), o["id"]))
+        return _v2_list(_page(orders))
 
     def _order(self, store_hash: str, order_id: int) -> Response:
         with self._lock:
@@ -392,17 +406,43 @@ class FakeBigCommerce(FakeServer):
             shipment = self._store(store_hash).shipments.get((order_id, shipment_id))
         return _response(200, shipment) if shipment is not None else _not_found(request.path)
 
+    def _subscribers(self, store_hash: str) -> Response:
+        wanted = {int(i) for i in request.args.get("id:in", "").split(",") if i.strip().isdigit()}
+        with self._lock:
+            found = [
+                copy.deepcopy(s)
+                for (store, sid), s in sorted(self.subscribers.items())
+                if store == store_hash and (not wanted or sid in wanted)
+            ]
+        pagination = {"total": len(found), "count": len(found), "per_page": 50, "current_page": 1, "total_pages": 1}
+        return _response(200, {"data": found, "meta": {"pagination": pagination}})
+
     def _customers(self, store_hash: str) -> Response:
         wanted = {int(i) for i in request.args.get("id:in", "").split(",") if i.strip().isdigit()}
         includes = set(request.args.get("include", "").split(","))
         with self._lock:
             customers = self._store(store_hash).customers
             found = [copy.deepcopy(c) for cid, c in sorted(customers.items()) if not wanted or cid in wanted]
+        since = _since(request.args.get("date_modified:min"))
+        if since is not None:  # reconciliation's filter; v3 dates are ISO 8601
+            found = [c for c in found if c.get("date_modified") and _since(c["date_modified"]) >= since]
         if "addresses" not in includes:
             for customer in found:
                 customer.pop("addresses", None)
         pagination = {"total": len(found), "count": len(found), "per_page": 50, "current_page": 1}
         return _response(200, {"data": found, "meta": {"pagination": {**pagination, "total_pages": 1}}})
+
+
+def _since(value: str | None) -> dt.datetime | None:
+    """An ISO 8601 filter value (``2026-01-01T00:00:00Z``) as an aware datetime."""
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _v2_date(value: object) -> dt.datetime:
+    """A v2 RFC 2822 date; a missing one sorts first."""
+    if not isinstance(value, str) or not value:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return email.utils.parsedate_to_datetime(value)
 
 
 def _page(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,10 @@ INT_VARIABLES = (
     "STALE_AFTER",
     "JOB_TIMEOUT",
     "MAX_ATTEMPTS",
+    "RECONCILE_INTERVAL",
+    "BACKFILL_DAYS",
     "WRITEBACK_INTERVAL",
+    "BIGCOMMERCE_MAX_CONCURRENCY",
 )
 
 
@@ -42,7 +45,10 @@ def test_dataclass_defaults_cover_every_field() -> None:
         "stale_after": 300,
         "job_timeout": 120,
         "max_attempts": 6,
+        "reconcile_interval": 900,
+        "backfill_days": 30,
         "writeback_interval": 300,
+        "bigcommerce_max_concurrency": 3,
         "log_level": "INFO",
     }
     settings = Settings()
@@ -87,7 +93,10 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "STALE_AFTER": "70",
         "JOB_TIMEOUT": "33",
         "MAX_ATTEMPTS": "4",
+        "RECONCILE_INTERVAL": "120",
+        "BACKFILL_DAYS": "90",
         "WRITEBACK_INTERVAL": "600",
+        "BIGCOMMERCE_MAX_CONCURRENCY": "5",
         "LOG_LEVEL": "debug",
     }
     settings = Settings.from_env(env)
@@ -112,7 +121,10 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "stale_after": 70,
         "job_timeout": 33,
         "max_attempts": 4,
+        "reconcile_interval": 120,
+        "backfill_days": 90,
         "writeback_interval": 600,
+        "bigcommerce_max_concurrency": 5,
         "log_level": "DEBUG",
     }
     assert not settings.embedded_redis

@@ -16,14 +16,12 @@ from integration.config import Settings
 from integration.db import utcnow
 from integration.models import Customer, EventStatus, Shop, ShopState, WebhookEvent
 from integration.platforms.base import TransientPlatformError
-from integration.queues import EVENTS
+from integration.queues import EVENTS, WRITE_BACK_ALL, WRITE_BACK_SHOP
 from integration.runtime import Runtime
 from integration.writeback import (
     BC_REP_ATTRIBUTE,
     BC_SEGMENT_ATTRIBUTE,
     REFUSAL_BACKOFF,
-    WRITE_BACK_ALL,
-    WRITE_BACK_SHOP,
     enqueue_all,
     pending,
     shop_job_id,

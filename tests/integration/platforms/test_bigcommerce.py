@@ -674,6 +674,8 @@ def test_handles_exactly_the_listed_scopes(bc_adapter: BigCommerceAdapter) -> No
         "store/customer/updated",
         "store/customer/deleted",
         "store/shipment/created",
+        "store/subscriber/created",
+        "store/subscriber/updated",
         "reconcile/order",
         "reconcile/customer",
     } == SCOPES_HANDLED
