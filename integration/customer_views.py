@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from integration.db import utcnow
 from integration.models import Customer, CustomerProduct, Order, OrderLine, Product, Shop, TimelineEntry
+from integration.profiles import segment_expression
 
 TIMELINE_LIMIT = 200
 ORDERS_LIMIT = 100
@@ -45,12 +46,9 @@ def find_customer(session: Session, shop: Shop, email_or_id: str) -> Customer | 
 
 def current_segment(customer: Customer, now: dt.datetime | None = None) -> str:
     """The stored segment, or ``lapsed`` when no order came in twice the customer's usual interval."""
-    now = now or utcnow()
-    first, last, count = customer.first_order_at, customer.last_order_at, customer.orders_count
-    if count >= 2 and first and last and last > first:
-        usual = (last - first) / (count - 1)
-        if now - last > 2 * usual:
-            return "lapsed"
+    # The stored segment is refreshed hourly; lapsing in between is read off the lapse time.
+    if customer.orders_count > 0 and customer.lapses_at is not None and customer.lapses_at <= (now or utcnow()):
+        return "lapsed"
     return customer.segment
 
 
@@ -179,11 +177,7 @@ def top_product_types(session: Session, customer: Customer, limit: int = BOUGHT_
 
 def list_customers(session: Session, shop: Shop, segment: str | None = None, limit: int = 1000) -> list[Customer]:
     query = sa.select(Customer).where(Customer.shop_id == shop.id).order_by(Customer.id)
-    if segment and segment != "lapsed":
-        query = query.where(Customer.segment == segment)
-    customers = list(session.scalars(query.limit(limit if segment != "lapsed" else None)))
-    if segment == "lapsed":
-        customers = [c for c in customers if current_segment(c) == "lapsed"][:limit]
-    elif segment:
-        customers = [c for c in customers if current_segment(c) == segment]
-    return customers
+    if segment:
+        # The segment as of now, not as last stored: someone may have lapsed since the hourly refresh.
+        query = query.where(segment_expression() == segment)
+    return list(session.scalars(query.limit(limit)))

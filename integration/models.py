@@ -198,6 +198,9 @@ class Customer(Base):
     currency: Mapped[str | None] = mapped_column(sa.String(3))
     first_order_at: Mapped[dt.datetime | None]
     last_order_at: Mapped[dt.datetime | None]
+    # When the customer counts as lapsed: the last order plus twice their usual interval between
+    # orders (None with fewer than two orders). Kept with the dates so segments stay one SQL expression.
+    lapses_at: Mapped[dt.datetime | None]
     segment: Mapped[str] = mapped_column(sa.String(16), default="prospect", server_default="prospect")
     # Consent per channel, each on its own clock (consent webhooks arrive apart from customer ones).
     email_consent: Mapped[str | None] = mapped_column(sa.String(32))

@@ -276,6 +276,21 @@ def _add_to_profile(session: Session, profile_id: int, order: Order, sign: int, 
         values["first_order_at"] = counted.with_only_columns(sa.func.min(Order.placed_at)).scalar_subquery()
         values["last_order_at"] = counted.with_only_columns(sa.func.max(Order.placed_at)).scalar_subquery()
     session.execute(sa.update(Customer).where(Customer.id == profile_id).values(**values))
+    first, last, count = session.execute(
+        sa.select(Customer.first_order_at, Customer.last_order_at, Customer.orders_count).where(
+            Customer.id == profile_id
+        )
+    ).one()
+    session.execute(
+        sa.update(Customer).where(Customer.id == profile_id).values(lapses_at=lapse_moment(first, last, count))
+    )
+
+
+def lapse_moment(first: dt.datetime | None, last: dt.datetime | None, count: int) -> dt.datetime | None:
+    """When someone with these orders has gone twice their usual interval without ordering."""
+    if count < 2 or first is None or last is None or last <= first:
+        return None
+    return last + 2 * (last - first) / (count - 1)
 
 
 def _record_order_facts(session: Session, order: Order) -> None:
@@ -333,8 +348,10 @@ def add_timeline(session: Session, customer_id: int, kind: str, ref: str, at: dt
     return inserted is not None
 
 
-def segment_expression() -> sa.ColumnElement[str]:
-    """The segment a profile is in from what it holds (lapsed is set by the periodic segments job)."""
+def segment_expression(now: dt.datetime | None = None) -> sa.ColumnElement[str]:
+    """The segment a profile is in at ``now`` from what it holds. Lapsed outranks VIP: a big spender
+    who stopped ordering is the one to call. Stored per event and refreshed hourly (lapsing is time)."""
+    moment = sa.literal(now or utcnow(), Customer.__table__.c.lapses_at.type)
     threshold = (
         sa.select(sa.func.coalesce(Shop.vip_threshold_override, Shop.vip_threshold))
         .where(Shop.id == Customer.shop_id)
@@ -342,6 +359,7 @@ def segment_expression() -> sa.ColumnElement[str]:
     )
     return sa.case(
         (Customer.orders_count <= 0, "prospect"),
+        (sa.and_(Customer.lapses_at.is_not(None), Customer.lapses_at <= moment), "lapsed"),
         (sa.and_(threshold.is_not(None), Customer.total_spent >= threshold), "vip"),
         (Customer.orders_count == 1, "new"),
         else_="returning",

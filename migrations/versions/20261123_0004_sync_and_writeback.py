@@ -1,4 +1,4 @@
-"""sync and write-back: reconciliation cursors, the product catalogue, customer tags, write-back state
+"""sync and write-back: reconciliation cursors, the product catalogue, customer tags, write-back state, lapse time
 
 Revision ID: 0004
 Revises: 0003
@@ -50,6 +50,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("written_rep", sa.String(320), nullable=True))
         batch_op.add_column(sa.Column("written_at", Moment, nullable=True))
         batch_op.add_column(sa.Column("writeback_error", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("lapses_at", Moment, nullable=True))
     with op.batch_alter_table("shops", schema=None) as batch_op:
         batch_op.add_column(sa.Column("bc_segment_attribute_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("bc_rep_attribute_id", sa.Integer(), nullable=True))
@@ -60,7 +61,15 @@ def downgrade() -> None:
         batch_op.drop_column("bc_rep_attribute_id")
         batch_op.drop_column("bc_segment_attribute_id")
     with op.batch_alter_table("customers", schema=None) as batch_op:
-        for column in ("writeback_error", "written_at", "written_rep", "written_segment", "tags_at", "tags"):
+        for column in (
+            "lapses_at",
+            "writeback_error",
+            "written_at",
+            "written_rep",
+            "written_segment",
+            "tags_at",
+            "tags",
+        ):
             batch_op.drop_column(column)
     op.drop_table("products")
     op.drop_table("sync_cursors")

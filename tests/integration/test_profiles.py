@@ -112,17 +112,44 @@ def test_a_cancellation_takes_the_order_out_of_the_totals_and_the_dates(runtime:
     later = T0 + dt.timedelta(days=30)
     apply(runtime, shop.id, order("1", customer=account()), order("2", at=later, total="20.00", customer=account()))
     [profile] = profiles(runtime)
-    assert (profile.orders_count, profile.total_spent, profile.segment) == (2, Decimal("70.00"), "returning")
+    # Two orders 30 days apart, the last in March: months past twice that interval by now.
+    assert (profile.orders_count, profile.total_spent, profile.segment) == (2, Decimal("70.00"), "lapsed")
     assert (profile.first_order_at, profile.last_order_at) == (T0, later)
+    assert profile.lapses_at == later + dt.timedelta(days=60)
 
     cancelled = order("2", at=later, updated=later + dt.timedelta(hours=1), status=OrderStatus.CANCELLED, total="20.00")
     apply(runtime, shop.id, cancelled)
     [profile] = profiles(runtime)
     assert (profile.orders_count, profile.total_spent, profile.cancelled_count) == (1, Decimal("50.00"), 1)
     assert (profile.first_order_at, profile.last_order_at, profile.segment) == (T0, T0, "new")
+    assert profile.lapses_at is None  # one order: no usual interval to lapse from
     with runtime.session() as session:
         kinds = set(session.scalars(sa.select(TimelineEntry.kind)))
     assert kinds == {"order", "order_cancelled"}
+
+
+def test_lapsed_is_stored_and_read_as_of_now(runtime: Runtime) -> None:
+    from integration.customer_views import current_segment, list_customers
+    from integration.models import Shop
+
+    shop = add_shop(runtime)
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    first, second = now - dt.timedelta(days=20), now - dt.timedelta(days=10)
+    apply(runtime, shop.id, order("1", at=first, customer=account()), order("2", at=second, customer=account()))
+    [profile] = profiles(runtime)
+    # Every 10 days so far: lapsed once 20 days pass without an order, i.e. 10 days from now.
+    assert (profile.segment, profile.lapses_at) == ("returning", second + dt.timedelta(days=20))
+    assert current_segment(profile, now=now + dt.timedelta(days=9)) == "returning"
+    assert current_segment(profile, now=now + dt.timedelta(days=11)) == "lapsed"
+    with runtime.session() as session:
+        shop_row = session.get(Shop, shop.id)
+        assert shop_row is not None
+        assert list_customers(session, shop_row, segment="lapsed") == []
+        assert [c.id for c in list_customers(session, shop_row, segment="returning")] == [profile.id]
+    # A third order moves the lapse time on.
+    apply(runtime, shop.id, order("3", at=now, customer=account()))
+    [profile] = profiles(runtime)
+    assert profile.lapses_at == now + dt.timedelta(days=20)
 
 
 def test_products_bought_follow_line_changes(runtime: Runtime) -> None:
