@@ -33,11 +33,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from rq import Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from integration.db import utcnow
+from integration.fanout import active_shop_ids, enqueue_per_shop
 from integration.models import Customer, Platform, Shop, ShopState
 from integration.platforms import bigcommerce_attributes as attributes
 from integration.platforms.base import NotFoundAtPlatform, ShopAccess, TransientPlatformError
@@ -71,7 +70,6 @@ BC_SEGMENT_ATTRIBUTE = "Personal Commerce segment"
 BC_REP_ATTRIBUTE = "Personal Commerce rep"
 
 # A job in one of these states will run (or is running): the cron must not add a second one.
-LIVE_JOB_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 SHOP_JOB_RETRY_INTERVALS = (60, 300, 900)
 
 
@@ -399,34 +397,25 @@ def _chunks(batch: Sequence[Pending], size: Callable[[Pending], int]) -> Iterato
 # ------------------------------------------------------------------------------------------ scheduling
 
 
+JOB_PREFIX = "writeback-shop"
+
+
 def shop_job_id(shop_id: int) -> str:
     """One write-back job per shop at a time: the cron skips a shop whose job is still alive."""
-    return f"writeback-shop-{shop_id}"
+    return f"{JOB_PREFIX}-{shop_id}"
 
 
 def enqueue_all(runtime: Runtime) -> list[int]:
     """Enqueue a write-back job for every active shop that has none waiting or running; returns them."""
     with runtime.session() as session:
-        shop_ids = list(session.scalars(sa.select(Shop.id).where(Shop.state == ShopState.ACTIVE).order_by(Shop.id)))
-    # The events queue comes after maintenance: write-back is never urgent and must not hold up the sweep.
-    queue = runtime.queue(EVENTS)
-    enqueued = []
-    for shop_id in shop_ids:
-        job_id = shop_job_id(shop_id)
-        try:
-            if Job.fetch(job_id, connection=runtime.redis).get_status() in LIVE_JOB_STATES:
-                continue
-        except NoSuchJobError:
-            pass
-        queue.enqueue(
-            WRITE_BACK_SHOP,
-            args=(shop_id,),
-            job_id=job_id,
-            job_timeout=SHOP_JOB_TIMEOUT,
-            retry=Retry(max=len(SHOP_JOB_RETRY_INTERVALS), interval=list(SHOP_JOB_RETRY_INTERVALS)),
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
-            description=f"write back customers of shop {shop_id}",
-        )
-        enqueued.append(shop_id)
-    return enqueued
+        shop_ids = active_shop_ids(session)
+    return enqueue_per_shop(
+        runtime,
+        WRITE_BACK_SHOP,
+        shop_ids,
+        job_prefix=JOB_PREFIX,
+        timeout=SHOP_JOB_TIMEOUT,
+        retry=Retry(max=len(SHOP_JOB_RETRY_INTERVALS), interval=list(SHOP_JOB_RETRY_INTERVALS)),
+        # After maintenance: write-back is never urgent and must not hold up the sweep.
+        queue_name=EVENTS,
+    )
