@@ -153,7 +153,9 @@ def test_two_processes_delivering_the_same_webhooks_at_once_store_and_process_ea
     drain(runtime)
     drain(runtime)  # a second pass finds nothing more to do
     stored = events(runtime)
-    assert {(e.status, e.attempts) for e in stored} == {(EventStatus.DONE, 1)}
+    assert {(e.status, e.attempts) for e in stored} == {(EventStatus.DONE, 1)}, [
+        (e.id, e.status, e.attempts, e.last_error) for e in stored if e.status != EventStatus.DONE
+    ]
 
 
 def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
@@ -184,7 +186,9 @@ def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
         own_redis.start()
         assert requests.get(server.url + "/readyz", timeout=5).status_code == 200
         drain(runtime)
-        assert {e.status for e in events(runtime)} == {EventStatus.DONE}
+        assert {e.status for e in events(runtime)} == {EventStatus.DONE}, [
+            (e.id, e.status, e.attempts, e.last_error) for e in events(runtime)
+        ]
     finally:
         server.stop()
         own_redis.stop()
