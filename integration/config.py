@@ -6,10 +6,11 @@ scheduler, CLI) builds a :class:`Settings` with :func:`Settings.from_env` and pa
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ class Settings:
 
     app_env: str = "development"
     secret_key: str = field(default="", repr=False)
+    # Fernet keys, comma-separated, newest first: tokens are encrypted with the first and read with any
+    # (MultiFernet), so a key rotates by prepending a new one and running `keys rotate`.
+    token_encryption_key: str = field(default="", repr=False)
     instance_path: Path = PROJECT_ROOT / "instance"
     database_url: str = ""
     # None means "the embedded Redis": a private redis-server on a unix socket under instance/.
@@ -134,6 +138,7 @@ class Settings:
             "app_env": app_env,
             "instance_path": instance_path,
             "secret_key": env.get("SECRET_KEY", ""),
+            "token_encryption_key": env.get("TOKEN_ENCRYPTION_KEY", ""),
             "database_url": env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'personal_commerce.db'}",
             "redis_url": env.get("REDIS_URL") or None,
             "public_url": env.get("PUBLIC_URL", cls.public_url).rstrip("/"),
@@ -162,28 +167,48 @@ class Settings:
         return settings.with_secret_key()
 
     def with_secret_key(self) -> Settings:
-        """Production must be given SECRET_KEY; a local run generates one into the instance folder once."""
-        if self.secret_key:
-            return self
-        if self.is_production:
-            raise ConfigError("SECRET_KEY must be set when APP_ENV=production")
-        key_file = self.instance_path / "secret_key"
-        if not key_file.exists():
-            self.instance_path.mkdir(parents=True, exist_ok=True)
-            # Written whole to a private name, then linked into place: a process starting at the same
-            # moment sees either no file or the complete key, never a half-written one, and a link
-            # that loses the race leaves the winner's key in place.
-            draft = key_file.with_name(f".secret_key.{os.getpid()}")
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-            try:
-                os.link(draft, key_file)
-            except FileExistsError:
-                pass
-            finally:
-                draft.unlink()
-        key = key_file.read_text().strip()
-        if not key:
-            raise ConfigError(f"{key_file} is empty; delete it to generate a new key, or set SECRET_KEY")
-        return self.replace(secret_key=key)
+        """Production must be given SECRET_KEY and TOKEN_ENCRYPTION_KEY; a local run generates each into
+        the instance folder once."""
+        settings = self
+        if not settings.secret_key:
+            if settings.is_production:
+                raise ConfigError("SECRET_KEY must be set when APP_ENV=production")
+            settings = settings.replace(secret_key=_local_key(settings.instance_path / "secret_key", _url_safe_key))
+        if not settings.token_encryption_key:
+            if settings.is_production:
+                raise ConfigError("TOKEN_ENCRYPTION_KEY must be set when APP_ENV=production")
+            settings = settings.replace(
+                token_encryption_key=_local_key(settings.instance_path / "token_key", _fernet_key)
+            )
+        return settings
+
+
+def _url_safe_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _fernet_key() -> str:
+    # A Fernet key is 32 random bytes, url-safe base64 (what Fernet.generate_key makes).
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _local_key(key_file: Path, generate: Callable[[], str]) -> str:
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole to a private name, then linked into place: a process starting at the same
+        # moment sees either no file or the complete key, never a half-written one, and a link
+        # that loses the race leaves the winner's key in place.
+        draft = key_file.with_name(f".{key_file.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(generate())
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = key_file.read_text().strip()
+    if not key:
+        raise ConfigError(f"{key_file} is empty; delete it to generate a new key, or set it in the environment")
+    return key

@@ -16,7 +16,7 @@ def _quiet_alembic_plugins() -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, token_encryption_key: str | None = None) -> Config:
     _quiet_alembic_plugins()
     from alembic.config import Config
 
@@ -24,11 +24,13 @@ def alembic_config(database_url: str) -> Config:
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     # Passed as an attribute, not an ini option: ini interpolation would mangle a '%' in a password.
     config.attributes["database_url"] = database_url
+    # Data migrations that encrypt secrets use the app's key, not whatever the environment holds.
+    config.attributes["token_encryption_key"] = token_encryption_key
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    config = alembic_config(database_url)
+def upgrade(database_url: str, revision: str = "head", token_encryption_key: str | None = None) -> None:
+    config = alembic_config(database_url, token_encryption_key)
     from alembic import command
 
     command.upgrade(config, revision)

@@ -21,13 +21,12 @@ from integration.platforms.base import (
     Adapter,
     BadPayload,
     NotFoundAtPlatform,
-    ShopAccess,
     StoredEvent,
     TransientPlatformError,
 )
 from integration.queues import RETRY_INTERVALS
 from integration.runtime import Runtime
-from integration.shops import find_shop
+from integration.shops import find_shop, shop_access
 from integration.upserts import apply_change
 
 log = logging.getLogger(__name__)
@@ -160,9 +159,7 @@ class EventProcessor:
             )
             shop = find_shop(session, row.platform, row.shop)
             access = (
-                ShopAccess(shop.id, shop.identifier, shop.access_token)
-                if shop is not None and shop.state == ShopState.ACTIVE
-                else None
+                shop_access(self.runtime.cipher, shop) if shop is not None and shop.state == ShopState.ACTIVE else None
             )
         adapter = self.adapters.get(event.platform)
         if adapter is None or not adapter.handles(event.topic):

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration.config import Settings
+from integration.crypto import TokenCipher
 from integration.db import create_db_engine, make_session_factory
 
 
@@ -27,6 +28,7 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Session]
     _redis: redis.Redis | None = field(default=None, repr=False)
+    _cipher: TokenCipher | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -52,6 +54,13 @@ class Runtime:
                 health_check_interval=30,
             )
         return self._redis
+
+    @property
+    def cipher(self) -> TokenCipher:
+        """Encrypts and decrypts the platform tokens and webhook secrets stored on shops."""
+        if self._cipher is None:
+            self._cipher = TokenCipher(self.settings.token_encryption_key)
+        return self._cipher
 
     def queue(self, name: str) -> Queue:
         # RQ's default serializer: RQ's own cron and the dashboard assume it. Jobs carry ids only.

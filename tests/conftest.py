@@ -26,7 +26,7 @@ from integration.redis_server import EmbeddedRedis
 from integration.runtime import Runtime
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import BIGCOMMERCE_SECRET, SHOPIFY_PREVIOUS_SECRET, SHOPIFY_SECRET
+from tests.helpers import BIGCOMMERCE_SECRET, SHOPIFY_PREVIOUS_SECRET, SHOPIFY_SECRET, TEST_TOKEN_KEY
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -116,6 +116,7 @@ def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
     return Settings(
         app_env="test",
         secret_key="test-secret-key",
+        token_encryption_key=TEST_TOKEN_KEY,
         instance_path=tmp_path,
         database_url=database_url,
         redis_url=redis_url,

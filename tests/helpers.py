@@ -26,6 +26,8 @@ from integration.runtime import Runtime
 from integration.shops import RegisteredShop, register_shop
 
 ROOT = Path(__file__).resolve().parent.parent
+# A fixed Fernet key for tests (32 bytes, url-safe base64); never used outside tests.
+TEST_TOKEN_KEY = "dGVzdC10b2tlbi1rZXktMzItYnl0ZXMtbG9uZy0wMDA="
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHOPIFY_SECRET = "shpss_test_current_secret"
 SHOPIFY_PREVIOUS_SECRET = "shpss_test_previous_secret"
@@ -103,7 +105,7 @@ def add_shop(
     runtime: Runtime, platform: str = "shopify", identifier: str = SHOP_DOMAIN, token: str = "shpat_x"
 ) -> RegisteredShop:
     with runtime.session() as session:
-        return register_shop(session, platform, identifier, token)
+        return register_shop(session, runtime.cipher, platform, identifier, token)
 
 
 @contextmanager
@@ -142,6 +144,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env.update(
         APP_ENV=settings.app_env,
         SECRET_KEY=settings.secret_key,
+        TOKEN_ENCRYPTION_KEY=settings.token_encryption_key,
         INSTANCE_PATH=str(settings.instance_path),
         DATABASE_URL=settings.database_url,
         REDIS_URL=settings.effective_redis_url,

@@ -26,7 +26,8 @@ def upgrade_command(revision: str) -> None:
     """Apply Alembic migrations (the Procfile's release step)."""
     from integration.migrate import upgrade
 
-    upgrade(runtime_of(current_app).settings.database_url, revision)
+    settings = runtime_of(current_app).settings
+    upgrade(settings.database_url, revision, settings.token_encryption_key)
     click.echo("database is up to date")
 
 
@@ -61,7 +62,7 @@ def serve(port: int, host: str) -> None:
     from integration.redis_server import EmbeddedRedis
 
     settings = runtime_of(current_app).settings
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, token_encryption_key=settings.token_encryption_key)
     embedded = (
         EmbeddedRedis(settings.redis_socket.parent, socket_path=settings.redis_socket)
         if settings.embedded_redis

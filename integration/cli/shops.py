@@ -46,7 +46,7 @@ def add(platform: str, domain: str | None, store_hash: str | None, token: str, a
         raise click.UsageError(f"{'--store-hash' if flag == '--domain' else '--domain'} is not for {platform}")
     try:
         with runtime_of(current_app).session() as session:
-            shop = register_shop(session, platform, identifier, token)
+            shop = register_shop(session, runtime_of(current_app).cipher, platform, identifier, token)
     except ShopError as exc:
         raise click.BadParameter(str(exc)) from exc
     if as_json:

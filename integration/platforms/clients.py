@@ -12,19 +12,21 @@ from redis import Redis
 from sqlalchemy.orm import Session
 
 from integration.config import Settings
+from integration.crypto import TokenCipher
 from integration.models import Shop, ShopState
 from integration.platforms.base import BadPayload, ShopAccess
 from integration.platforms.bigcommerce import STORE_HASH_RE, BigCommerceClient
 from integration.platforms.rate_budget import StoreBudget
 from integration.platforms.shopify_api import ShopifyGraphQL
+from integration.shops import shop_access as access_of
 
 
-def shop_access(session: Session, shop_id: int) -> tuple[str, ShopAccess] | None:
-    """(platform, access) for an installed shop; None when it is gone or not active."""
+def shop_access(session: Session, cipher: TokenCipher, shop_id: int) -> tuple[str, ShopAccess] | None:
+    """(platform, access) for an installed shop, token decrypted; None when it is gone or not active."""
     shop = session.scalar(sa.select(Shop).where(Shop.id == shop_id))
     if shop is None or shop.state != ShopState.ACTIVE:
         return None
-    return shop.platform, ShopAccess(shop.id, shop.identifier, shop.access_token)
+    return shop.platform, access_of(cipher, shop)
 
 
 def _token(access: ShopAccess) -> str:

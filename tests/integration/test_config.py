@@ -27,6 +27,7 @@ def test_dataclass_defaults_cover_every_field() -> None:
     expected = {
         "app_env": "development",
         "secret_key": "",
+        "token_encryption_key": "",
         "instance_path": PROJECT_ROOT / "instance",
         "database_url": "",
         "redis_url": None,
@@ -64,8 +65,10 @@ def test_from_env_with_an_empty_environment_uses_the_defaults(tmp_path: Path) ->
     settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
     values = dataclasses.asdict(settings)
     assert values.pop("secret_key")  # generated; see test_local_run_generates_the_secret_key_once…
+    assert values.pop("token_encryption_key")  # generated likewise
     expected = dataclasses.asdict(Settings())
     del expected["secret_key"]
+    del expected["token_encryption_key"]
     expected["instance_path"] = tmp_path.resolve()
     expected["database_url"] = f"sqlite:///{tmp_path.resolve() / 'personal_commerce.db'}"
     assert values == expected
@@ -75,6 +78,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
     env = {
         "APP_ENV": "staging",
         "SECRET_KEY": "s3cret-key",
+        "TOKEN_ENCRYPTION_KEY": "a-key",
         "INSTANCE_PATH": str(tmp_path / "inst"),
         "DATABASE_URL": "postgresql+psycopg://db.example/pc",
         "REDIS_URL": "redis://redis.example:6380/2",
@@ -103,6 +107,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
     assert dataclasses.asdict(settings) == {
         "app_env": "staging",
         "secret_key": "s3cret-key",
+        "token_encryption_key": "a-key",
         "instance_path": (tmp_path / "inst").resolve(),
         "database_url": "postgresql+psycopg://db.example/pc",
         "redis_url": "redis://redis.example:6380/2",
@@ -167,10 +172,29 @@ def test_production_without_secret_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_production_with_secret_key(tmp_path: Path) -> None:
-    settings = Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "p"})
+    env = {"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "p", "TOKEN_ENCRYPTION_KEY": "k"}
+    settings = Settings.from_env(env)
     assert settings.is_production
-    assert settings.secret_key == "p"
+    assert (settings.secret_key, settings.token_encryption_key) == ("p", "k")
     assert not (tmp_path / "secret_key").exists()
+    assert not (tmp_path / "token_key").exists()
+
+
+def test_production_without_token_encryption_key_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "token_key").write_text("left-over-local-key")
+    with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEY"):
+        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "p"})
+
+
+def test_local_run_generates_a_token_key_that_encrypts(tmp_path: Path) -> None:
+    from integration.crypto import TokenCipher
+
+    first = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    again = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    assert first.token_encryption_key == again.token_encryption_key
+    assert (tmp_path / "token_key").stat().st_mode & 0o777 == 0o600
+    cipher = TokenCipher(first.token_encryption_key)
+    assert cipher.decrypt(cipher.encrypt("shpat_secret")) == "shpat_secret"
 
 
 def test_local_run_generates_the_secret_key_once_and_reuses_it(tmp_path: Path) -> None:

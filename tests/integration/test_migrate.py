@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -32,3 +34,37 @@ def test_every_model_table_exists(database_url: str) -> None:
     finally:
         engine.dispose()
     assert set(Base.metadata.tables) <= names
+
+
+def test_plaintext_tokens_are_encrypted_on_the_way_up_and_back(tmp_path: Path) -> None:
+    from integration.crypto import TokenCipher
+    from integration.migrate import alembic_config, upgrade
+    from tests.helpers import TEST_TOKEN_KEY
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0004")
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO shops (platform, identifier, state, access_token, webhook_token_hash, created_at,"
+                    " updated_at) VALUES ('shopify', 'old.myshopify.com', 'active', 'shpat_plain', 'h', :t, :t)"
+                ),
+                {"t": "2026-01-01 00:00:00"},
+            )
+        upgrade(url, "head", TEST_TOKEN_KEY)
+        with engine.connect() as connection:
+            stored = connection.execute(sa.text("SELECT access_token_enc FROM shops")).scalar_one()
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("shops")}
+        assert "access_token" not in columns
+        assert "shpat_plain" not in stored
+        assert TokenCipher(TEST_TOKEN_KEY).decrypt(stored) == "shpat_plain"
+
+        from alembic import command
+
+        command.downgrade(alembic_config(url, TEST_TOKEN_KEY), "0004")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT access_token FROM shops")).scalar_one() == "shpat_plain"
+    finally:
+        engine.dispose()

@@ -43,12 +43,16 @@ def test_add_shopify_shop_prints_one_json_object(app: Flask, app_runtime: Runtim
     assert out["shop"] == "demo.myshopify.com"
     assert len(out["webhook_token"]) >= 32
     (shop,) = shops(app_runtime)
-    assert (shop.platform, shop.identifier, shop.state, shop.access_token) == (
+    token = app_runtime.cipher.decrypt(shop.access_token_enc or "")
+    assert (shop.platform, shop.identifier, shop.state, token) == (
         "shopify",
         "demo.myshopify.com",
         ShopState.ACTIVE,
         "t",
     )
+    # Encrypted at rest: neither token is stored in the clear.
+    assert shop.access_token_enc != "t" and out["webhook_token"] not in (shop.webhook_token_enc or "")
+    assert app_runtime.cipher.decrypt(shop.webhook_token_enc or "") == out["webhook_token"]
 
 
 def test_add_normalises_the_domain(app: Flask, app_runtime: Runtime) -> None:
@@ -158,7 +162,7 @@ def test_re_adding_rotates_the_token(app: Flask, app_runtime: Runtime) -> None:
     assert after.id == before.id
     assert after.webhook_token_hash != before.webhook_token_hash
     assert after.webhook_token_hash == hashlib.sha256(second["webhook_token"].encode()).hexdigest()
-    assert after.access_token == "new-access"
+    assert app_runtime.cipher.decrypt(after.access_token_enc or "") == "new-access"
     assert after.state == ShopState.ACTIVE  # re-activated
     assert intake_of(app).webhook_token_hash("shopify", "demo.myshopify.com") == after.webhook_token_hash
 
