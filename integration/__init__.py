@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -29,7 +30,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_webhook_bytes,
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SECURE=settings.is_production,
+        # Shopify and BigCommerce frame our pages in their admin, a third-party context in which a
+        # browser sends only SameSite=None cookies, and those only when Secure. Local development runs
+        # on plain http, where Secure cookies would never come back: Lax there.
+        SESSION_COOKIE_SECURE=settings.serves_https,
+        SESSION_COOKIE_SAMESITE="None" if settings.serves_https else "Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
     )
     app.session_interface = AppSessionInterface()
     runtime = Runtime.from_settings(settings)

@@ -107,6 +107,11 @@ class Settings:
         return self.app_env == "production"
 
     @property
+    def serves_https(self) -> bool:
+        """Everywhere but local development and tests: cookies are Secure (and SameSite=None)."""
+        return self.app_env not in ("development", "test")
+
+    @property
     def embedded_redis(self) -> bool:
         return self.redis_url is None
 

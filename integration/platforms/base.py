@@ -64,3 +64,13 @@ class Adapter(Protocol):
         Raises BadPayload, NotFoundAtPlatform or TransientPlatformError.
         """
         ...
+
+
+@dataclass(frozen=True)
+class SubscriptionReport:
+    """One check of a shop's webhook subscriptions against what the product needs (for ops)."""
+
+    present: tuple[str, ...] = ()  # topics/scopes already subscribed and active
+    created: tuple[str, ...] = ()
+    reactivated: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # what could not be fixed, in words ops can act on
