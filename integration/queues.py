@@ -44,3 +44,7 @@ PRODUCT_TYPES_JOB_PREFIX: Final = "product-types"  # job id "product-types-{shop
 
 def product_types_job_id(shop_id: int) -> str:
     return f"{PRODUCT_TYPES_JOB_PREFIX}-{shop_id}"
+
+
+# Job-id prefixes of the per-shop jobs (``{prefix}-{shop_id}``): what an uninstall cancels.
+PER_SHOP_JOB_PREFIXES: Final = ("reconcile", "writeback-shop", PRODUCT_TYPES_JOB_PREFIX)

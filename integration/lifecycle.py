@@ -1,0 +1,37 @@
+"""A shop's lifecycle beyond registration: uninstall (and what a reinstall brings back)."""
+
+from __future__ import annotations
+
+import logging
+
+from rq.job import Job
+
+from integration.queues import PER_SHOP_JOB_PREFIXES
+from integration.runtime import Runtime
+from integration.shops import uninstall_shop
+
+log = logging.getLogger(__name__)
+
+
+def cancel_shop_jobs(runtime: Runtime, shop_id: int) -> list[str]:
+    """Cancel the shop's per-shop jobs that have not started (reconcile, write-back, product types);
+    returns the ids cancelled. A running one finds the shop uninstalled and stops on its own."""
+    ids = [f"{prefix}-{shop_id}" for prefix in PER_SHOP_JOB_PREFIXES]
+    cancelled = []
+    for job in Job.fetch_many(ids, connection=runtime.redis):
+        if job is not None and job.get_status(refresh=False) in ("queued", "scheduled", "deferred"):
+            job.cancel()
+            cancelled.append(job.id)
+    return cancelled
+
+
+def uninstall(runtime: Runtime, shop_id: int) -> bool:
+    """The merchant removed the app: tokens destroyed, shop marked uninstalled, its scheduled jobs
+    cancelled. Its data stays: a reinstall (``register_shop``) brings the same shop back. Returns False
+    when it was already uninstalled (the platforms repeat uninstall notices)."""
+    with runtime.session() as session:
+        changed = uninstall_shop(session, shop_id)
+    if changed:
+        cancelled = cancel_shop_jobs(runtime, shop_id)
+        log.info("shop %s uninstalled; cancelled %s", shop_id, cancelled or "no jobs")
+    return changed
