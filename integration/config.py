@@ -67,6 +67,8 @@ class Settings:
     shopify_api_secret_previous: str = field(default="", repr=False)
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
     shopify_admin_url: str = "https://{shop}"
+    # What the install asks the merchant to grant (comma-separated Shopify access scopes).
+    shopify_scopes: str = "read_orders,read_customers,write_customers,read_fulfillments,read_products"
     bigcommerce_client_id: str = ""
     bigcommerce_client_secret: str = field(default="", repr=False)
     bigcommerce_api_url: str = "https://api.bigcommerce.com"
@@ -152,6 +154,7 @@ class Settings:
             "shopify_api_secret_previous": env.get("SHOPIFY_API_SECRET_PREVIOUS", ""),
             "shopify_api_version": env.get("SHOPIFY_API_VERSION") or DEFAULT_SHOPIFY_API_VERSION,
             "shopify_admin_url": env.get("SHOPIFY_ADMIN_URL") or cls.shopify_admin_url,
+            "shopify_scopes": env.get("SHOPIFY_SCOPES") or cls.shopify_scopes,
             "bigcommerce_client_id": env.get("BIGCOMMERCE_CLIENT_ID", ""),
             "bigcommerce_client_secret": env.get("BIGCOMMERCE_CLIENT_SECRET", ""),
             "bigcommerce_api_url": (env.get("BIGCOMMERCE_API_URL") or cls.bigcommerce_api_url).rstrip("/"),
