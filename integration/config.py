@@ -90,6 +90,8 @@ class Settings:
     backfill_days: int = 30
     # How often changed segments and reps are written back to the platforms' customer records (seconds).
     writeback_interval: int = 300
+    # How often each shop's webhook subscriptions are checked and repaired (seconds).
+    subscriptions_interval: int = 6 * 3600
     log_level: str = "INFO"
 
     def __repr__(self) -> str:
@@ -168,6 +170,7 @@ class Settings:
             "reconcile_interval": _int(env, "RECONCILE_INTERVAL", cls.reconcile_interval),
             "backfill_days": _int(env, "BACKFILL_DAYS", cls.backfill_days),
             "writeback_interval": _int(env, "WRITEBACK_INTERVAL", cls.writeback_interval),
+            "subscriptions_interval": _int(env, "SUBSCRIPTIONS_INTERVAL", cls.subscriptions_interval),
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
         }
         values.update(overrides)

@@ -46,5 +46,10 @@ def product_types_job_id(shop_id: int) -> str:
     return f"{PRODUCT_TYPES_JOB_PREFIX}-{shop_id}"
 
 
+# Webhook subscription health: a cron fan-out enqueues one check per active shop.
+CHECK_ALL_SUBSCRIPTIONS: Final = "jobs.subscriptions.check_all_subscriptions"
+CHECK_SHOP_SUBSCRIPTIONS: Final = "jobs.subscriptions.check_shop_subscriptions"
+SUBSCRIPTIONS_JOB_PREFIX: Final = "subscriptions"  # job id "subscriptions-{shop_id}"
+
 # Job-id prefixes of the per-shop jobs (``{prefix}-{shop_id}``): what an uninstall cancels.
-PER_SHOP_JOB_PREFIXES: Final = ("reconcile", "writeback-shop", PRODUCT_TYPES_JOB_PREFIX)
+PER_SHOP_JOB_PREFIXES: Final = ("reconcile", "writeback-shop", PRODUCT_TYPES_JOB_PREFIX, SUBSCRIPTIONS_JOB_PREFIX)

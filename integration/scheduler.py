@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from integration.dispatch import relay_once
 from integration.queues import (
+    CHECK_ALL_SUBSCRIPTIONS,
     FETCH_ALL_PRODUCT_TYPES,
     MAINTENANCE,
     PRODUCT_TYPES_INTERVAL,
@@ -48,13 +49,14 @@ class Scheduler:
 
         settings = self.runtime.settings
         # (job, seconds between runs, job timeout). All run on the maintenance queue; the fan-outs
-        # (reconcile, write-back, product types) only enqueue one job per shop, so they are quick.
+        # (reconcile, write-back, product types, subscriptions) only enqueue one job per shop, so they are quick.
         periodic = (
             (SWEEP_EVENTS, settings.sweep_interval, 300),
             (REFRESH_SEGMENTS, SEGMENTS_INTERVAL, 1800),
             (RECONCILE_ALL, settings.reconcile_interval, 300),
             (WRITE_BACK_ALL, settings.writeback_interval, 300),
             (FETCH_ALL_PRODUCT_TYPES, PRODUCT_TYPES_INTERVAL, 300),
+            (CHECK_ALL_SUBSCRIPTIONS, settings.subscriptions_interval, 300),
         )
         cron = CronScheduler(connection=self.runtime.redis, name="personal-commerce-scheduler")
         for func, interval, timeout in periodic:

@@ -19,6 +19,7 @@ INT_VARIABLES = (
     "RECONCILE_INTERVAL",
     "BACKFILL_DAYS",
     "WRITEBACK_INTERVAL",
+    "SUBSCRIPTIONS_INTERVAL",
     "BIGCOMMERCE_MAX_CONCURRENCY",
 )
 
@@ -50,6 +51,7 @@ def test_dataclass_defaults_cover_every_field() -> None:
         "reconcile_interval": 900,
         "backfill_days": 30,
         "writeback_interval": 300,
+        "subscriptions_interval": 6 * 3600,
         "bigcommerce_max_concurrency": 3,
         "log_level": "INFO",
     }
@@ -102,6 +104,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "RECONCILE_INTERVAL": "120",
         "BACKFILL_DAYS": "90",
         "WRITEBACK_INTERVAL": "600",
+        "SUBSCRIPTIONS_INTERVAL": "7200",
         "BIGCOMMERCE_MAX_CONCURRENCY": "5",
         "LOG_LEVEL": "debug",
     }
@@ -132,6 +135,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "reconcile_interval": 120,
         "backfill_days": 90,
         "writeback_interval": 600,
+        "subscriptions_interval": 7200,
         "bigcommerce_max_concurrency": 5,
         "log_level": "DEBUG",
     }

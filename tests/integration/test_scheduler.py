@@ -37,6 +37,7 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -
         "jobs.catalogue.fetch_all_product_types",
         "jobs.maintenance.refresh_segments",
         "jobs.maintenance.sweep_events",
+        "jobs.subscriptions.check_all_subscriptions",
         "jobs.sync.reconcile_all",
         "jobs.writeback.write_back_all",
     ]
