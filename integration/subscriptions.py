@@ -75,7 +75,11 @@ def parse_report(raw: str | None) -> dict[str, list[str]] | None:
 
 def summarise_report(raw: str | None) -> str:
     """One line for ops: ``"12 ok, 1 created, 0 re-activated, 0 problems"``, or ``"never checked"``."""
-    report = parse_report(raw)
+    return summarise(parse_report(raw))
+
+
+def summarise(report: dict[str, list[str]] | None) -> str:
+    """:func:`summarise_report` of an already parsed report."""
     if report is None:
         return "never checked"
     return (

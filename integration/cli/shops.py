@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
@@ -13,12 +15,13 @@ from redis.exceptions import RedisError
 from integration import runtime_of
 from integration.customer_views import find_shop
 from integration.db import utcnow
-from integration.models import Platform
+from integration.models import Platform, Shop, ShopState, TokenState
 from integration.platforms.base import BadPayload, TransientPlatformError
 from integration.platforms.bigcommerce import BigCommerceAPIError
 from integration.platforms.shopify_api import ShopifyAPIError
 from integration.reconcile import enqueue_reconciliations, reconcile_shop
 from integration.shops import ShopError, register_shop
+from integration.subscriptions import parse_report, summarise
 
 
 @click.group(cls=AppGroup)
@@ -115,3 +118,66 @@ def backfill(shop: str, days: int | None, as_json: bool) -> None:
             click.echo(
                 f"{part.resource}: {part.found} changed since {part.since:%Y-%m-%d %H:%M} UTC, {part.stored} queued"
             )
+
+
+@shops.command("list")
+@click.option("--attention", is_flag=True, help="Only shops ops must look at: token refresh failed, or hooks broken.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+def list_command(attention: bool, as_json: bool) -> None:
+    """Every shop, installed or not, with its token state and last webhook subscription check.
+
+    Tokens and secrets are never shown.
+    """
+    with runtime_of(current_app).session() as session:
+        rows = [_overview(shop) for shop in session.scalars(sa.select(Shop).order_by(Shop.id))]
+    if attention:
+        rows = [row for row in rows if row["attention"]]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no shops")
+        return
+    click.echo(f"{'ID':>5}  {'PLATFORM':<11} {'SHOP':<32} {'STATE':<11} {'TOKEN':<14} {'INSTALLED':<10}  SUBSCRIPTIONS")
+    for row in rows:
+        report = row["subscriptions"]
+        checked = row["subscriptions_checked_at"]
+        subscriptions = summarise(report)
+        if checked:
+            subscriptions += f" ({checked[:16].replace('T', ' ')})"
+        installed = (row["installed_at"] or "")[:10]
+        click.echo(
+            f"{row['id']:>5}  {row['platform']:<11} {row['shop'][:32]:<32} {row['state']:<11} "
+            f"{row['token_state']:<14} {installed:<10}  {subscriptions}"
+        )
+        if row["uninstalled_at"]:
+            click.echo(f"{'':>7}uninstalled {row['uninstalled_at']}")
+        if row["token_error"]:
+            click.echo(f"{'':>7}token: {row['token_error'][:200]}")
+        for problem in (report or {}).get("problems", []):
+            click.echo(f"{'':>7}subscriptions: {problem[:200]}")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _overview(shop: Shop) -> dict[str, Any]:
+    """What ops see of one shop (never a token or secret)."""
+    report = parse_report(shop.subscriptions_report)
+    attention = shop.state == ShopState.ACTIVE and (
+        shop.token_state != TokenState.OK or bool(report and report["problems"])
+    )
+    return {
+        "id": shop.id,
+        "platform": shop.platform,
+        "shop": shop.identifier,
+        "state": shop.state,
+        "token_state": shop.token_state,
+        "token_error": shop.token_error,
+        "installed_at": _iso(shop.installed_at),
+        "uninstalled_at": _iso(shop.uninstalled_at),
+        "subscriptions_checked_at": _iso(shop.subscriptions_checked_at),
+        "subscriptions": report,
+        "attention": attention,
+    }
