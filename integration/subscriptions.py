@@ -26,7 +26,7 @@ from rq import Retry
 from integration.crypto import SecretUnreadable
 from integration.db import utcnow
 from integration.fanout import active_shop_ids, enqueue_per_shop
-from integration.models import Platform, Shop, ShopState
+from integration.models import Platform, Shop, ShopState, TokenState
 from integration.platforms.base import (
     BadPayload,
     NotFoundAtPlatform,
@@ -99,6 +99,7 @@ def check_shop(runtime: Runtime, shop_id: int) -> SubscriptionReport | None:
         if shop is None or shop.state != ShopState.ACTIVE:
             return None
         platform = shop.platform
+        refresh_failed = shop.token_state == TokenState.REFRESH_FAILED
         try:
             found = shop_access(session, runtime.cipher, shop_id)
             webhook_token = runtime.cipher.decrypt_optional(shop.webhook_token_enc)
@@ -109,6 +110,9 @@ def check_shop(runtime: Runtime, shop_id: int) -> SubscriptionReport | None:
             unreadable = False
     if unreadable:
         report = _problem("the stored token cannot be decrypted with TOKEN_ENCRYPTION_KEY (see `keys check`)")
+    elif refresh_failed:
+        # The platform refused the token's refresh: every call would be refused too, until a reinstall.
+        report = _problem("not checked: the shop's token refresh failed (see token_error); it needs a reinstall")
     elif found is None:
         return None  # uninstalled meanwhile
     else:

@@ -221,3 +221,16 @@ def test_uninstall_cancels_a_waiting_check(runtime: Runtime) -> None:
 def test_summary_of_a_shop_never_checked_or_with_a_broken_report() -> None:
     assert summarise_report(None) == "never checked"
     assert summarise_report("not json") == "never checked"
+
+
+def test_a_shop_whose_token_refresh_failed_is_not_called(runtime: Runtime, stand_in: Callable[..., StandIn]) -> None:
+    fake = stand_in("shopify")
+    shop = add_shop(runtime)
+    with runtime.session() as session:
+        session.execute(
+            sa.update(Shop).where(Shop.id == shop.id).values(token_state="refresh_failed", token_error="invalid_grant")
+        )
+    report = check_shop(runtime, shop.id)
+    assert report is not None and report.problems[0].startswith("not checked: the shop's token refresh failed")
+    assert fake.calls == []
+    assert recorded(runtime, shop.id)[1]["problems"] == list(report.problems)  # type: ignore[index]
