@@ -13,6 +13,7 @@ ever prints a secret: only counts, shop ids and column names.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import click
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from flask.cli import AppGroup
+from redis.exceptions import LockError
 
 from integration import runtime_of
 from integration.crypto import SecretUnreadable, TokenCipher
@@ -30,6 +32,10 @@ from integration.runtime import Runtime
 SECRET_COLUMNS: tuple[str, ...] = ("access_token_enc", "refresh_token_enc", "webhook_token_enc")
 BATCH_SIZE = 200  # shop ids read per query
 ATTEMPTS = 3  # tries per row when its secret changes under us (a token refresh)
+# integration.shop_tokens refreshes a shop's token holding this Redis lock; a row is rotated holding it.
+REFRESH_LOCK = "shop-token-refresh:{shop_id}"
+LOCK_TTL = 60
+LOCK_WAIT = 30
 
 
 @dataclass
@@ -41,6 +47,7 @@ class KeyReport:
     rotated: int = 0  # re-encrypted with the newest key by this run
     changed: int = 0  # rewritten by someone else while we rotated (already newest, or next run)
     unreadable: list[tuple[int, str]] = field(default_factory=list)  # (shop id, column)
+    busy: list[int] = field(default_factory=list)  # shops skipped: a token refresh held them too long
 
 
 class _Newest:
@@ -117,8 +124,27 @@ def rotate_keys(runtime: Runtime, *, batch_size: int = BATCH_SIZE) -> KeyReport:
     report = KeyReport()
     for batch in shop_ids_with_secrets(runtime, batch_size):
         for shop_id in batch:
-            _rotate_row(runtime, cipher, newest, shop_id, report)
+            with _refresh_lock(runtime, shop_id) as held:
+                if held:
+                    _rotate_row(runtime, cipher, newest, shop_id, report)
+                else:
+                    report.busy.append(shop_id)
     return report
+
+
+@contextmanager
+def _refresh_lock(runtime: Runtime, shop_id: int) -> Iterator[bool]:
+    """The lock a Shopify token refresh holds (integration.shop_tokens): a refresh compares the stored
+    refresh token's ciphertext before storing the new pair, so re-encrypting it mid-refresh would make
+    the refresher drop a pair Shopify has already issued (and spent the old refresh token for)."""
+    lock = runtime.redis.lock(REFRESH_LOCK.format(shop_id=shop_id), timeout=LOCK_TTL, blocking_timeout=LOCK_WAIT)
+    held = bool(lock.acquire())
+    try:
+        yield held
+    finally:
+        if held:
+            with suppress(LockError):
+                lock.release()
 
 
 def _rotate_row(runtime: Runtime, cipher: TokenCipher, newest: _Newest, shop_id: int, report: KeyReport) -> None:
@@ -187,8 +213,9 @@ def check() -> None:
 def rotate() -> None:
     """Re-encrypt every stored secret (all shops, uninstalled ones too) with the newest key.
 
-    Safe to interrupt and to run again. Exits 1 naming the shops whose secrets no configured key reads
-    (was a key dropped too early?); every other secret is rotated all the same.
+    Needs Redis (a shop being rotated must not be mid token refresh). Safe to interrupt and to run
+    again. Exits 1 naming the shops whose secrets no configured key reads (was a key dropped too
+    early?); every other secret is rotated all the same.
     """
     report = rotate_keys(runtime_of(current_app))
     click.echo(
@@ -197,6 +224,11 @@ def rotate() -> None:
     )
     if report.changed:
         click.echo(f"{report.changed} secret(s) changed while rotating: run `keys rotate` again")
+    if report.busy:
+        click.echo(
+            f"{len(report.busy)} shop(s) skipped, a token refresh held them: run `keys rotate` again "
+            f"(shop ids {', '.join(map(str, report.busy))})"
+        )
     _fail_on_unreadable(report)
 
 

@@ -207,3 +207,33 @@ def test_nothing_stored_nothing_to_do(app: Flask) -> None:
     result = invoke(app, "keys", "rotate")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("0 secret(s) on 0 shop(s)")
+
+
+def test_a_shop_mid_token_refresh_is_skipped_and_reported(
+    runtime: Runtime, app_with: Callable[[str], Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Shopify refresh holds the shop's lock and compares the stored refresh token's ciphertext:
+    rotating that row meanwhile would make it throw away the pair Shopify just issued."""
+    from integration.cli import keys
+
+    monkeypatch.setattr(keys, "LOCK_WAIT", 0.2)
+    busy = add_shop(runtime, token="shpat_busy")
+    free = add_shop(runtime, identifier="free.myshopify.com", token="shpat_free")
+    lock = runtime.redis.lock(f"shop-token-refresh:{busy.id}", timeout=30)
+    assert lock.acquire()
+    app = app_with(f"{KEY_B},{TEST_TOKEN_KEY}")
+    try:
+        result = invoke(app, "keys", "rotate")
+    finally:
+        lock.release()
+    assert result.exit_code == 0, result.output
+    assert (
+        f"1 shop(s) skipped, a token refresh held them: run `keys rotate` again (shop ids {busy.id})" in result.stdout
+    )
+    rows = stored(runtime)
+    assert TokenCipher(KEY_B).decrypt(rows[free.id]["access_token_enc"]) == "shpat_free"
+    assert runtime.cipher.decrypt(rows[busy.id]["access_token_enc"]) == "shpat_busy"  # untouched, still key A
+    with pytest.raises(SecretUnreadable):
+        TokenCipher(KEY_B).decrypt(rows[busy.id]["access_token_enc"])
+    again = invoke(app, "keys", "rotate")  # the refresh is over
+    assert again.exit_code == 0 and "2 re-encrypted with the newest key, 2 already on it" in again.stdout
