@@ -163,7 +163,7 @@ def fetch_product_types(
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
     with runtime.session() as session:
-        found_shop = shop_access(session, runtime.cipher, shop_id)
+        found_shop = shop_access(session, runtime.cipher, shop_id, runtime=runtime)
         if found_shop is None:
             return CatalogueReport(shop_id, skipped="shop gone or not active")
         missing = missing_product_ids(session, shop_id, limit=batch_size * max_batches)

@@ -143,7 +143,24 @@ class ConsentChange:
     phone: str | None = None
 
 
-Change = CustomerChange | CustomerDeleted | OrderChange | FulfillmentChange | DeliveryProgress | ConsentChange
+@dataclass(frozen=True)
+class ShopUninstalled:
+    """The merchant removed the app. Not applied to rows like the others: processing hands it to
+    ``integration.lifecycle`` (tokens destroyed, jobs cancelled). ``notified_at`` is when the platform
+    sent it, so a late notice does not uninstall a shop reinstalled since."""
+
+    notified_at: dt.datetime | None
+
+
+Change = (
+    CustomerChange
+    | CustomerDeleted
+    | OrderChange
+    | FulfillmentChange
+    | DeliveryProgress
+    | ConsentChange
+    | ShopUninstalled
+)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+import sqlalchemy as sa
 from rq.job import Job
 
+from integration.models import Shop
 from integration.queues import PER_SHOP_JOB_PREFIXES
 from integration.runtime import Runtime
 from integration.shops import uninstall_shop
@@ -35,3 +38,16 @@ def uninstall(runtime: Runtime, shop_id: int) -> bool:
         cancelled = cancel_shop_jobs(runtime, shop_id)
         log.info("shop %s uninstalled; cancelled %s", shop_id, cancelled or "no jobs")
     return changed
+
+
+def uninstall_notice(runtime: Runtime, shop_id: int, notified_at: dt.datetime | None) -> bool:
+    """An uninstall the platform notified (webhook, processed later): ignored when the shop was
+    (re)installed after the notice was sent, since a retried or delayed notice must not remove a
+    merchant who came back. Otherwise :func:`uninstall`."""
+    if notified_at is not None:
+        with runtime.session() as session:
+            installed_at = session.scalar(sa.select(Shop.installed_at).where(Shop.id == shop_id))
+        if installed_at is not None and installed_at > notified_at:
+            log.info("shop %s: uninstall notice from %s predates its reinstall; ignored", shop_id, notified_at)
+            return False
+    return uninstall(runtime, shop_id)

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 
 from integration.db import utcnow
-from integration.domain import Skip
-from integration.models import EventStatus, ShopState, WebhookEvent
+from integration.domain import ShopUninstalled, Skip
+from integration.lifecycle import uninstall_notice
+from integration.models import EventStatus, ShopState, TokenState, WebhookEvent
 from integration.platforms.base import (
     Adapter,
     BadPayload,
@@ -26,6 +27,7 @@ from integration.platforms.base import (
 )
 from integration.queues import RETRY_INTERVALS
 from integration.runtime import Runtime
+from integration.shop_tokens import ShopNotInstalled, needs_refresh, processing_access
 from integration.shops import find_shop, shop_access
 from integration.upserts import apply_change
 
@@ -161,10 +163,19 @@ class EventProcessor:
             access = (
                 shop_access(self.runtime.cipher, shop) if shop is not None and shop.state == ShopState.ACTIVE else None
             )
+            refresh_due = shop is not None and (
+                shop.token_state == TokenState.REFRESH_FAILED
+                or needs_refresh(shop.platform, shop.refresh_token_enc, shop.access_token_expires_at)
+            )
         adapter = self.adapters.get(event.platform)
         if adapter is None or not adapter.handles(event.topic):
             self._finish(event_id, EventStatus.IGNORED, f"topic {event.topic!r} has no handler yet")
             return Outcome.IGNORED
+        if access is not None and refresh_due:
+            try:
+                access = processing_access(self.runtime, access.shop_id)
+            except ShopNotInstalled:
+                access = None
         if access is None:
             self._finish(event_id, EventStatus.QUARANTINED, f"shop {event.shop!r} is not installed")
             return Outcome.QUARANTINED
@@ -179,11 +190,15 @@ class EventProcessor:
         if isinstance(result, Skip):
             self._finish(event_id, EventStatus.IGNORED, result.reason)
             return Outcome.IGNORED
+        for change in result:
+            if isinstance(change, ShopUninstalled):  # a lifecycle step, idempotent: before the rest
+                uninstall_notice(self.runtime, access.shop_id, change.notified_at)
         # The changes and the event's new status commit together: a crash in between leaves the
         # event claimable again, never half applied and marked done.
         with self.runtime.session() as session:
             for change in result:
-                apply_change(session, access.shop_id, change)
+                if not isinstance(change, ShopUninstalled):
+                    apply_change(session, access.shop_id, change)
             session.execute(
                 sa.update(WebhookEvent)
                 .where(WebhookEvent.id == event_id)

@@ -98,7 +98,7 @@ def reconcile_shop(
     """
     report = ReconcileReport(shop_id)
     with runtime.session() as session:
-        found = shop_access(session, runtime.cipher, shop_id)
+        found = shop_access(session, runtime.cipher, shop_id, runtime=runtime)
         shop = session.get(Shop, shop_id)
         identifier = shop.identifier if shop is not None else ""
     if found is None:

@@ -177,7 +177,7 @@ def write_back_shop(
     """
     report = WritebackReport()
     with runtime.session() as session:
-        found = shop_access(session, runtime.cipher, shop_id)
+        found = shop_access(session, runtime.cipher, shop_id, runtime=runtime)
     if found is None:
         report.stopped = "shop not active"
         return report

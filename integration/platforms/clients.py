@@ -13,19 +13,36 @@ from sqlalchemy.orm import Session
 
 from integration.config import Settings
 from integration.crypto import TokenCipher
-from integration.models import Shop, ShopState
+from integration.models import Shop, ShopState, TokenState
 from integration.platforms.base import BadPayload, ShopAccess
 from integration.platforms.bigcommerce import STORE_HASH_RE, BigCommerceClient
 from integration.platforms.rate_budget import StoreBudget
 from integration.platforms.shopify_api import ShopifyGraphQL
+from integration.runtime import Runtime
+from integration.shop_tokens import ShopNotInstalled, fresh_access, needs_refresh
 from integration.shops import shop_access as access_of
 
 
-def shop_access(session: Session, cipher: TokenCipher, shop_id: int) -> tuple[str, ShopAccess] | None:
-    """(platform, access) for an installed shop, token decrypted; None when it is gone or not active."""
+def shop_access(
+    session: Session, cipher: TokenCipher, shop_id: int, *, runtime: Runtime | None = None
+) -> tuple[str, ShopAccess] | None:
+    """(platform, access) for an installed shop, token decrypted; None when it is gone or not active.
+
+    With ``runtime``, a Shopify token about to expire is refreshed first (once across all workers,
+    ``integration.shop_tokens``); a shop whose refresh Shopify refused raises TokenRefreshFailed, and
+    Shopify being down TransientPlatformError.
+    """
     shop = session.scalar(sa.select(Shop).where(Shop.id == shop_id))
     if shop is None or shop.state != ShopState.ACTIVE:
         return None
+    if runtime is not None and (
+        shop.token_state == TokenState.REFRESH_FAILED
+        or needs_refresh(shop.platform, shop.refresh_token_enc, shop.access_token_expires_at)
+    ):
+        try:
+            return shop.platform, fresh_access(runtime, shop_id)
+        except ShopNotInstalled:
+            return None
     return shop.platform, access_of(cipher, shop)
 
 

@@ -32,6 +32,7 @@ from integration.domain import (
     OrderChange,
     OrderLineData,
     OrderStatus,
+    ShopUninstalled,
     Skip,
 )
 from integration.platforms.base import BadPayload, ShopAccess, StoredEvent
@@ -71,6 +72,8 @@ API_TOPICS: frozenset[str] = frozenset({RECONCILE_ORDER, RECONCILE_CUSTOMER, PUR
 WEBHOOK_TOPICS: frozenset[str] = TOPICS_HANDLED | TAG_TOPICS | {PURCHASING_SUMMARY}
 
 GraphQLFactory = Callable[[ShopAccess], "ShopifyGraphQL"]
+
+APP_UNINSTALLED = "app/uninstalled"
 
 # Stored on arrival; the install and compliance capability acts on them later.
 TOPICS_STORED: frozenset[str] = frozenset(
@@ -141,13 +144,18 @@ class ShopifyAdapter:
         self._clients: dict[str, ShopifyGraphQL] = {}
 
     def handles(self, topic: str) -> bool:
-        return topic in TOPICS_HANDLED or (self._graphql is not None and topic in API_TOPICS)
+        return (
+            topic in TOPICS_HANDLED or topic == APP_UNINSTALLED or (self._graphql is not None and topic in API_TOPICS)
+        )
 
     def translate(self, event: StoredEvent, shop: ShopAccess) -> Sequence[Change] | Skip:
         """The changes in one event (a customer may come with its consents); Skip for other topics or
         statuses we do not know yet."""
         if not self.handles(event.topic):
             return Skip("topic not handled")
+        if event.topic == APP_UNINSTALLED:
+            # The body is the Shop object; the delivery's shop and time are all that matter.
+            return (ShopUninstalled(_as_utc(event.triggered_at)),)
         payload = _load_object(event.body)
         if event.topic in API_TOPICS:
             return self._read_back(event.topic, payload, shop)

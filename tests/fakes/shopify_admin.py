@@ -28,15 +28,21 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import hashlib
+import hmac
 import json
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
-from flask import Response, g, request
+import jwt
+from flask import Response, g, redirect, request
+from jwt.warnings import InsecureKeyLengthWarning
 
 from tests.fakes.server import FakeServer
 from tests.fakes.server import scripted_response as _response
@@ -54,6 +60,8 @@ DEFAULT_COSTS = {
     "tagsAdd": 10,
     "tagsRemove": 10,
     "metafieldsSet": 10,
+    "webhookSubscriptions": 5,
+    "webhookSubscriptionCreate": 10,
 }
 
 
@@ -87,6 +95,7 @@ class _Shop:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     metafields: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
+    subscriptions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeShopify(FakeServer):
@@ -102,6 +111,7 @@ class FakeShopify(FakeServer):
         self.app.add_url_rule(
             "/<shop>/admin/api/<version>/graphql.json", "graphql_for_shop", self._graphql, methods=["POST"]
         )
+        self.oauth = FakeShopifyOAuth(self)
         self.reset()
 
     # -- lifecycle
@@ -122,6 +132,8 @@ class FakeShopify(FakeServer):
             self.restore_rate = 100.0  # points per second (Standard plan)
             self.costs: dict[str, int] = dict(DEFAULT_COSTS)
             self._clock: Callable[[], float] = time.monotonic
+            if hasattr(self, "oauth"):
+                self.oauth.reset()
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -287,6 +299,8 @@ class FakeShopify(FakeServer):
             "tagsAdd": self._tags_add,
             "tagsRemove": self._tags_remove,
             "metafieldsSet": self._metafields_set,
+            "webhookSubscriptions": self._webhook_subscriptions,
+            "webhookSubscriptionCreate": self._webhook_subscription_create,
         }.get(root or "")
         if handler is None:
             error = {
@@ -403,6 +417,175 @@ class FakeShopify(FakeServer):
             written.append(copy.deepcopy(stored[key]))
         self.mutations.append(AppliedMutation(shop, "metafieldsSet", copy.deepcopy(dict(variables))))
         return {"metafields": written, "userErrors": []}
+
+    def _webhook_subscriptions(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        first = int(variables.get("first") or 50)
+        start = int(variables.get("after") or 0)
+        page = state.subscriptions[start : start + first]
+        more = start + first < len(state.subscriptions)
+        return {
+            "nodes": copy.deepcopy(page),
+            "pageInfo": {"hasNextPage": more, "endCursor": str(start + first) if more else None},
+        }
+
+    def _webhook_subscription_create(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        topic = variables.get("topic")
+        given = variables.get("webhookSubscription") or {}
+        uri = given.get("uri") if isinstance(given, Mapping) else None
+        if topic in self.refused_topics:
+            return {"webhookSubscription": None, "userErrors": [{"field": ["topic"], "message": "Access denied"}]}
+        if not isinstance(topic, str) or not re.fullmatch(r"[A-Z_]+", topic) or not isinstance(uri, str) or not uri:
+            return {"webhookSubscription": None, "userErrors": [{"field": ["uri"], "message": "Address is invalid"}]}
+        if any(sub["topic"] == topic and sub["uri"] == uri for sub in state.subscriptions):
+            return {
+                "webhookSubscription": None,
+                "userErrors": [{"field": ["uri"], "message": "Address for this topic has already been taken"}],
+            }
+        sub = {"id": f"gid://shopify/WebhookSubscription/{len(state.subscriptions) + 1}", "topic": topic, "uri": uri}
+        state.subscriptions.append(sub)
+        self.mutations.append(AppliedMutation(shop, "webhookSubscriptionCreate", copy.deepcopy(dict(variables))))
+        return {"webhookSubscription": copy.deepcopy(sub), "userErrors": []}
+
+    def subscriptions(self, shop: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._shop(shop).subscriptions)
+
+    @property
+    def refused_topics(self) -> set[str]:
+        """GraphQL topics (``ORDERS_CREATE``) whose webhookSubscriptionCreate answers a userError."""
+        return self.oauth.refused_topics
+
+
+class FakeShopifyOAuth:
+    """Shopify's OAuth endpoints on the fake, for the install flow and token refresh.
+
+    * ``GET /{shop}/admin/oauth/authorize``: as if the merchant approved at once, redirects to
+      ``redirect_uri`` with ``code``, ``hmac``, ``host``, ``shop``, ``state`` and ``timestamp``, signed
+      with the app secret like Shopify (hex HMAC over the sorted query).
+    * ``POST /{shop}/admin/oauth/access_token``: the code grant (each code once; ``expiring=1`` gives an
+      hour-long token and a refresh token) and ``grant_type=refresh_token`` (rotating: the refresh token
+      used is spent; a spent or unknown one is ``400 invalid_grant``). Calls are counted per grant type.
+      A granted token is what the fake's Admin API then accepts for the shop.
+    * ``GET /{shop}/admin/apps/{api_key}``: Shopify admin opening the embedded app: redirects to
+      ``{app_url}/shopify/app`` with an App Bridge session token (``id_token``) for :attr:`user_id`.
+    """
+
+    def __init__(self, fake: FakeShopify) -> None:
+        self.fake = fake
+        app = fake.app
+        app.add_url_rule("/<shop>/admin/oauth/authorize", "oauth_authorize", self._authorize, methods=["GET"])
+        app.add_url_rule("/<shop>/admin/oauth/access_token", "oauth_token", self._token, methods=["POST"])
+        app.add_url_rule("/<shop>/admin/apps/<api_key>", "admin_app", self._open_app, methods=["GET"])
+        self.reset()
+
+    def reset(self) -> None:
+        self.api_key = "test-api-key"
+        self.secret = ""
+        self.app_url = ""
+        self.user_id = "7001"
+        self.expires_in = 3600
+        self.refresh_expires_in = 90 * 24 * 3600
+        self.token_delay = 0.0  # seconds each token answer waits (widens race windows)
+        self.calls: dict[str, int] = {"authorization_code": 0, "refresh_token": 0}
+        self.refused_topics: set[str] = set()
+        self._codes: dict[str, str] = {}
+        self._refresh: dict[str, str] = {}  # shop -> the one live refresh token
+        self._serial = 0
+        self.authorize_requests: list[dict[str, str]] = []
+
+    def configure(self, *, api_key: str, secret: str, app_url: str = "") -> None:
+        self.api_key, self.secret, self.app_url = api_key, secret, app_url
+
+    def issue_code(self, shop: str) -> str:
+        with self.fake._lock:
+            self._serial += 1
+            code = f"code-{self._serial}-{shop}"
+            self._codes[code] = shop
+            return code
+
+    def set_refresh_token(self, shop: str, token: str) -> None:
+        with self.fake._lock:
+            self._refresh[shop] = token
+
+    def signed_query(self, params: Mapping[str, str]) -> dict[str, str]:
+        message = "&".join(f"{k}={params[k]}" for k in sorted(params))
+        digest = hmac.new(self.secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+        return {**params, "hmac": digest}
+
+    def session_token(self, shop: str, user_id: str | None = None, **claims: Any) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": f"https://{shop}/admin",
+            "dest": f"https://{shop}",
+            "aud": self.api_key,
+            "sub": user_id or self.user_id,
+            "exp": now + 60,
+            "nbf": now,
+            "iat": now,
+            "jti": f"jti-{now}-{self._serial}",
+            "sid": "session-1",
+        }
+        payload.update(claims)
+        with warnings.catch_warnings():  # the suite's test secrets are shorter than Shopify's
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            return jwt.encode(payload, self.secret, algorithm="HS256")
+
+    def _authorize(self, shop: str) -> Any:
+        args = request.args.to_dict()
+        self.authorize_requests.append({**args, "shop": shop})
+        if args.get("client_id") != self.api_key or not args.get("redirect_uri") or not args.get("state"):
+            return _response(400, {"error": "invalid_request"})
+        params = {
+            "code": self.issue_code(shop),
+            "host": base64.urlsafe_b64encode(f"admin.shopify.com/store/{shop.split('.')[0]}".encode()).decode(),
+            "shop": shop,
+            "state": args["state"],
+            "timestamp": str(int(time.time())),
+        }
+        return redirect(f"{args['redirect_uri']}?{urlencode(self.signed_query(params))}", code=302)
+
+    def _open_app(self, shop: str, api_key: str) -> Any:
+        if api_key != self.api_key or not self.app_url:
+            return _response(404, {"errors": "Not Found"})
+        host = base64.urlsafe_b64encode(f"admin.shopify.com/store/{shop.split('.')[0]}".encode()).decode()
+        query = urlencode({"embedded": "1", "shop": shop, "host": host, "id_token": self.session_token(shop)})
+        return redirect(f"{self.app_url}/shopify/app?{query}", code=302)
+
+    def _token(self, shop: str) -> Any:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _response(400, {"error": "invalid_request"})
+        if body.get("client_id") != self.api_key or body.get("client_secret") != self.secret:
+            return _response(401, {"error": "invalid_client"})
+        grant = "refresh_token" if body.get("grant_type") == "refresh_token" else "authorization_code"
+        if self.token_delay:
+            time.sleep(self.token_delay)
+        with self.fake._lock:
+            self.calls[grant] += 1
+            if grant == "refresh_token":
+                given = body.get("refresh_token")
+                if not given or self._refresh.get(shop) != given:
+                    return _response(400, {"error": "invalid_grant", "error_description": "refresh token is invalid"})
+            else:
+                if self._codes.pop(str(body.get("code")), None) != shop:
+                    return _response(400, {"error": "invalid_request", "error_description": "code is invalid"})
+            self._serial += 1
+            access = f"shpat_{self._serial}_{shop.split('.')[0]}"
+            answer: dict[str, Any] = {"access_token": access, "scope": "read_orders,read_customers,write_customers"}
+            if grant == "refresh_token" or str(body.get("expiring")) == "1":
+                refresh = f"shprt_{self._serial}_{shop.split('.')[0]}"
+                self._refresh[shop] = refresh
+                answer.update(
+                    expires_in=self.expires_in,
+                    refresh_token=refresh,
+                    refresh_token_expires_in=self.refresh_expires_in,
+                )
+            known = self.fake._shops.get(shop)
+            if known is None:
+                self.fake.add_shop(shop, access)
+            else:
+                known.token = access
+        return _response(200, answer)
 
 
 def root_field(query: str) -> str | None:

@@ -20,6 +20,7 @@ from integration.domain import (
     FulfillmentStatus,
     OrderChange,
     OrderStatus,
+    ShopUninstalled,
     Skip,
 )
 from integration.platforms.base import BadPayload, ShopAccess, StoredEvent
@@ -110,11 +111,19 @@ def test_adapter_handles_only_the_handled_topics() -> None:
     adapter = ShopifyAdapter()
     assert adapter.platform == "shopify"
     assert all(adapter.handles(topic) for topic in TOPICS_HANDLED)
-    assert not any(adapter.handles(topic) for topic in TOPICS_STORED)
+    # app/uninstalled becomes a lifecycle change; the compliance topics are only stored.
+    assert adapter.handles("app/uninstalled")
+    assert not any(adapter.handles(topic) for topic in TOPICS_STORED - {"app/uninstalled"})
     assert not adapter.handles("orders/delete")
 
 
-@pytest.mark.parametrize("topic", ["orders/delete", "products/update", "shop/redact", "app/uninstalled", ""])
+def test_app_uninstalled_is_a_shop_uninstalled_change_at_its_trigger_time() -> None:
+    at = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+    stored = event("app/uninstalled", b'{"id": 1}', triggered_at=at)
+    assert ShopifyAdapter().translate(stored, SHOP) == (ShopUninstalled(at),)
+
+
+@pytest.mark.parametrize("topic", ["orders/delete", "products/update", "shop/redact", ""])
 def test_other_topics_are_skipped_without_reading_the_body(topic: str) -> None:
     result = ShopifyAdapter().translate(event(topic, b"not json at all"), SHOP)
     assert result == Skip("topic not handled")
