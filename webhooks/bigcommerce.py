@@ -1,4 +1,4 @@
-"""POST /webhooks/bigcommerce"""
+"""POST /webhooks/bigcommerce (and /webhooks/bigcommerce/delivery-exception)"""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def _verify_standard_webhook(body: bytes) -> str | None:
 
 
 @bp.post("/bigcommerce")
+# store/hook/deliveryException must go to a destination no other hook uses; it is checked and stored alike.
+@bp.post("/bigcommerce/delivery-exception")
 def receive_bigcommerce() -> Response:
     body = request.get_data(cache=False)
     payload = _payload(body)

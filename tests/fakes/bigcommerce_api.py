@@ -153,6 +153,8 @@ class FakeBigCommerce(FakeServer):
             self._in_flight: dict[str, int] = {}
             self._max_in_flight: dict[str, int] = {}
             self.request_delay = 0.0
+            self.hooks: dict[str, dict[int, dict[str, Any]]] = {}  # store hash -> hook id -> hook
+            self._next_hook_id = 1000
 
     # -- data
 
@@ -362,6 +364,108 @@ class FakeBigCommerce(FakeServer):
         )
         app.add_url_rule("/stores/<store_hash>/v3/customers", view_func=self._customers)
         app.add_url_rule("/stores/<store_hash>/v3/customers/subscribers", view_func=self._subscribers)
+        app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._list_hooks, methods=["GET"])
+        app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._create_hook, methods=["POST"])
+        app.add_url_rule("/stores/<store_hash>/v3/hooks/<int:hook_id>", view_func=self._update_hook, methods=["PUT"])
+
+    # -- webhooks (/v3/hooks): one per scope + destination, a store's deliveryException at its own destination
+
+    def add_hook(self, store_hash: str, **fields: Any) -> dict[str, Any]:
+        """Put a hook on the store as if the app had made it earlier (``scope``, ``destination``, ...)."""
+        with self._lock:
+            self._store(store_hash)
+            hook = self._new_hook(store_hash, fields)
+            self.hooks.setdefault(store_hash, {})[hook["id"]] = hook
+            return copy.deepcopy(hook)
+
+    def hooks_of(self, store_hash: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(h) for _id, h in sorted(self.hooks.get(store_hash, {}).items())]
+
+    def set_hook(self, store_hash: str, hook_id: int, **fields: Any) -> None:
+        """Change a stored hook as BigCommerce would (``is_active=False``: deactivated after failures)."""
+        with self._lock:
+            self.hooks[store_hash][hook_id].update(fields)
+
+    def _new_hook(self, store_hash: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        self._next_hook_id += 1
+        now = int(time.time())
+        return {
+            "id": self._next_hook_id,
+            "client_id": "fake-client-id",
+            "store_hash": store_hash,
+            "scope": fields.get("scope"),
+            "destination": fields.get("destination"),
+            "headers": fields.get("headers"),
+            "is_active": fields.get("is_active", True),
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def _list_hooks(self, store_hash: str) -> Response:
+        hooks = self.hooks_of(store_hash)
+        for name in ("scope", "destination"):
+            if name in request.args:
+                hooks = [h for h in hooks if h[name] == request.args[name]]
+        if "is_active" in request.args:
+            hooks = [h for h in hooks if h["is_active"] == (request.args["is_active"] == "true")]
+        page = max(request.args.get("page", 1, type=int) or 1, 1)
+        limit = min(max(request.args.get("limit", V2_DEFAULT_LIMIT, type=int) or V2_DEFAULT_LIMIT, 1), V2_MAX_LIMIT)
+        items = hooks[(page - 1) * limit : page * limit]
+        pagination = {
+            "total": len(hooks),
+            "count": len(items),
+            "per_page": limit,
+            "current_page": page,
+            "total_pages": max(math.ceil(len(hooks) / limit), 1),
+        }
+        return _response(200, {"data": items, "meta": {"pagination": pagination}})
+
+    def _hook_refusal(self, store_hash: str, hook: Mapping[str, Any], hook_id: int | None) -> Response | None:
+        """422 for what the API refuses: a missing field, a second hook for one scope + destination, a
+        deliveryException hook sharing a destination (or a second one)."""
+        if not isinstance(hook.get("scope"), str) or not isinstance(hook.get("destination"), str):
+            return _response(422, {"status": 422, "title": "scope and destination are required"})
+        others = [h for h in self.hooks.get(store_hash, {}).values() if h["id"] != hook_id]
+        if any(h["scope"] == hook["scope"] and h["destination"] == hook["destination"] for h in others):
+            return _response(422, {"status": 422, "title": "a webhook for this scope and destination exists"})
+        exception = "store/hook/deliveryException"
+        for other in others:
+            if exception in (hook["scope"], other["scope"]) and other["destination"] == hook["destination"]:
+                return _response(422, {"status": 422, "title": "deliveryException needs its own destination"})
+            if hook["scope"] == other["scope"] == exception:
+                return _response(422, {"status": 422, "title": "one deliveryException hook per store"})
+        return None
+
+    def _create_hook(self, store_hash: str) -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _response(400, {"status": 400, "title": "body must be a JSON object"})
+        with self._lock:
+            self._store(store_hash)
+            refused = self._hook_refusal(store_hash, body, None)
+            if refused is not None:
+                return refused
+            hook = self._new_hook(store_hash, body)
+            self.hooks.setdefault(store_hash, {})[hook["id"]] = hook
+            return _response(200, {"data": copy.deepcopy(hook), "meta": {}})
+
+    def _update_hook(self, store_hash: str, hook_id: int) -> Response:
+        body = request.get_json(silent=True)
+        fields = ("scope", "destination", "is_active", "headers")
+        if not isinstance(body, dict) or not any(name in body for name in fields):
+            return _response(422, {"status": 422, "title": "Update webhook request should not be empty"})
+        with self._lock:
+            hook = self.hooks.get(store_hash, {}).get(hook_id)
+            if hook is None:
+                return _not_found(request.path)
+            updated = {**hook, **{name: body[name] for name in fields if name in body}}
+            refused = self._hook_refusal(store_hash, updated, hook_id)
+            if refused is not None:
+                return refused
+            updated["updated_at"] = int(time.time())
+            hook.update(updated)
+            return _response(200, {"data": copy.deepcopy(hook), "meta": {}})
 
     def _orders(self, store_hash: str) -> Response:
         """The v2 order list as reconciliation reads it: ``min_date_modified``, date order, paged."""
