@@ -17,7 +17,7 @@ from integration.runtime import Runtime
 from integration.sessions import AppSessionInterface
 
 # Blueprints by dotted path: integration/ never imports the webhooks/ edge, it only mounts it.
-BLUEPRINTS = ("integration.health:bp", "webhooks:bp")
+BLUEPRINTS = ("integration.health:bp", "webhooks:bp", "integration.web.settings:bp")
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -36,6 +36,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.serves_https,
         SESSION_COOKIE_SAMESITE="None" if settings.serves_https else "Lax",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        # A settings form left open stays submittable as long as the session it belongs to.
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
     )
     app.session_interface = AppSessionInterface()
     runtime = Runtime.from_settings(settings)
@@ -47,6 +49,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     if settings.app_env == "test":
         # Not behind any sign-in yet (staff sign-in comes with the install capability): tests only.
         app.register_blueprint(import_string("integration.api:bp"))
+        app.register_blueprint(import_string("integration.web.testing:bp"))  # POST /_test/sign-in
 
     @app.errorhandler(HTTPException)
     def json_error(exc: HTTPException) -> Any:

@@ -1,0 +1,440 @@
+"""The merchant's settings page: the one place every capability keeps its settings (shop admins only).
+
+The page is a list of *sections*. Each section is one object (:class:`Section`) with a title, a
+template partial under ``templates/settings/`` that it renders into, what that partial needs
+(:meth:`Section.view`), and what a POST naming it does (:meth:`Section.submit`). ``SECTIONS`` lists them
+by dotted path, in page order: a capability adds its settings by writing its own section and one line
+there, without touching the others. Now: the shop's details (``shop``) and the staff roster (``staff``);
+reps, check-in timing and email templates arrive with their capabilities.
+
+Every form posts to ``POST /settings`` with a hidden ``section`` field (and, for forms with several
+buttons, ``action``). The CSRF token is checked for every POST before any section sees it (400 when
+it is missing, expired or not this session's). A section's answer is a success (flashed, then
+POST/redirect/GET) or the page again with its messages (422 for invalid input, 400 for a request the
+page never makes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+from werkzeug.utils import import_string
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from integration import runtime_of
+from integration.models import Shop, StaffRole, StaffUser
+from integration.web.security import apply_page_headers
+from integration.web.staff import admin_required, current_staff
+
+bp = Blueprint("settings", __name__)
+
+# The page's sections, in order, by dotted path to a Section object (resolved on first use).
+SECTIONS = (
+    "integration.web.settings:SHOP_SECTION",
+    "integration.web.settings:STAFF_SECTION",
+)
+
+POSTAL_ADDRESS_MAX = 500
+SENDER_NAME_MAX = 100
+EMAIL_MAX = 254  # the longest address SMTP can carry (RFC 5321 path limit less the angle brackets)
+
+
+# --- the section protocol ------------------------------------------------------------------------
+
+
+@dataclass
+class SectionRequest:
+    """What a section works with: the database session (one transaction per request) and the signed-in
+    admin and their shop, both attached to that session."""
+
+    db: Session
+    shop: Shop
+    me: StaffUser
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A section's answer to a POST: ``message`` flashed on success; otherwise ``context`` (merged into
+    the section's own view) renders the page again with ``status``."""
+
+    ok: bool
+    message: str = ""
+    context: Mapping[str, Any] = field(default_factory=dict)
+    status: int = 422
+
+    @classmethod
+    def saved(cls, message: str) -> Outcome:
+        return cls(ok=True, message=message)
+
+    @classmethod
+    def again(cls, status: int = 422, **context: Any) -> Outcome:
+        return cls(ok=False, context=context, status=status)
+
+
+class Section:
+    """One part of the settings page. Subclasses set ``key`` (also the hidden ``section`` field),
+    ``title`` and ``template`` and implement :meth:`view` and :meth:`submit`."""
+
+    key: str = ""
+    title: str = ""
+    template: str = ""
+
+    def view(self, req: SectionRequest) -> dict[str, Any]:
+        """The variables the section's template needs (as ``s`` inside it), for a GET."""
+        raise NotImplementedError
+
+    def submit(self, req: SectionRequest) -> Outcome:
+        """Handle a POST naming this section (the CSRF token is already checked). Change nothing unless
+        the whole input is valid: the transaction commits whatever was changed when the outcome is ok,
+        and rolls back otherwise."""
+        raise NotImplementedError
+
+
+@functools.cache
+def sections() -> tuple[Section, ...]:
+    found = tuple(import_string(path) for path in SECTIONS)
+    keys = [s.key for s in found]
+    if len(set(keys)) != len(keys) or not all(isinstance(s, Section) and s.key and s.template for s in found):
+        raise RuntimeError(f"settings sections must be Section objects with unique keys: {keys}")
+    return found
+
+
+# --- the shop's details --------------------------------------------------------------------------
+
+# Zones a shop may keep: every name the tz database knows, less the system aliases.
+_NOT_SHOP_ZONES = {"localtime", "posixrules", "Factory"}
+
+
+@functools.cache
+def shop_zones() -> dict[str, str]:
+    """Every acceptable zone name, keyed by its lower case (so ``europe/berlin`` is understood)."""
+    return {name.lower(): name for name in available_timezones() - _NOT_SHOP_ZONES}
+
+
+@functools.cache
+def suggested_zones() -> tuple[str, ...]:
+    """The names offered in the page's list: IANA's canonical zone per place (zone.tab, as the tzdata package
+    ships it) and UTC, without the legacy aliases the database also accepts (those are still valid input)."""
+    text = files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
+    known = set(shop_zones().values())
+    return (*sorted({row[2] for row in rows if len(row) >= 3 and row[2] in known}), "UTC")
+
+
+def valid_time_zone(_form: FlaskForm, field: StringField) -> None:
+    name = shop_zones().get((field.data or "").lower())
+    if name is None:
+        raise ValidationError(
+            f"{field.data!r} is not a time zone we know; choose one from the list, "
+            "like Europe/Berlin or America/New_York."
+        )
+    field.data = name  # as the tz database spells it
+
+
+# A strict subset of RFC 5322's addr-spec, with no display name, quoting or comments, and a domain
+# of two or more DNS labels whose last is alphabetic (or an IDNA xn-- label). The WTForms Email
+# validator needs the email_validator package, which this app does not install.
+_LOCAL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_TLD_RE = re.compile(r"[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}")
+
+
+def email_problem(value: str) -> str | None:
+    """Why ``value`` is not a plain ``name@example.com`` address we would send from, or None."""
+    if len(value) > EMAIL_MAX:
+        return f"An email address is at most {EMAIL_MAX} characters."
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or "@" in local:
+        return "Enter an email address like orders@example.com."
+    if len(local) > 64 or not _LOCAL_RE.fullmatch(local):
+        return "The part before the @ has characters an address cannot have (or starts, ends or doubles a dot)."
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL_RE.fullmatch(label) for label in labels) or not _TLD_RE.fullmatch(labels[-1]):
+        return "The part after the @ is not a domain like example.com."
+    return None
+
+
+def valid_email(_form: FlaskForm, field: StringField) -> None:
+    problem = email_problem(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
+def single_line(_form: FlaskForm, field: StringField) -> None:
+    # The sender name goes into a From: header: no line breaks or other control characters.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in field.data or ""):
+        raise ValidationError("Use one line of plain text, without line breaks or tabs.")
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _normalise_newlines(value: Any) -> Any:
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
+class ShopForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF and WTForms ship no types
+    section = HiddenField(default="shop")
+    time_zone = StringField(
+        "Time zone",
+        filters=[_strip],
+        validators=[DataRequired("Choose the shop's time zone, like Europe/Berlin."), valid_time_zone],
+        description="Where a customer's own time zone cannot be known, the shop's is used.",
+    )
+    postal_address = TextAreaField(
+        "Postal address",
+        filters=[_normalise_newlines, _strip],
+        validators=[
+            Optional(),
+            Length(
+                max=POSTAL_ADDRESS_MAX, message=f"Keep the postal address to {POSTAL_ADDRESS_MAX} characters or fewer."
+            ),
+        ],
+        description="Shown in the footer of the emails we send for you (the law requires one in marketing email).",
+    )
+    sender_name = StringField(
+        "Sending name",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=SENDER_NAME_MAX, message=f"Keep the sending name to {SENDER_NAME_MAX} characters or fewer."),
+            single_line,
+        ],
+        description="The name customers see in their inbox, like “Ada at Example Shop”.",
+    )
+    sender_email = StringField(
+        "Sending address",
+        filters=[_strip],
+        validators=[Optional(), valid_email],
+        description="The address emails come from and replies go to.",
+    )
+
+
+class ShopSection(Section):
+    key = "shop"
+    title = "Shop"
+    template = "settings/shop.html"
+
+    def view(self, req: SectionRequest) -> dict[str, Any]:
+        form = ShopForm(
+            formdata=None,
+            data={
+                "time_zone": req.shop.time_zone or "",
+                "postal_address": req.shop.postal_address or "",
+                "sender_name": req.shop.sender_name or "",
+                "sender_email": req.shop.sender_email or "",
+            },
+        )
+        return {"form": form, "zones": suggested_zones(), "postal_max": POSTAL_ADDRESS_MAX}
+
+    def submit(self, req: SectionRequest) -> Outcome:
+        form = ShopForm()
+        if not form.validate():
+            return Outcome.again(form=form)
+        req.shop.time_zone = form.time_zone.data
+        req.shop.postal_address = form.postal_address.data or None
+        req.shop.sender_name = form.sender_name.data or None
+        req.shop.sender_email = form.sender_email.data or None
+        return Outcome.saved("Shop settings saved.")
+
+
+# --- the staff roster ----------------------------------------------------------------------------
+
+
+class RosterForm(FlaskForm):  # type: ignore[misc]
+    """One button on one staff row: put the person on the roster (a rep) or take them off it."""
+
+    section = HiddenField(default="staff")
+    staff_id = HiddenField()
+    action = HiddenField()
+
+
+ROSTER_ACTIONS = {"add": StaffRole.REP, "remove": StaffRole.STAFF}
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    id: int
+    name: str
+    email: str
+    role: str
+    active: bool
+    last_seen: str
+    is_me: bool
+    action: str | None  # "add", "remove" or None (the admin, or someone the platform removed)
+    form: RosterForm | None
+
+
+def _last_seen(when: dt.datetime | None, zone: str | None) -> str:
+    if when is None:
+        return "never"
+    local = when.astimezone(ZoneInfo(zone) if zone and zone.lower() in shop_zones() else dt.UTC)
+    return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def staff_rows(db: Session, shop: Shop, me: StaffUser) -> list[StaffRow]:
+    people = db.scalars(
+        sa.select(StaffUser)
+        .where(StaffUser.shop_id == shop.id)
+        .order_by(
+            sa.case({StaffRole.ADMIN: 0, StaffRole.REP: 1}, value=StaffUser.role, else_=2),
+            StaffUser.active.desc(),
+            sa.func.lower(sa.func.coalesce(StaffUser.name, StaffUser.email, "")),
+            StaffUser.id,
+        )
+    )
+    rows = []
+    for person in people:
+        action = None
+        if person.role == StaffRole.REP:
+            action = "remove"
+        elif person.role == StaffRole.STAFF and person.active:
+            action = "add"
+        form = RosterForm(formdata=None, data={"staff_id": str(person.id), "action": action}) if action else None
+        rows.append(
+            StaffRow(
+                id=person.id,
+                name=person.name or "(no name)",
+                email=person.email or "",
+                role=person.role,
+                active=person.active,
+                last_seen=_last_seen(person.last_seen_at, shop.time_zone),
+                is_me=person.id == me.id,
+                action=action,
+                form=form,
+            )
+        )
+    return rows
+
+
+class StaffSection(Section):
+    key = "staff"
+    title = "Staff"
+    template = "settings/staff.html"
+
+    def view(self, req: SectionRequest) -> dict[str, Any]:
+        return {"rows": staff_rows(req.db, req.shop, req.me), "error": None}
+
+    def submit(self, req: SectionRequest) -> Outcome:
+        form = RosterForm()
+        role = ROSTER_ACTIONS.get(form.action.data or "")
+        staff_id = form.staff_id.data or ""
+        if role is None or not staff_id.isdigit():
+            return Outcome.again(400, error="That roster change is not one this page offers.")
+        # Scoped to the signed-in shop: anyone else's staff are "not found", like ids that never existed.
+        person = req.db.scalar(
+            sa.select(StaffUser).where(StaffUser.id == int(staff_id), StaffUser.shop_id == req.shop.id)
+        )
+        if person is None:
+            abort(404, description="no such person among this shop's staff")
+        who = person.name or person.email or "This person"
+        if person.role == StaffRole.ADMIN:
+            # The admin is the shop's owner on the platform; the roster never changes that (nor can the
+            # admin demote themselves by accident).
+            message = (
+                "You are the shop's admin; your role comes from owning the shop and cannot change here."
+                if person.id == req.me.id
+                else f"{who} is the shop's admin; their role comes from the platform and cannot change here."
+            )
+            return Outcome.again(400, error=message)
+        if role == StaffRole.REP and not person.active:
+            return Outcome.again(
+                422, error=f"{who} no longer has access to the shop on the platform, so cannot join the roster."
+            )
+        if person.role == role:
+            return Outcome.saved(f"{who} is already {'on' if role == StaffRole.REP else 'off'} the roster.")
+        person.role = role
+        return Outcome.saved(f"{who} {'added to' if role == StaffRole.REP else 'removed from'} the roster.")
+
+
+SHOP_SECTION = ShopSection()
+STAFF_SECTION = StaffSection()
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+def _signed_in() -> tuple[StaffUser, Shop]:
+    found = current_staff()
+    assert found is not None  # admin_required let the request through
+    return found
+
+
+def _render(req: SectionRequest, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    contexts = {}
+    for section in sections():
+        contexts[section.key] = {**section.view(req), **(overrides or {}).get(section.key, {})}
+    return render_template("settings.html", shop=req.shop, me=req.me, sections=sections(), contexts=contexts)
+
+
+@bp.get("/settings")
+@admin_required
+def show() -> str:
+    me, shop = _signed_in()
+    with runtime_of(current_app).session() as db:
+        req = SectionRequest(db, db.get_one(Shop, shop.id), db.get_one(StaffUser, me.id))
+        return _render(req)
+
+
+class _Discard(Exception):
+    def __init__(self, page: str, status: int) -> None:
+        super().__init__(status)
+        self.page, self.status = page, status
+
+
+@bp.post("/settings")
+@admin_required
+def save() -> Any:
+    check_csrf()
+    me, shop = _signed_in()
+    section = next((s for s in sections() if s.key == request.form.get("section")), None)
+    if section is None:
+        abort(400, description="this form names no settings section; reload the page and try again")
+    try:
+        with runtime_of(current_app).session() as db:
+            req = SectionRequest(db, db.get_one(Shop, shop.id), db.get_one(StaffUser, me.id))
+            outcome = section.submit(req)
+            if not outcome.ok:
+                raise _Discard(_render(req, {section.key: outcome.context}), outcome.status)
+    except _Discard as again:  # rolled back: whatever the section had begun to change is not kept
+        return again.page, again.status
+    flash(outcome.message, "success")
+    return redirect(url_for("settings.show", _anchor=section.key), code=303)
+
+
+def check_csrf() -> None:
+    """Every POST carries this session's CSRF token (checked after sign-in, so a stranger sees 401)."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as exc:
+        abort(400, description=f"{exc} Reload the page and try again.")
+
+
+@bp.after_request
+def page_headers(response: Response) -> Response:
+    found = current_staff()
+    return apply_page_headers(response, found[1] if found else None)
+
+
+def _error_page(exc: HTTPException) -> tuple[str, int]:
+    return render_template("error.html", error=exc), exc.code or 500
+
+
+for _code in (400, 401, 403, 404):
+    # The page's own errors are pages too (the app answers JSON everywhere else).
+    bp.register_error_handler(_code, _error_page)
