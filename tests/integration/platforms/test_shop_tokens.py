@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -31,9 +32,9 @@ def shopify_settings(settings: Settings, fake_shopify: FakeShopify) -> Settings:
 
 
 @pytest.fixture
-def shop_runtime(shopify_settings: Settings) -> Runtime:
+def shop_runtime(shopify_settings: Settings) -> Iterator[Runtime]:
     runtime = Runtime.from_settings(shopify_settings)
-    yield runtime  # type: ignore[misc]
+    yield runtime
     runtime.engine.dispose()
 
 
