@@ -17,7 +17,12 @@ from integration.runtime import Runtime
 from integration.sessions import AppSessionInterface
 
 # Blueprints by dotted path: integration/ never imports the webhooks/ edge, it only mounts it.
-BLUEPRINTS = ("integration.health:bp", "webhooks:bp", "integration.web.settings:bp")
+BLUEPRINTS = (
+    "integration.health:bp",
+    "webhooks:bp",
+    "integration.web.settings:bp",
+    "integration.web.bigcommerce:bp",
+)
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
