@@ -3,8 +3,9 @@
 
 Research: shared/platforms/bigcommerce.md §2. ``/auth`` exchanges the code at the login service before it
 answers, stores the token encrypted (``register_shop``: a reinstall brings the same shop, with its data,
-back), makes the store's hooks (:func:`ensure_hooks`), starts its first reconciliation (the backfill,
-and the orders placed in the minute before new hooks work) and signs the installing person in. The
+back), makes the store's hooks (``ensure_hooks``, through the subscription check, which records the
+outcome on the shop for ops), starts its first reconciliation (the backfill, and the orders placed in
+the minute before new hooks work) and signs the installing person in. The
 callbacks carry ``signed_payload_jwt``: HS256 with the app's client secret, ``aud`` the client id, ``iss``
 ``bc``, ``sub`` ``stores/{hash}``. The legacy ``signed_payload`` is not accepted.
 
@@ -35,13 +36,12 @@ from integration import runtime_of
 from integration.config import Settings
 from integration.lifecycle import uninstall
 from integration.models import Platform, Shop, ShopState, StaffUser
-from integration.platforms.base import NotFoundAtPlatform, ShopAccess, TransientPlatformError
-from integration.platforms.bigcommerce import BigCommerceAPIError, store_hash_from_producer
-from integration.platforms.bigcommerce_hooks import ensure_hooks
-from integration.platforms.clients import bigcommerce_client
+from integration.platforms.base import TransientPlatformError
+from integration.platforms.bigcommerce import store_hash_from_producer
 from integration.reconcile import enqueue_reconciliations
 from integration.runtime import Runtime
 from integration.shops import ShopError, TokenGrant, find_shop, register_shop
+from integration.subscriptions import check_shop
 from integration.web.staff import record_staff, sign_in
 
 log = logging.getLogger(__name__)
@@ -224,8 +224,7 @@ def auth() -> ResponseReturnValue:
         _fail(400, str(exc))
     log.info("BigCommerce store %s installed (shop %s)", store_hash, registered.id)
 
-    access = ShopAccess(registered.id, store_hash, access_token)
-    _subscribe(runtime, access, registered.webhook_token)
+    _subscribe(runtime, registered.id, store_hash)
     try:
         enqueue_reconciliations(runtime, [registered.id])
     except redis.RedisError as exc:  # the scheduled reconciliation picks the shop up later
@@ -233,18 +232,13 @@ def auth() -> ResponseReturnValue:
     return redirect(AFTER_SIGN_IN)
 
 
-def _subscribe(runtime: Runtime, access: ShopAccess, webhook_token: str) -> None:
-    """Make the hooks now; a failure does not undo the install (the health check makes them later)."""
-    client = bigcommerce_client(runtime.settings, access, redis=runtime.redis)
+def _subscribe(runtime: Runtime, shop_id: int, store_hash: str) -> None:
+    """Make the hooks now and record the outcome on the shop, as the scheduled subscription check does;
+    a failure does not undo the install (that check makes them later)."""
     try:
-        report = ensure_hooks(client, runtime.settings, webhook_token)
-    except (TransientPlatformError, BigCommerceAPIError, NotFoundAtPlatform, redis.RedisError) as exc:
-        log.warning("BigCommerce store %s: hooks not made at install (%s)", access.identifier, exc)
-        return
-    finally:
-        client.close()
-    for problem in report.problems:
-        log.warning("BigCommerce store %s hooks: %s", access.identifier, problem)
+        check_shop(runtime, shop_id)
+    except (TransientPlatformError, redis.RedisError) as exc:
+        log.warning("BigCommerce store %s: hooks not made at install (%s)", store_hash, exc)
 
 
 # ----------------------------------------------------------------------------------------- callbacks

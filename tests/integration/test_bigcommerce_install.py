@@ -170,6 +170,9 @@ def test_install_stores_the_token_makes_the_hooks_and_signs_the_owner_in(
         "email": "merchant@example.com",
         "shop": STORE_HASH,
     }
+    # The outcome is on the shop for ops, as the scheduled subscription check records it.
+    assert shop.subscriptions_checked_at is not None
+    assert len(json.loads(shop.subscriptions_report or "{}")["created"]) == len(hooks)
     # The backfill starts at once rather than at the next scheduled reconciliation.
     assert f"reconcile-{shop.id}" in app_runtime.queue("maintenance").job_ids
 
