@@ -22,6 +22,7 @@ BLUEPRINTS = (
     "webhooks:bp",
     "integration.web.settings:bp",
     "integration.web.bigcommerce:bp",
+    "integration.web.shopify:bp",
 )
 
 
