@@ -23,6 +23,7 @@ BLUEPRINTS = (
     "integration.web.settings:bp",
     "integration.web.bigcommerce:bp",
     "integration.web.shopify:bp",
+    "integration.api:bp",
 )
 
 
@@ -53,8 +54,6 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     for path in BLUEPRINTS:
         app.register_blueprint(import_string(path))
     if settings.app_env == "test":
-        # Not behind any sign-in yet (staff sign-in comes with the install capability): tests only.
-        app.register_blueprint(import_string("integration.api:bp"))
         app.register_blueprint(import_string("integration.web.testing:bp"))  # POST /_test/sign-in
 
     @app.errorhandler(HTTPException)

@@ -1,8 +1,8 @@
-"""The JSON the rep workspace will read: ``GET /api/shops/<shop>/customers/<id>``.
+"""The JSON the rep workspace reads: ``GET /api/shops/<shop>/customers/<id>``.
 
-Every page but the preference centre must require the right person. Staff sign-in arrives with the
-install capability, so until then this blueprint is mounted only in tests (``app.testing``); in a
-running app the route does not exist.
+Behind staff sign-in (the platform's own sign-in, see ``integration.web.staff``), and only for the
+signed-in person's own shop: another shop's customers answer 404, exactly like customers that do not
+exist, so the API never confirms who is a customer elsewhere.
 """
 
 from __future__ import annotations
@@ -11,17 +11,24 @@ from flask import Blueprint, abort, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from integration.customer_views import find_customer, find_shop, profile
+from integration.web.staff import current_staff, staff_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.get("/shops/<shop>/customers/<customer>")
+@staff_required
 def customer_profile(shop: str, customer: str) -> ResponseReturnValue:
     from integration import runtime_of
 
+    signed_in = current_staff()
+    assert signed_in is not None  # staff_required
     with runtime_of(current_app).session() as session:
         found_shop = find_shop(session, shop)
-        found = find_customer(session, found_shop, customer) if found_shop is not None else None
+        mine = found_shop is not None and found_shop.id == signed_in[1].id
+        found = find_customer(session, found_shop, customer) if mine and found_shop is not None else None
         if found is None:
             abort(404, "customer not found")
-        return jsonify(profile(session, found))
+        response = jsonify(profile(session, found))
+    response.headers["Cache-Control"] = "no-store"  # customer data: never kept by a browser or proxy
+    return response

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
 from integration.domain import Address, CustomerChange, OrderChange, OrderLineData, OrderStatus
 from integration.models import Customer, CustomerProduct, Shop, TimelineEntry
@@ -236,23 +237,28 @@ def test_the_segments_job_sets_the_top_ten_percent_as_vip(runtime: Runtime) -> N
     assert {p.platform_customer_id for p in profiles(runtime) if p.segment == "vip"} == {"0", "18", "19"}
 
 
-def test_the_profile_api_serves_the_same_json_and_404s_unknown_people(client: object, app_runtime: Runtime) -> None:
+def test_the_profile_api_serves_the_same_json_to_the_shops_staff_only(
+    client: FlaskClient, app_runtime: Runtime
+) -> None:
+    from integration.models import StaffRole
+    from tests.integration.web.conftest import add_staff, sign_in
+
     shop = add_shop(app_runtime)
+    other = add_shop(app_runtime, "bigcommerce", "other0store", "bc-token")
     apply(app_runtime, shop.id, order(customer=account()))
-    http = client  # Flask test client
-    found = http.get(f"/api/shops/{SHOP_DOMAIN}/customers/77")  # type: ignore[attr-defined]
+    url = f"/api/shops/{SHOP_DOMAIN}/customers/77"
+
+    assert client.get(url).status_code == 401  # nobody signed in
+    sign_in(client, add_staff(app_runtime, other.id, "9", role=StaffRole.ADMIN))
+    assert client.get(url).status_code == 404  # another shop's staff: as if it did not exist
+
+    sign_in(client, add_staff(app_runtime, shop.id, "5", role=StaffRole.REP))
+    found = client.get(url)
     assert found.status_code == 200
     assert set(found.get_json()) == PROFILE_KEYS
-    missing = http.get(f"/api/shops/{SHOP_DOMAIN}/customers/nobody@example.com")  # type: ignore[attr-defined]
+    assert found.headers["Cache-Control"] == "no-store"
+    missing = client.get(f"/api/shops/{SHOP_DOMAIN}/customers/nobody@example.com")
     assert (missing.status_code, missing.get_json()) == (404, {"error": "customer not found"})
-
-
-def test_the_profile_api_does_not_exist_outside_tests(settings: object) -> None:
-    from integration import create_app
-
-    app = create_app(settings.replace(app_env="development"))  # type: ignore[attr-defined]
-    assert app.test_client().get(f"/api/shops/{SHOP_DOMAIN}/customers/77").status_code == 404
-    assert "api.customer_profile" not in app.view_functions
 
 
 def test_consent_per_channel_on_its_own_clock_with_a_timeline_fact(runtime: Runtime) -> None:
