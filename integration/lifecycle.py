@@ -6,14 +6,33 @@ import datetime as dt
 import logging
 
 import sqlalchemy as sa
+from redis.exceptions import RedisError
 from rq.job import Job
 
 from integration.models import Shop
+from integration.platforms.base import TransientPlatformError
 from integration.queues import PER_SHOP_JOB_PREFIXES
 from integration.runtime import Runtime
 from integration.shops import uninstall_shop
 
 log = logging.getLogger(__name__)
+
+
+def after_install(runtime: Runtime, shop_id: int) -> None:
+    """What follows every install or reinstall, on both platforms: webhook subscriptions made now (the
+    outcome recorded on the shop, as the scheduled check records it) and the first reconciliation (the
+    backfill) queued. Neither failing undoes the install: the scheduled jobs catch up."""
+    from integration.reconcile import enqueue_reconciliations
+    from integration.subscriptions import check_shop
+
+    try:
+        check_shop(runtime, shop_id)
+    except (TransientPlatformError, RedisError) as exc:
+        log.warning("shop %s: subscriptions not made at install (%s)", shop_id, type(exc).__name__)
+    try:
+        enqueue_reconciliations(runtime, [shop_id])
+    except RedisError as exc:
+        log.warning("shop %s: first reconciliation not queued (%s)", shop_id, type(exc).__name__)
 
 
 def cancel_shop_jobs(runtime: Runtime, shop_id: int) -> list[str]:

@@ -34,14 +34,11 @@ from sqlalchemy.orm import Session
 
 from integration import runtime_of
 from integration.config import Settings
-from integration.lifecycle import uninstall
+from integration.lifecycle import after_install, uninstall
 from integration.models import Platform, Shop, ShopState, StaffUser
-from integration.platforms.base import TransientPlatformError
 from integration.platforms.bigcommerce import store_hash_from_producer
-from integration.reconcile import enqueue_reconciliations
 from integration.runtime import Runtime
 from integration.shops import ShopError, TokenGrant, find_shop, register_shop
-from integration.subscriptions import check_shop
 from integration.web.staff import record_staff, sign_in
 
 log = logging.getLogger(__name__)
@@ -224,21 +221,8 @@ def auth() -> ResponseReturnValue:
         _fail(400, str(exc))
     log.info("BigCommerce store %s installed (shop %s)", store_hash, registered.id)
 
-    _subscribe(runtime, registered.id, store_hash)
-    try:
-        enqueue_reconciliations(runtime, [registered.id])
-    except redis.RedisError as exc:  # the scheduled reconciliation picks the shop up later
-        log.warning("BigCommerce store %s: first reconciliation not queued (%s)", store_hash, type(exc).__name__)
+    after_install(runtime, registered.id)
     return redirect(AFTER_SIGN_IN)
-
-
-def _subscribe(runtime: Runtime, shop_id: int, store_hash: str) -> None:
-    """Make the hooks now and record the outcome on the shop, as the scheduled subscription check does;
-    a failure does not undo the install (that check makes them later)."""
-    try:
-        check_shop(runtime, shop_id)
-    except (TransientPlatformError, redis.RedisError) as exc:
-        log.warning("BigCommerce store %s: hooks not made at install (%s)", store_hash, exc)
 
 
 # ----------------------------------------------------------------------------------------- callbacks

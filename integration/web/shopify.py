@@ -34,10 +34,9 @@ from werkzeug.wrappers import Response
 
 from integration import runtime_of
 from integration.config import Settings
-from integration.db import utcnow
-from integration.models import Platform, Shop, ShopState, StaffRole, StaffUser
+from integration.lifecycle import after_install
+from integration.models import Platform, ShopState, StaffRole, StaffUser
 from integration.platforms.base import TransientPlatformError
-from integration.platforms.clients import shopify_graphql
 from integration.platforms.shopify import valid_shop_domain
 from integration.platforms.shopify_oauth import (
     OAuthError,
@@ -48,9 +47,8 @@ from integration.platforms.shopify_oauth import (
     exchange_code,
     verify_signed_query,
 )
-from integration.platforms.shopify_subscriptions import ensure_subscriptions
 from integration.runtime import Runtime
-from integration.shops import TokenGrant, find_shop, register_shop, shop_access
+from integration.shops import TokenGrant, find_shop, register_shop
 from integration.web.staff import record_staff, sign_in
 
 log = logging.getLogger(__name__)
@@ -189,40 +187,10 @@ def callback() -> Response:
             ),
         )
     log.info("Shopify shop %s installed (shop %s, scopes %s)", shop, registered.id, grant.scopes)
-    check_subscriptions(runtime, registered.id)
+    after_install(runtime, registered.id)
     response = redirect(f"{admin_base(settings.shopify_admin_url, shop)}/admin/apps/{quote(settings.shopify_api_key)}")
     response.delete_cookie(STATE_COOKIE, path="/shopify/")
     return response
-
-
-def check_subscriptions(runtime: Runtime, shop_id: int) -> None:
-    """Put the shop's webhook subscriptions in place; a failure does not fail the install (the health
-    job checks again), but is recorded on the shop for ops."""
-    import dataclasses
-    import json
-
-    with runtime.session() as session:
-        shop = session.get(Shop, shop_id)
-        if shop is None:
-            return
-        access = shop_access(runtime.cipher, shop)
-    client = shopify_graphql(runtime.settings, access)
-    try:
-        report = ensure_subscriptions(client, runtime.settings)
-        text = json.dumps(dataclasses.asdict(report), sort_keys=True)
-    except Exception as exc:  # reported for ops; the install itself succeeded
-        log.warning("Shopify shop %s: webhook subscriptions not checked: %s", shop_id, type(exc).__name__)
-        text = json.dumps(
-            {"created": [], "present": [], "problems": [f"{type(exc).__name__}: {exc}"[:500]], "reactivated": []}
-        )
-    finally:
-        client.close()
-    with runtime.session() as session:
-        session.execute(
-            sa.update(Shop)
-            .where(Shop.id == shop_id)
-            .values(subscriptions_checked_at=utcnow(), subscriptions_report=text)
-        )
 
 
 def _session_token() -> str | None:
