@@ -254,6 +254,33 @@ def refresh_token(
     return _post_token(url, payload, "token refresh", session)
 
 
+def exchange_session_token(
+    admin_url_template: str,
+    shop: str,
+    session_token: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    session: requests.Session | None = None,
+) -> GrantedToken:
+    """Token exchange: a staff member's App Bridge session token for a new expiring offline token.
+
+    What heals a shop whose refresh token Shopify refused: the merchant opens the app, and their
+    session token proves the shop still has it installed (research §4.1, token exchange).
+    """
+    url = f"{admin_base(admin_url_template, shop)}/admin/oauth/access_token"
+    payload = {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": session_token,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
+        "expiring": "1",
+    }
+    return _post_token(url, payload, "token exchange", session)
+
+
 # -------------------------------------------------------------------------------- session token
 
 

@@ -35,7 +35,7 @@ from werkzeug.wrappers import Response
 from integration import runtime_of
 from integration.config import Settings
 from integration.lifecycle import after_install
-from integration.models import Platform, ShopState, StaffRole, StaffUser
+from integration.models import Platform, ShopState, StaffRole, StaffUser, TokenState
 from integration.platforms.base import TransientPlatformError
 from integration.platforms.shopify import valid_shop_domain
 from integration.platforms.shopify_oauth import (
@@ -45,9 +45,11 @@ from integration.platforms.shopify_oauth import (
     authorize_url,
     decode_session_token,
     exchange_code,
+    exchange_session_token,
     verify_signed_query,
 )
 from integration.runtime import Runtime
+from integration.shop_tokens import store_grant
 from integration.shops import TokenGrant, find_shop, register_shop
 from integration.web.staff import record_staff, sign_in
 
@@ -216,12 +218,15 @@ def embedded_app() -> Any:
     if named is not None and named.lower() != claims.shop:
         abort(401, description="the session token is for another shop")
     runtime = _runtime()
+    refresh_failed: str | None = None  # the refused refresh token's ciphertext, when the shop needs healing
     with runtime.session() as session:
         shop = find_shop(session, Platform.SHOPIFY, claims.shop)
         if shop is None or shop.state != ShopState.ACTIVE:
             shop_id = None
         else:
             shop_id = shop.id
+            if shop.token_state == TokenState.REFRESH_FAILED:
+                refresh_failed = shop.refresh_token_enc or ""
             has_admin = session.scalar(
                 sa.select(sa.func.count())
                 .select_from(StaffUser)
@@ -234,4 +239,27 @@ def embedded_app() -> Any:
         if request.args.get("hmac") and _verified_shop() == claims.shop:
             return framed(_begin_install(claims.shop), claims.shop)
         abort(403, description="the app is not installed on this shop: install it from Shopify")
+    if refresh_failed is not None:
+        _heal_token(runtime, shop_id, claims.shop, token, refresh_failed)
     return framed(redirect("/settings", code=303), claims.shop)
+
+
+def _heal_token(runtime: Runtime, shop_id: int, shop: str, session_token: str, refused: str) -> None:
+    """A shop whose refresh Shopify refused gets a new token pair by token exchange, now that a person
+    from the shop has proved it is still installed. A failure leaves the mark for ops; sign-in goes on."""
+    settings = runtime.settings
+    try:
+        grant = exchange_session_token(
+            settings.shopify_admin_url,
+            shop,
+            session_token,
+            client_id=settings.shopify_api_key,
+            client_secret=settings.shopify_api_secret,
+        )
+    except (TokenRefused, TransientPlatformError) as exc:
+        log.warning("Shopify shop %s: token exchange failed (%s)", shop_id, type(exc).__name__)
+        return
+    # Only if the refused pair is still the stored one: a reinstall meanwhile wins.
+    replaces = refused or None
+    if store_grant(runtime, shop_id, grant, replaces=replaces):
+        log.info("Shopify shop %s: token renewed by token exchange", shop_id)

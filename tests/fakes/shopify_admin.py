@@ -486,7 +486,7 @@ class FakeShopifyOAuth:
         self.expires_in = 3600
         self.refresh_expires_in = 90 * 24 * 3600
         self.token_delay = 0.0  # seconds each token answer waits (widens race windows)
-        self.calls: dict[str, int] = {"authorization_code": 0, "refresh_token": 0}
+        self.calls: dict[str, int] = {"authorization_code": 0, "refresh_token": 0, "token_exchange": 0}
         self.refused_topics: set[str] = set()
         self._codes: dict[str, str] = {}
         self._refresh: dict[str, str] = {}  # shop -> the one live refresh token
@@ -557,7 +557,10 @@ class FakeShopifyOAuth:
             return _response(400, {"error": "invalid_request"})
         if body.get("client_id") != self.api_key or body.get("client_secret") != self.secret:
             return _response(401, {"error": "invalid_client"})
-        grant = "refresh_token" if body.get("grant_type") == "refresh_token" else "authorization_code"
+        grant = {
+            "refresh_token": "refresh_token",
+            "urn:ietf:params:oauth:grant-type:token-exchange": "token_exchange",
+        }.get(str(body.get("grant_type")), "authorization_code")
         if self.token_delay:
             time.sleep(self.token_delay)
         with self.fake._lock:
@@ -566,13 +569,25 @@ class FakeShopifyOAuth:
                 given = body.get("refresh_token")
                 if not given or self._refresh.get(shop) != given:
                     return _response(400, {"error": "invalid_grant", "error_description": "refresh token is invalid"})
+            elif grant == "token_exchange":
+                # Shopify accepts a session token its app secret signed, for this shop.
+                try:
+                    with warnings.catch_warnings():  # the suite's secrets are shorter than real ones
+                        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+                        claims = jwt.decode(
+                            str(body.get("subject_token")), self.secret, algorithms=["HS256"], audience=self.api_key
+                        )
+                except jwt.InvalidTokenError:
+                    return _response(400, {"error": "invalid_subject_token"})
+                if claims.get("dest") != f"https://{shop}":
+                    return _response(400, {"error": "invalid_subject_token"})
             else:
                 if self._codes.pop(str(body.get("code")), None) != shop:
                     return _response(400, {"error": "invalid_request", "error_description": "code is invalid"})
             self._serial += 1
             access = f"shpat_{self._serial}_{shop.split('.')[0]}"
             answer: dict[str, Any] = {"access_token": access, "scope": "read_orders,read_customers,write_customers"}
-            if grant == "refresh_token" or str(body.get("expiring")) == "1":
+            if grant != "authorization_code" or str(body.get("expiring")) == "1":
                 refresh = f"shprt_{self._serial}_{shop.split('.')[0]}"
                 self._refresh[shop] = refresh
                 answer.update(

@@ -259,6 +259,33 @@ def test_session_token_signs_the_first_user_in_as_admin_then_others_as_staff(
     assert staff_rows(runtime) == [("7001", StaffRole.ADMIN), ("7002", StaffRole.STAFF)]
 
 
+def test_opening_the_app_heals_a_shop_whose_refresh_was_refused(
+    app: Flask, fake_shopify: FakeShopify, runtime: Runtime
+) -> None:
+    from sqlalchemy import update
+
+    from integration.models import Shop, TokenState
+
+    install_shop(app.test_client(), fake_shopify)
+    with runtime.session() as session:
+        session.execute(update(Shop).values(token_state=TokenState.REFRESH_FAILED, token_error="invalid_grant"))
+    before = shop_row(runtime)
+    assert before is not None
+
+    token = fake_shopify.oauth.session_token(SHOP_DOMAIN, "7001")
+    response = app.test_client().get(f"/shopify/app?{urlencode({'shop': SHOP_DOMAIN, 'id_token': token})}")
+    assert response.status_code == 303
+    assert fake_shopify.oauth.calls["token_exchange"] == 1
+    after = shop_row(runtime)
+    assert after is not None
+    assert (after.token_state, after.token_error) == (TokenState.OK, None)
+    assert after.access_token_enc != before.access_token_enc and after.refresh_token_enc != before.refresh_token_enc
+
+    # A healthy shop costs no exchange.
+    app.test_client().get(f"/shopify/app?{urlencode({'shop': SHOP_DOMAIN, 'id_token': token})}")
+    assert fake_shopify.oauth.calls["token_exchange"] == 1
+
+
 @pytest.mark.parametrize(
     "claims",
     [
