@@ -219,6 +219,20 @@ def _post_token(url: str, payload: Mapping[str, Any], what: str, session: reques
     )
 
 
+def _token_endpoint(
+    admin_url_template: str,
+    shop: str,
+    client_id: str,
+    client_secret: str,
+    fields: Mapping[str, str],
+    what: str,
+    session: requests.Session | None,
+) -> GrantedToken:
+    """One call to the shop's ``/admin/oauth/access_token`` (every grant: code, refresh, exchange)."""
+    url = f"{admin_base(admin_url_template, shop)}/admin/oauth/access_token"
+    return _post_token(url, {"client_id": client_id, "client_secret": client_secret, **fields}, what, session)
+
+
 def exchange_code(
     admin_url_template: str,
     shop: str,
@@ -229,9 +243,8 @@ def exchange_code(
     session: requests.Session | None = None,
 ) -> GrantedToken:
     """The callback's code for an expiring offline token (``expiring=1``: 60 min, rotating refresh)."""
-    url = f"{admin_base(admin_url_template, shop)}/admin/oauth/access_token"
-    payload = {"client_id": client_id, "client_secret": client_secret, "code": code, "expiring": "1"}
-    return _post_token(url, payload, "code exchange", session)
+    fields = {"code": code, "expiring": "1"}
+    return _token_endpoint(admin_url_template, shop, client_id, client_secret, fields, "code exchange", session)
 
 
 def refresh_token(
@@ -244,14 +257,8 @@ def refresh_token(
     session: requests.Session | None = None,
 ) -> GrantedToken:
     """A new access token and a new refresh token (the old refresh token is used up)."""
-    url = f"{admin_base(admin_url_template, shop)}/admin/oauth/access_token"
-    payload = {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "grant_type": "refresh_token",
-        "refresh_token": token,
-    }
-    return _post_token(url, payload, "token refresh", session)
+    fields = {"grant_type": "refresh_token", "refresh_token": token}
+    return _token_endpoint(admin_url_template, shop, client_id, client_secret, fields, "token refresh", session)
 
 
 def exchange_session_token(
@@ -268,17 +275,14 @@ def exchange_session_token(
     What heals a shop whose refresh token Shopify refused: the merchant opens the app, and their
     session token proves the shop still has it installed (research §4.1, token exchange).
     """
-    url = f"{admin_base(admin_url_template, shop)}/admin/oauth/access_token"
-    payload = {
-        "client_id": client_id,
-        "client_secret": client_secret,
+    fields = {
         "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
         "subject_token": session_token,
         "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
         "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
         "expiring": "1",
     }
-    return _post_token(url, payload, "token exchange", session)
+    return _token_endpoint(admin_url_template, shop, client_id, client_secret, fields, "token exchange", session)
 
 
 # -------------------------------------------------------------------------------- session token
