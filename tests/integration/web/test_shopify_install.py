@@ -3,7 +3,6 @@ real-HTTP fake Shopify; and the whole install in headless Chromium against gunic
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from integration.models import Shop, ShopState, StaffRole, StaffUser, TokenState
 from integration.platforms.shopify_oauth import query_hmac
 from integration.runtime import Runtime
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import ROOT, SHOP_DOMAIN, SHOPIFY_SECRET, LiveServer, bin_path, drain, post_shopify, settings_env
+from tests.helpers import SHOP_DOMAIN, SHOPIFY_SECRET, LiveServer, drain, post_shopify
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -372,20 +371,7 @@ def test_install_in_chromium_from_install_url_to_settings(
 ) -> None:
     playwright_api = pytest.importorskip("playwright.sync_api")
 
-    class ShopifyLiveServer(LiveServer):
-        """gunicorn with the app's key and its own address as PUBLIC_URL (settings_env leaves them out)."""
-
-        def _spawn(self, settings: Settings, workers: int, log: Any) -> Any:
-            env = {
-                **settings_env(settings),
-                "SHOPIFY_API_KEY": settings.shopify_api_key,
-                "PUBLIC_URL": f"http://127.0.0.1:{self.port}",
-            }
-            command = [bin_path("gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}"]
-            command += ["--no-control-socket", "integration.wsgi:app"]
-            return subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-
-    server = ShopifyLiveServer(shopify_settings)
+    server = LiveServer(shopify_settings)
     try:
         fake_shopify.oauth.app_url = server.url
         with playwright_api.sync_playwright() as playwright:
