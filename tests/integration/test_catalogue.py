@@ -155,7 +155,12 @@ def test_shopify_types_are_fetched_once_and_shown_most_bought_first(
     assert (again.fetched, len(shopify.requests)) == (0, calls)
 
     # The API and the CLI carry the same lists.
-    api = app.test_client().get(f"/api/shops/{SHOP_DOMAIN}/customers/77").get_json()
+    from integration.models import StaffRole
+    from tests.integration.web.conftest import add_staff, sign_in
+
+    http = app.test_client()
+    sign_in(http, add_staff(rt, shop_id, "1", role=StaffRole.REP))
+    api = http.get(f"/api/shops/{SHOP_DOMAIN}/customers/77").get_json()
     assert api["product_types"] == data["product_types"]
     assert api["products"] == data["products"]
     text = app.test_cli_runner().invoke(args=["customers", "show", SHOP_DOMAIN, "ann@example.com"]).output
