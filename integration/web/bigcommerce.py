@@ -58,6 +58,7 @@ REQUIRED_SCOPES = (
     "store_v2_orders_read_only",
     "store_v2_customers",
     "store_v2_information_read_only",
+    "store_v2_products_read_only",  # product types (the catalogue job)
 )
 
 

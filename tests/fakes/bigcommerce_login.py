@@ -21,6 +21,10 @@ from tests.fakes.bigcommerce_api import load_fixture
 from tests.fakes.server import FakeServer
 from tests.fakes.server import scripted_response as _response
 
+DEFAULT_SCOPE = (
+    "store_v2_orders_read_only store_v2_customers store_v2_information_read_only store_v2_products_read_only"
+)
+
 
 @dataclass
 class _Code:
@@ -58,7 +62,7 @@ class FakeBigCommerceLogin(FakeServer):
         store_hash: str,
         access_token: str,
         *,
-        scope: str = "store_v2_orders_read_only store_v2_customers store_v2_information_read_only",
+        scope: str = DEFAULT_SCOPE,
         user_id: int = 24654,
         owner_id: int = 24654,
         user_email: str = "merchant@example.com",

@@ -26,7 +26,7 @@ from integration.runtime import Runtime
 from integration.shops import hash_webhook_token
 from integration.web.staff import current_staff
 from tests.fakes.bigcommerce_api import FakeBigCommerce, load_fixture
-from tests.fakes.bigcommerce_login import FakeBigCommerceLogin
+from tests.fakes.bigcommerce_login import DEFAULT_SCOPE, FakeBigCommerceLogin
 from tests.helpers import BIGCOMMERCE_SECRET, STORE_HASH, bigcommerce_body
 
 PUBLIC = "https://app.example.com"
@@ -35,7 +35,7 @@ ACCESS_TOKEN = "bc-access-SECRET-0001"
 OWNER_ID = 24654
 CLERK_ID = 5550001
 CONTEXT = f"stores/{STORE_HASH}"
-SCOPES = "store_v2_orders_read_only store_v2_customers store_v2_information_read_only"
+SCOPES = DEFAULT_SCOPE
 DROP = object()
 CALLBACKS = ("/bigcommerce/load", "/bigcommerce/uninstall", "/bigcommerce/remove-user")
 
