@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -239,6 +241,37 @@ def start_worker(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (from /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Field 4 of /proc/PID/stat is the parent; the name (field 2) may hold spaces, so split after it.
+            parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    stack = list(children.get(pid, []))
+    while stack:
+        child = stack.pop()
+        found.append(child)
+        stack.extend(children.get(child, []))
+    return found
+
+
+def crash(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process and everything below it, as a machine losing power would. An RQ work horse
+    puts itself in its own process group (os.setpgrp), so killing the worker's group alone would leave
+    it running, finishing its job into whatever test comes next."""
+    for pid in [*descendants(process.pid), process.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
 
 
 def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05, message: str = "condition") -> None:

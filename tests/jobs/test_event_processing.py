@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +33,8 @@ from tests.helpers import (
     LiveServer,
     add_shop,
     bigcommerce_body,
+    crash,
+    descendants,
     drain,
     fixture_bytes,
     shopify_headers,
@@ -104,9 +105,11 @@ def test_a_worker_killed_mid_job_is_finished_after_the_sweep(
     try:
         wait_until(lambda: status_of(bc_runtime, event_id) == EventStatus.PROCESSING, message="job started")
         wait_until(lambda: fake_bc.requests_to(r"/v2/orders/218$"), message="the platform call")
+        horses = descendants(worker.pid)
+        assert horses, "the worker forked no work horse"
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, as a crash would
-        worker.wait()
+        crash(worker)  # the worker and its work horse (which is in a process group of its own)
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in horses), message="the horse gone")
     assert status_of(bc_runtime, event_id) == EventStatus.PROCESSING
 
     # Not yet: the job may still be running as far as anyone can tell.
@@ -266,4 +269,6 @@ def test_the_worker_command_processes_a_delivery_end_to_end(settings: Settings, 
     assert relay_once(runtime) == 1
     worker = start_worker(settings, burst=True)
     assert worker.wait(timeout=60) == 0
-    assert {e.status for e in events(runtime)} == {EventStatus.DONE}
+    assert {e.status for e in events(runtime)} == {EventStatus.DONE}, [
+        (e.id, e.status, e.attempts, e.last_error) for e in events(runtime)
+    ]
