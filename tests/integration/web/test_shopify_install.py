@@ -4,7 +4,6 @@ real-HTTP fake Shopify; and the whole install in headless Chromium against gunic
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from integration import create_app, intake_of, runtime_of
+from integration import runtime_of
 from integration.config import Settings
 from integration.models import Shop, ShopState, StaffRole, StaffUser, TokenState, WebhookEvent
 from integration.platforms.shopify_oauth import query_hmac
@@ -26,23 +25,20 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture
-def shopify_settings(settings: Settings, fake_shopify: FakeShopify) -> Settings:
+def settings(settings: Settings, fake_shopify: FakeShopify) -> Settings:
+    """The suite's settings pointed at the fake Shopify, which knows the app's key and secret."""
     fake_shopify.oauth.configure(api_key=settings.shopify_api_key, secret=settings.shopify_api_secret)
     return settings.replace(shopify_admin_url=fake_shopify.admin_url_template)
 
 
 @pytest.fixture
-def app(shopify_settings: Settings) -> Iterator[Flask]:
-    app = create_app(shopify_settings)
-    app.testing = True
-    yield app
-    intake_of(app).close()
-    runtime_of(app).engine.dispose()
+def shopify_settings(settings: Settings) -> Settings:
+    return settings
 
 
 @pytest.fixture
 def runtime(app: Flask) -> Runtime:
-    return runtime_of(app)
+    return runtime_of(app)  # the app's own, so tests and requests share one engine
 
 
 def signed(params: dict[str, str], secret: str = SHOPIFY_SECRET) -> str:
