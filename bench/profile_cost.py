@@ -22,11 +22,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from integration.db import create_db_engine, make_session_factory, utcnow
-from integration.domain import Address, CustomerChange, OrderChange, OrderLineData, OrderStatus
-from integration.migrate import upgrade
-from integration.models import Customer, Order, Shop
-from integration.upserts import apply_change
+from integration.core.db import create_db_engine, make_session_factory, utcnow
+from integration.core.migrate import upgrade
+from integration.customers.models import Customer, Order
+from integration.customers.upserts import apply_change
+from integration.events.changes import Address, CustomerChange, OrderChange, OrderLineData, OrderStatus
+from integration.shops.models import Shop
 
 HISTORY_ORDERS = 3  # orders each generated customer already has
 

@@ -11,19 +11,17 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import import_string
 
-from integration.config import Settings
-from integration.intake import EventIntake
-from integration.runtime import Runtime
-from integration.sessions import AppSessionInterface
+from integration.core.config import Settings
+from integration.core.runtime import Runtime
+from integration.core.sessions import AppSessionInterface
+from integration.events.intake import EventIntake
 
 # Blueprints by dotted path: integration/ never imports the webhooks/ edge, it only mounts it.
 BLUEPRINTS = (
-    "integration.health:bp",
+    "integration.core.health:bp",
     "webhooks:bp",
     "integration.web.settings:bp",
-    "integration.web.bigcommerce:bp",
-    "integration.web.shopify:bp",
-    "integration.api:bp",
+    "integration.customers.api:bp",
 )
 
 
@@ -51,7 +49,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["runtime"] = runtime
     app.extensions["intake"] = EventIntake(runtime.engine)
 
-    for path in BLUEPRINTS:
+    from integration.platforms.registry import PLATFORMS
+
+    for path in (*BLUEPRINTS, *(parts.blueprint for parts in PLATFORMS.values())):
         app.register_blueprint(import_string(path))
     if settings.app_env == "test":
         app.register_blueprint(import_string("integration.web.testing:bp"))  # POST /_test/sign-in

@@ -1,11 +1,12 @@
-"""Processing of stored webhook events."""
+"""Stored webhook events: processing one, and the sweep that rescues lost or stuck ones."""
 
 from __future__ import annotations
 
 from rq import get_current_job
 
-from integration.processing import EventProcessor
-from integration.runtime import get_runtime
+from integration.core.runtime import get_runtime
+from integration.events.dispatch import sweep
+from integration.events.processing import EventProcessor
 
 
 def process_event(event_id: int) -> str:
@@ -13,3 +14,9 @@ def process_event(event_id: int) -> str:
     job = get_current_job()
     retries_left = job.retries_left if job is not None else None
     return EventProcessor(get_runtime()).process(event_id, retries_left=retries_left).value
+
+
+def sweep_events() -> dict[str, int]:
+    """Re-enqueue events that Redis lost or a dead worker left behind."""
+    report = sweep(get_runtime())
+    return {"requeued": len(report.requeued), "still_queued": report.still_queued}

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (integration.migrate) or DATABASE_URL."""
+"""Alembic environment: the URL comes from the caller (integration.core.migrate) or DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from integration.config import Settings
-from integration.db import create_db_engine
-from integration.models import Base
+from integration.core.config import Settings
+from integration.core.db import create_db_engine, load_models
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("database_url"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = load_models()
 
 
 def _url() -> str:

@@ -19,14 +19,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from integration import create_app
-from integration.config import Settings
-from integration.migrate import upgrade
-from integration.models import Base
-from integration.redis_server import EmbeddedRedis
-from integration.runtime import Runtime
+from integration.core.config import Settings
+from integration.core.db import load_models
+from integration.core.migrate import upgrade
+from integration.core.redis_server import EmbeddedRedis
+from integration.core.runtime import Runtime
+from integration.events.intake import EventIntake
+from integration.shops.registry import RegisteredShop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import BIGCOMMERCE_SECRET, SHOPIFY_PREVIOUS_SECRET, SHOPIFY_SECRET, TEST_TOKEN_KEY
+from tests.helpers import BIGCOMMERCE_SECRET, SHOPIFY_PREVIOUS_SECRET, SHOPIFY_SECRET, TEST_TOKEN_KEY, add_shop
+
+# Fixtures shared across folders: the fake platforms' clients, and staff with sign-in.
+pytest_plugins = ["tests.platform_fixtures", "tests.staff_fixtures"]
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -97,7 +102,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
     engine = sa.create_engine(url)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    tables = ", ".join(t.name for t in load_models().sorted_tables)
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     engine.dispose()
@@ -184,3 +189,16 @@ def bigcommerce_server() -> Iterator[FakeBigCommerce]:
     """One fake BigCommerce API (real HTTP) for the session; tests reset it."""
     with FakeBigCommerce() as fake:
         yield fake
+
+
+@pytest.fixture
+def intake(runtime: Runtime) -> Iterator[EventIntake]:
+    intake = EventIntake(runtime.engine)
+    yield intake
+    intake._discard_connection()  # the intake keeps its DBAPI connection for the thread's lifetime
+
+
+@pytest.fixture
+def shop(runtime: Runtime) -> RegisteredShop:
+    """The default Shopify shop (tests.helpers.SHOP_DOMAIN), registered and active."""
+    return add_shop(runtime)

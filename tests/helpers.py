@@ -22,10 +22,10 @@ import requests
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 
-from integration.config import Settings
-from integration.queues import ALL
-from integration.runtime import Runtime
-from integration.shops import RegisteredShop, register_shop
+from integration.core.config import Settings
+from integration.core.queues import ALL
+from integration.core.runtime import Runtime
+from integration.shops.registry import RegisteredShop, register_shop
 
 ROOT = Path(__file__).resolve().parent.parent
 # A fixed Fernet key for tests (32 bytes, url-safe base64); never used outside tests.
@@ -113,7 +113,7 @@ def add_shop(
 @contextmanager
 def job_environment(settings: Settings) -> Iterator[None]:
     """Jobs build their runtime from the environment, as in a real worker; give them the test's."""
-    from integration.runtime import get_runtime
+    from integration.core.runtime import get_runtime
 
     saved = dict(os.environ)
     os.environ.update(settings_env(settings))
@@ -130,7 +130,7 @@ def job_environment(settings: Settings) -> Iterator[None]:
 
 def drain(runtime: Runtime) -> None:
     """Relay waiting events, then run every queued job in this process until the queues are empty."""
-    from integration.dispatch import relay_once
+    from integration.events.dispatch import relay_once
 
     while relay_once(runtime):
         pass

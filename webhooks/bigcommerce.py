@@ -10,8 +10,9 @@ from typing import Any
 from flask import Response, current_app, request
 
 from integration import intake_of, runtime_of
-from integration.intake import Delivery, StorageUnavailable
-from integration.platforms.bigcommerce import WEBHOOK_SCOPES, store_hash_from_producer
+from integration.events.intake import Delivery, StorageUnavailable
+from integration.platforms.edge import BIGCOMMERCE_WEBHOOK_SCOPES as WEBHOOK_SCOPES
+from integration.platforms.edge import store_hash_from_producer
 from webhooks import bp
 from webhooks.common import bounded, reject, store_and_answer, unavailable
 from webhooks.signatures import standard_webhook_valid, token_matches

@@ -8,7 +8,7 @@ from typing import NoReturn
 from flask import Response, abort, current_app, jsonify
 
 from integration import intake_of
-from integration.intake import Delivery, StorageUnavailable
+from integration.events.intake import Delivery, StorageUnavailable
 
 log = logging.getLogger("webhooks")
 

@@ -7,8 +7,10 @@ from typing import Any
 from flask import Response, current_app, request
 
 from integration import runtime_of
-from integration.intake import Delivery
-from integration.platforms.shopify import TOPICS_STORED, WEBHOOK_TOPICS, parse_timestamp, valid_shop_domain
+from integration.events.intake import Delivery
+from integration.platforms.edge import SHOPIFY_TOPICS_STORED as TOPICS_STORED
+from integration.platforms.edge import SHOPIFY_WEBHOOK_TOPICS as WEBHOOK_TOPICS
+from integration.platforms.edge import parse_timestamp, valid_shop_domain
 from webhooks import bp
 from webhooks.common import bounded, reject, store_and_answer
 from webhooks.signatures import shopify_hmac_valid

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from integration import runtime_of
-from integration.customer_views import find_customer, find_shop, list_customers, profile, summary
+from integration.customers.views import find_customer, find_shop, list_customers, profile, summary
 
 SEGMENTS = click.Choice(["prospect", "new", "returning", "vip", "lapsed"])
 

@@ -10,8 +10,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from integration import runtime_of
-from integration.events import list_events, replay_events, select_events
-from integration.models import EventStatus
+from integration.events.models import EventStatus
+from integration.events.replay import list_events, replay_events, select_events
 
 STATUSES = click.Choice([s.value for s in EventStatus])
 
@@ -90,7 +90,7 @@ def _ids(ids: list[int]) -> str:
 @events.command("relay")
 def relay_command() -> None:
     """Queue every stored event that is waiting (the scheduler does this continuously)."""
-    from integration.dispatch import relay_once
+    from integration.events.dispatch import relay_once
 
     runtime = runtime_of(current_app)
     total = 0
@@ -102,7 +102,7 @@ def relay_command() -> None:
 @events.command("sweep")
 def sweep_command() -> None:
     """Re-queue events that Redis lost or a dead worker left behind (the scheduler runs this)."""
-    from integration.dispatch import sweep
+    from integration.events.dispatch import sweep
 
     report = sweep(runtime_of(current_app))
     click.echo(f"re-queued {len(report.requeued)} event(s); {report.still_queued} still waiting in Redis")

@@ -24,15 +24,15 @@ from flask.cli import AppGroup
 from redis.exceptions import LockError
 
 from integration import runtime_of
-from integration.crypto import SecretUnreadable, TokenCipher
-from integration.models import Shop
-from integration.runtime import Runtime
+from integration.core.crypto import SecretUnreadable, TokenCipher
+from integration.core.runtime import Runtime
+from integration.shops.models import Shop
 
 # Every column of ``shops`` that holds Fernet ciphertext.
 SECRET_COLUMNS: tuple[str, ...] = ("access_token_enc", "refresh_token_enc", "webhook_token_enc")
 BATCH_SIZE = 200  # shop ids read per query
 ATTEMPTS = 3  # tries per row when its secret changes under us (a token refresh)
-# integration.shop_tokens refreshes a shop's token holding this Redis lock; a row is rotated holding it.
+# integration.shops.tokens refreshes a shop's token holding this Redis lock; a row is rotated holding it.
 REFRESH_LOCK = "shop-token-refresh:{shop_id}"
 LOCK_TTL = 60
 LOCK_WAIT = 30
@@ -134,7 +134,7 @@ def rotate_keys(runtime: Runtime, *, batch_size: int = BATCH_SIZE) -> KeyReport:
 
 @contextmanager
 def _refresh_lock(runtime: Runtime, shop_id: int) -> Iterator[bool]:
-    """The lock a Shopify token refresh holds (integration.shop_tokens): a refresh compares the stored
+    """The lock a Shopify token refresh holds (integration.shops.tokens): a refresh compares the stored
     refresh token's ciphertext before storing the new pair, so re-encrypting it mid-refresh would make
     the refresher drop a pair Shopify has already issued (and spent the old refresh token for)."""
     lock = runtime.redis.lock(REFRESH_LOCK.format(shop_id=shop_id), timeout=LOCK_TTL, blocking_timeout=LOCK_WAIT)

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from integration import runtime_of
-from integration.config import PROJECT_ROOT, mask_url
+from integration.core.config import PROJECT_ROOT, mask_url
 
 
 @click.group(cls=AppGroup)
@@ -24,7 +24,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def upgrade_command(revision: str) -> None:
     """Apply Alembic migrations (the Procfile's release step)."""
-    from integration.migrate import upgrade
+    from integration.core.migrate import upgrade
 
     settings = runtime_of(current_app).settings
     upgrade(settings.database_url, revision, settings.token_encryption_key)
@@ -37,7 +37,7 @@ def upgrade_command(revision: str) -> None:
 @click.option("--worker-class", default="rq.Worker", show_default=True, help="rq.SimpleWorker avoids a fork per job.")
 def worker(burst: bool, worker_class: str) -> None:
     """Run an RQ worker (with RQ's scheduler) on every queue, in priority order."""
-    from integration.scheduler import run_worker
+    from integration.core.scheduler import run_worker
 
     run_worker(runtime_of(current_app), burst=burst, worker_class=worker_class)
 
@@ -46,7 +46,7 @@ def worker(burst: bool, worker_class: str) -> None:
 @with_appcontext
 def scheduler() -> None:
     """Relay stored events to RQ and enqueue the periodic sweep."""
-    from integration.scheduler import Scheduler
+    from integration.core.scheduler import Scheduler
 
     Scheduler(runtime_of(current_app)).run()
 
@@ -58,8 +58,8 @@ def scheduler() -> None:
 def serve(port: int, host: str) -> None:
     """Everything `make run` starts: migrations, the embedded Redis (unless REDIS_URL is set), then
     web + worker + scheduler under honcho. Ctrl-C stops it all, Redis last."""
-    from integration.migrate import upgrade
-    from integration.redis_server import EmbeddedRedis
+    from integration.core.migrate import upgrade
+    from integration.core.redis_server import EmbeddedRedis
 
     settings = runtime_of(current_app).settings
     upgrade(settings.database_url, token_encryption_key=settings.token_encryption_key)

@@ -13,15 +13,14 @@ from flask.cli import AppGroup
 from redis.exceptions import RedisError
 
 from integration import runtime_of
-from integration.customer_views import find_shop
-from integration.db import utcnow
-from integration.models import Platform, Shop, ShopState, TokenState
-from integration.platforms.base import BadPayload, TransientPlatformError
-from integration.platforms.bigcommerce import BigCommerceAPIError
-from integration.platforms.shopify_api import ShopifyAPIError
-from integration.reconcile import enqueue_reconciliations, reconcile_shop
-from integration.shops import ShopError, register_shop
-from integration.subscriptions import parse_report, summarise
+from integration.core.db import utcnow
+from integration.customers.views import find_shop
+from integration.platforms.interfaces import BadPayload, PlatformRefused, TransientPlatformError
+from integration.platforms.registry import parts_for
+from integration.shops.models import Platform, Shop, ShopState, TokenState
+from integration.shops.registry import ShopError, register_shop
+from integration.shops.subscriptions import parse_report, summarise
+from integration.sync.reconcile import enqueue_reconciliations, reconcile_shop
 
 
 @click.group(cls=AppGroup)
@@ -40,13 +39,16 @@ def add(platform: str, domain: str | None, store_hash: str | None, token: str, a
 
     The token is shown only here: BigCommerce hooks must send it in the X-Webhook-Token header.
     """
-    identifier = domain if platform == Platform.SHOPIFY else store_hash
-    other = store_hash if platform == Platform.SHOPIFY else domain
-    flag = "--domain" if platform == Platform.SHOPIFY else "--store-hash"
+    # Each platform names its shops by one of the two flags (its parts say which); the other must be absent.
+    given = {"domain": domain, "store_hash": store_hash}
+    wanted = parts_for(platform).identifier_option
+    identifier = given.pop(wanted)
+    flag = "--" + wanted.replace("_", "-")
     if not identifier:
         raise click.UsageError(f"{flag} is required for {platform}")
-    if other:
-        raise click.UsageError(f"{'--store-hash' if flag == '--domain' else '--domain'} is not for {platform}")
+    for option, value in given.items():
+        if value:
+            raise click.UsageError(f"--{option.replace('_', '-')} is not for {platform}")
     try:
         with runtime_of(current_app).session() as session:
             shop = register_shop(session, runtime_of(current_app).cipher, platform, identifier, token)
@@ -105,7 +107,7 @@ def backfill(shop: str, days: int | None, as_json: bool) -> None:
     except TransientPlatformError as exc:
         click.echo(f"the platform is unavailable, try again later: {exc}", err=True)
         raise SystemExit(2) from None
-    except (ShopifyAPIError, BigCommerceAPIError, BadPayload) as exc:
+    except (PlatformRefused, BadPayload) as exc:
         click.echo(f"the platform refused: {exc}", err=True)
         raise SystemExit(2) from None
     if report.skipped:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from flask import Response
 
-from integration.models import Platform, Shop
-from integration.platforms.bigcommerce import STORE_HASH_RE
-from integration.platforms.shopify import valid_shop_domain
+from integration.platforms.registry import admin_origins
+from integration.shops.models import Shop
 
 SHOPIFY_ADMIN = "https://admin.shopify.com"
 
@@ -35,10 +34,9 @@ def frame_ancestors(shop: Shop | None) -> str:
     """
     if shop is not None:
         # Identifiers are normalised when a shop is registered; checked again because they go into a header.
-        if shop.platform == Platform.SHOPIFY and valid_shop_domain(shop.identifier):
-            return f"https://{shop.identifier} {SHOPIFY_ADMIN}"
-        if shop.platform == Platform.BIGCOMMERCE and STORE_HASH_RE.fullmatch(shop.identifier):
-            return f"https://store-{shop.identifier}.mybigcommerce.com"
+        origins = admin_origins(shop.platform, shop.identifier)
+        if origins:
+            return origins
     return "'none'"
 
 

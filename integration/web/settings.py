@@ -36,9 +36,9 @@ from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from integration import runtime_of
-from integration.models import Shop, StaffRole, StaffUser
+from integration.shops.models import Shop, StaffRole, StaffUser
+from integration.shops.staff import admin_required, current_staff
 from integration.web.security import apply_page_headers
-from integration.web.staff import admin_required, current_staff
 
 bp = Blueprint("settings", __name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from integration import runtime_of
-from integration.models import StaffUser
-from integration.web.staff import sign_in, sign_out
+from integration.shops.models import StaffUser
+from integration.shops.staff import sign_in, sign_out
 
 bp = Blueprint("testing", __name__, url_prefix="/_test")
 

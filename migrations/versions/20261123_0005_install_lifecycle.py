@@ -24,8 +24,8 @@ Moment = sa.DateTime(timezone=True)
 def _cipher():  # type: ignore[no-untyped-def]
     from alembic import context
 
-    from integration.config import Settings
-    from integration.crypto import TokenCipher
+    from integration.core.config import Settings
+    from integration.core.crypto import TokenCipher
 
     key = context.config.attributes.get("token_encryption_key")
     return TokenCipher(key or Settings.from_env().token_encryption_key)

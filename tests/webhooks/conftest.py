@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from integration import create_app, intake_of, runtime_of
-from integration.config import Settings
-from integration.models import WebhookEvent
-from integration.runtime import Runtime
+from integration.core.config import Settings
+from integration.core.runtime import Runtime
+from integration.events.models import WebhookEvent
 
 
 class AppFactory(Protocol):

@@ -17,10 +17,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from integration.intake import Delivery, StorageUnavailable, Stored
-from integration.models import Shop, WebhookEvent
-from integration.platforms.bigcommerce import WEBHOOK_SCOPES
-from integration.runtime import Runtime
+from integration.core.runtime import Runtime
+from integration.events.intake import Delivery, StorageUnavailable, Stored
+from integration.events.models import WebhookEvent
+from integration.platforms.bigcommerce.topics import WEBHOOK_SCOPES
+from integration.shops.models import Shop
 from tests.helpers import (
     BIGCOMMERCE_SECRET,
     STORE_HASH,

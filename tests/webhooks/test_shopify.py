@@ -15,9 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from integration.intake import Delivery, StorageUnavailable, Stored
-from integration.models import WebhookEvent
-from integration.platforms.shopify import TOPICS_STORED, WEBHOOK_TOPICS
+from integration.events.intake import Delivery, StorageUnavailable, Stored
+from integration.events.models import WebhookEvent
+from integration.platforms.shopify.topics import TOPICS_STORED, WEBHOOK_TOPICS
 from tests.helpers import (
     SHOP_DOMAIN,
     SHOPIFY_PREVIOUS_SECRET,

@@ -1,0 +1,120 @@
+"""The scheduler process: relays new events to RQ and enqueues the periodic sweep.
+
+The relay polls the database (a partial index makes an empty poll a few microseconds) and hands
+new rows to RQ in batches. The sweep is registered with RQ's ``CronScheduler`` and runs as a job on
+the maintenance queue. Outages of Redis or the database are waited out here, never fatal: under
+honcho one process exiting would stop the whole app.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+import redis
+from rq.cron import CronScheduler
+from sqlalchemy.exc import SQLAlchemyError
+
+from integration.core.queues import (
+    CHECK_ALL_SUBSCRIPTIONS,
+    FETCH_ALL_PRODUCT_TYPES,
+    MAINTENANCE,
+    PRODUCT_TYPES_INTERVAL,
+    RECONCILE_ALL,
+    REFRESH_SEGMENTS,
+    SEGMENTS_INTERVAL,
+    SWEEP_EVENTS,
+    WRITE_BACK_ALL,
+)
+from integration.core.runtime import Runtime
+from integration.events.dispatch import relay_once
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL = 0.1  # seconds between polls when there was nothing to relay
+MAX_BACKOFF = 10.0
+
+
+class Scheduler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.stopping = threading.Event()
+        self.cron = self._cron()
+
+    def _cron(self) -> CronScheduler:
+        from werkzeug.utils import import_string
+
+        settings = self.runtime.settings
+        # (job, seconds between runs, job timeout). All run on the maintenance queue; the fan-outs
+        # (reconcile, write-back, product types, subscriptions) only enqueue one job per shop, so they are quick.
+        periodic = (
+            (SWEEP_EVENTS, settings.sweep_interval, 300),
+            (REFRESH_SEGMENTS, SEGMENTS_INTERVAL, 1800),
+            (RECONCILE_ALL, settings.reconcile_interval, 300),
+            (WRITE_BACK_ALL, settings.writeback_interval, 300),
+            (FETCH_ALL_PRODUCT_TYPES, PRODUCT_TYPES_INTERVAL, 300),
+            (CHECK_ALL_SUBSCRIPTIONS, settings.subscriptions_interval, 300),
+        )
+        cron = CronScheduler(connection=self.runtime.redis, name="personal-commerce-scheduler")
+        for func, interval, timeout in periodic:
+            cron.register(
+                import_string(func), queue_name=MAINTENANCE, interval=interval, job_timeout=timeout, result_ttl=3600
+            )
+        return cron
+
+    def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        log.info("scheduler stopping")
+        self.stopping.set()
+
+    def tick(self) -> int:
+        """One round: relay what is waiting, enqueue due cron jobs. Returns events relayed."""
+        relayed = relay_once(self.runtime)
+        self.cron.enqueue_jobs()
+        return relayed
+
+    def run(self) -> None:
+        """Run until SIGTERM or SIGINT (the process entry point)."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.run_loop()
+
+    def run_loop(self) -> None:
+        log.info("scheduler started: relaying events, sweeping every %ss", self.runtime.settings.sweep_interval)
+        backoff = 0.0
+        while not self.stopping.is_set():
+            try:
+                relayed = self.tick()
+            except (redis.RedisError, OSError, SQLAlchemyError) as exc:
+                backoff = min(MAX_BACKOFF, backoff * 2 or 0.5)
+                log.warning("scheduler: %s unavailable (%s); retrying in %.1fs", _which(exc), exc, backoff)
+                self.stopping.wait(backoff)
+                continue
+            if backoff:
+                log.info("scheduler: connections are back")
+                backoff = 0.0
+            if relayed:
+                log.debug("relayed %d events", relayed)
+            else:
+                self.stopping.wait(IDLE_POLL)
+
+
+def _which(exc: BaseException) -> str:
+    return "database" if isinstance(exc, SQLAlchemyError) else "redis"
+
+
+def run_worker(runtime: Runtime, *, burst: bool = False, worker_class: str = "rq.Worker") -> bool:
+    """Run an RQ worker on every queue, with RQ's scheduler (needed for Retry intervals)."""
+    from werkzeug.utils import import_string
+
+    from integration.core.queues import ALL
+
+    cls = import_string(worker_class)
+    queues = [runtime.queue(name) for name in ALL]
+    worker = cls(queues, connection=runtime.redis)
+    started = time.monotonic()
+    result: bool = worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)
+    log.info("worker stopped after %.1fs", time.monotonic() - started)
+    return result

@@ -1,0 +1,198 @@
+"""Processing one stored event: claim it, translate it through its platform's adapter, apply it.
+
+The database row is the source of truth for where an event stands. A claim is a conditional UPDATE, so
+however many jobs exist for one event (a redelivered job, a sweep that re-enqueued it, an operator's
+replay), at most one processes it at a time and a finished event is never processed again by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from integration.core.db import utcnow
+from integration.core.queues import RETRY_INTERVALS
+from integration.core.runtime import Runtime
+from integration.customers.upserts import apply_change
+from integration.events.changes import ShopUninstalled, Skip
+from integration.events.models import EventStatus, WebhookEvent
+from integration.platforms.interfaces import (
+    Adapter,
+    BadPayload,
+    NotFoundAtPlatform,
+    StoredEvent,
+    TransientPlatformError,
+)
+from integration.shops.lifecycle import uninstall_notice
+from integration.shops.models import ShopState, TokenState
+from integration.shops.registry import find_shop, shop_access
+from integration.shops.tokens import ShopNotInstalled, needs_refresh, processing_access
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+
+
+class Outcome(enum.StrEnum):
+    DONE = "done"
+    IGNORED = "ignored"
+    QUARANTINED = "quarantined"
+    NOT_CLAIMED = "not_claimed"  # another job has it, or it is already finished
+    RETRY = "retry"  # transient failure; RQ or the sweep will try again
+    FAILED = "failed"
+
+
+class EventFailed(Exception):
+    """Raised after recording a failed attempt, so that RQ applies its Retry policy."""
+
+
+def default_adapters(runtime: Runtime) -> Mapping[str, Adapter]:
+    from integration.platforms.registry import adapters
+
+    return adapters(runtime)
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text[:MAX_ERROR_LENGTH]
+
+
+class EventProcessor:
+    def __init__(self, runtime: Runtime, adapters: Mapping[str, Adapter] | None = None) -> None:
+        self.runtime = runtime
+        self.adapters = adapters if adapters is not None else default_adapters(runtime)
+
+    def claim(self, event_id: int) -> bool:
+        """Take the event from ``received`` to ``processing``; False if it is not ``received``.
+
+        Events stuck in ``processing`` by a dead worker are handed back to ``received`` by the sweep.
+        """
+        now = utcnow()
+        with self.runtime.session() as session:
+            result = session.execute(
+                sa.update(WebhookEvent)
+                .where(WebhookEvent.id == event_id, WebhookEvent.status == EventStatus.RECEIVED)
+                .values(
+                    status=EventStatus.PROCESSING,
+                    started_at=now,
+                    attempts=WebhookEvent.attempts + 1,
+                    retry_at=None,
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _finish(self, event_id: int, status: EventStatus, reason: str | None = None) -> None:
+        with self.runtime.session() as session:
+            session.execute(
+                sa.update(WebhookEvent)
+                .where(WebhookEvent.id == event_id)
+                .values(status=status, last_error=reason, processed_at=utcnow())
+            )
+
+    def _record_failure(self, event_id: int, error: str, *, final: bool, retry_at: dt.datetime | None) -> None:
+        with self.runtime.session() as session:
+            session.execute(
+                sa.update(WebhookEvent)
+                .where(WebhookEvent.id == event_id)
+                .values(
+                    status=EventStatus.FAILED if final else EventStatus.RECEIVED,
+                    last_error=error,
+                    processed_at=utcnow() if final else None,
+                    retry_at=retry_at,
+                    # Counts as queued now: the sweep leaves it to RQ's retry until it is overdue.
+                    queued_at=utcnow(),
+                )
+            )
+
+    def process(self, event_id: int, retries_left: int | None = None) -> Outcome:
+        """Process one event. ``retries_left`` is what RQ has left for this job (None: no retries).
+
+        Returns the outcome; raises :class:`EventFailed` after recording a failure that RQ should
+        retry or file as failed.
+        """
+        if not self.claim(event_id):
+            log.info("event %s not claimed (already finished or being processed)", event_id)
+            return Outcome.NOT_CLAIMED
+        try:
+            return self._process_claimed(event_id)
+        except TransientPlatformError as exc:
+            # The platform is busy or down: never a reason to give up on the event. While RQ has
+            # retries left it backs off; after that the sweep re-enqueues the event at ``retry_at``.
+            log.warning("event %s: platform unavailable (%s); will retry", event_id, exc)
+            if retries_left:
+                self._record_failure(event_id, _short(exc), final=False, retry_at=None)
+                raise EventFailed(str(exc)) from exc
+            delay = max(exc.retry_after or 0, RETRY_INTERVALS[-1])
+            retry_at = utcnow() + dt.timedelta(seconds=delay)
+            self._record_failure(event_id, _short(exc), final=False, retry_at=retry_at)
+            return Outcome.RETRY
+        except Exception as exc:
+            final = not retries_left
+            log.exception("event %s failed (final=%s)", event_id, final)
+            self._record_failure(event_id, _short(exc), final=final, retry_at=None)
+            raise EventFailed(_short(exc)) from exc
+
+    def _process_claimed(self, event_id: int) -> Outcome:
+        with self.runtime.session() as session:
+            row = session.get(WebhookEvent, event_id)
+            if row is None:  # deleted by an operator between claim and load
+                return Outcome.NOT_CLAIMED
+            event = StoredEvent(
+                id=row.id,
+                platform=row.platform,
+                shop=row.shop,
+                topic=row.topic,
+                body=row.body,
+                triggered_at=row.triggered_at,
+                api_version=row.api_version,
+            )
+            shop = find_shop(session, row.platform, row.shop)
+            access = (
+                shop_access(self.runtime.cipher, shop) if shop is not None and shop.state == ShopState.ACTIVE else None
+            )
+            refresh_due = shop is not None and (
+                shop.token_state == TokenState.REFRESH_FAILED
+                or needs_refresh(shop.platform, shop.refresh_token_enc, shop.access_token_expires_at)
+            )
+        adapter = self.adapters.get(event.platform)
+        if adapter is None or not adapter.handles(event.topic):
+            self._finish(event_id, EventStatus.IGNORED, f"topic {event.topic!r} has no handler yet")
+            return Outcome.IGNORED
+        if access is not None and refresh_due:
+            try:
+                access = processing_access(self.runtime, access.shop_id)
+            except ShopNotInstalled:
+                access = None
+        if access is None:
+            self._finish(event_id, EventStatus.QUARANTINED, f"shop {event.shop!r} is not installed")
+            return Outcome.QUARANTINED
+        try:
+            result = adapter.translate(event, access)
+        except BadPayload as exc:
+            self._finish(event_id, EventStatus.QUARANTINED, _short(exc))
+            return Outcome.QUARANTINED
+        except NotFoundAtPlatform as exc:
+            self._finish(event_id, EventStatus.DONE, f"not found at the platform: {exc}"[:MAX_ERROR_LENGTH])
+            return Outcome.DONE
+        if isinstance(result, Skip):
+            self._finish(event_id, EventStatus.IGNORED, result.reason)
+            return Outcome.IGNORED
+        for change in result:
+            if isinstance(change, ShopUninstalled):  # a lifecycle step, idempotent: before the rest
+                uninstall_notice(self.runtime, access.shop_id, change.notified_at)
+        # The changes and the event's new status commit together: a crash in between leaves the
+        # event claimable again, never half applied and marked done.
+        with self.runtime.session() as session:
+            for change in result:
+                if not isinstance(change, ShopUninstalled):
+                    apply_change(session, access.shop_id, change)
+            session.execute(
+                sa.update(WebhookEvent)
+                .where(WebhookEvent.id == event_id)
+                .values(status=EventStatus.DONE, last_error=None, processed_at=utcnow())
+            )
+        return Outcome.DONE

@@ -1,0 +1,60 @@
+"""One BigCommerce store's API, as every job other than event processing uses it.
+
+Every client built here spends the store's quota and concurrency cap shared through Redis with every other
+worker (``rate_budget``): reconciliation, write-back, the catalogue and event processing all draw on one
+budget, as the store's API limit is one limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import requests
+
+from integration.core.runtime import Runtime
+from integration.platforms.bigcommerce.catalogue import bigcommerce_products
+from integration.platforms.bigcommerce.change_feed import BigCommerceFeed
+from integration.platforms.bigcommerce.client import BigCommerceClient
+from integration.platforms.bigcommerce.hooks import ensure_hooks
+from integration.platforms.bigcommerce.rate_budget import StoreBudget
+from integration.platforms.bigcommerce.topics import STORE_HASH_RE
+from integration.platforms.bigcommerce.writer import BigCommerceWriter
+from integration.platforms.catalogue import CatalogueProduct
+from integration.platforms.interfaces import BadPayload, ChangeFeed, ShopAccess, SubscriptionReport
+
+
+def store_client(runtime: Runtime, access: ShopAccess, *, session: requests.Session | None = None) -> BigCommerceClient:
+    if not STORE_HASH_RE.fullmatch(access.identifier):
+        raise BadPayload(f"shop {access.shop_id} has no valid BigCommerce store hash")
+    if not access.access_token:
+        raise BadPayload(f"shop {access.shop_id} has no access token")
+    settings = runtime.settings
+    budget = StoreBudget(runtime.redis, access.identifier, max_concurrency=settings.bigcommerce_max_concurrency)
+    return BigCommerceClient(
+        settings.bigcommerce_api_url, access.identifier, access.access_token, session=session, budget=budget
+    )
+
+
+class BigCommerceConnection:
+    def __init__(self, runtime: Runtime, access: ShopAccess, http: requests.Session | None = None) -> None:
+        self.runtime = runtime
+        self.access = access
+        self.client = store_client(runtime, access, session=http)
+
+    def change_feed(self) -> ChangeFeed:
+        return BigCommerceFeed(self.client)
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, CatalogueProduct]:
+        return bigcommerce_products(self.client, product_ids)
+
+    def writer(self) -> BigCommerceWriter:
+        return BigCommerceWriter(self.runtime, self.access.shop_id, self.client)
+
+    def ensure_subscriptions(self, webhook_token: str | None) -> SubscriptionReport:
+        if not webhook_token:
+            # Hooks (re)created without the token would deliver nothing we accept.
+            return SubscriptionReport(problems=("no webhook token stored: re-register the store to set one",))
+        return ensure_hooks(self.client, self.runtime.settings, webhook_token)
+
+    def close(self) -> None:
+        self.client.close()

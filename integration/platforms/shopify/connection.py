@@ -1,0 +1,53 @@
+"""One Shopify shop's Admin API, as every job other than event processing uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import requests
+
+from integration.core.config import Settings
+from integration.core.runtime import Runtime
+from integration.platforms.catalogue import CatalogueProduct
+from integration.platforms.interfaces import BadPayload, ChangeFeed, ShopAccess, SubscriptionReport
+from integration.platforms.shopify.catalogue import shopify_products
+from integration.platforms.shopify.change_feed import ShopifyFeed
+from integration.platforms.shopify.client import ShopifyGraphQL
+from integration.platforms.shopify.subscriptions import ensure_subscriptions
+from integration.platforms.shopify.writer import ShopifyWriter
+
+
+def graphql_client(
+    settings: Settings, access: ShopAccess, *, session: requests.Session | None = None
+) -> ShopifyGraphQL:
+    if not access.access_token:
+        raise BadPayload(f"shop {access.shop_id} has no access token")
+    return ShopifyGraphQL(
+        settings.shopify_admin_url,
+        access.identifier,
+        access.access_token,
+        settings.shopify_api_version,
+        session=session,
+    )
+
+
+class ShopifyConnection:
+    def __init__(self, runtime: Runtime, access: ShopAccess, http: requests.Session | None = None) -> None:
+        self.settings = runtime.settings
+        self.client = graphql_client(runtime.settings, access, session=http)
+
+    def change_feed(self) -> ChangeFeed:
+        return ShopifyFeed(self.client)
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, CatalogueProduct]:
+        return shopify_products(self.client, product_ids)
+
+    def writer(self) -> ShopifyWriter:
+        return ShopifyWriter(self.client)
+
+    def ensure_subscriptions(self, webhook_token: str | None) -> SubscriptionReport:
+        # Shopify signs deliveries with the app secret: no per-shop token is involved.
+        return ensure_subscriptions(self.client, self.settings)
+
+    def close(self) -> None:
+        self.client.close()

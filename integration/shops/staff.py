@@ -1,0 +1,106 @@
+"""Who is signed in: staff users known from the platform's own sign-in, kept in the session cookie.
+
+A person reaches us only through their platform: Shopify's App Bridge session token (the embedded app)
+or BigCommerce's signed ``load`` callback. Either names the shop and the user; :func:`record_staff`
+keeps a row per person and :func:`sign_in` puts its id in the (signed, HttpOnly) session cookie. Every
+page except the preference centre requires a signed-in person (:func:`staff_required`), and the
+merchant's settings require the shop's admin (:func:`admin_required`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import sqlalchemy as sa
+from flask import abort, g, session
+from sqlalchemy.orm import Session
+
+from integration import runtime_of
+from integration.core.db import utcnow
+from integration.shops.models import Shop, ShopState, StaffRole, StaffUser
+
+SESSION_STAFF = "staff_id"
+SESSION_SHOP = "shop_id"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def record_staff(
+    db: Session, shop_id: int, platform_user_id: str, *, email: str | None, name: str | None, owner: bool
+) -> StaffUser:
+    """The staff row for this platform user (created on first sign-in). The shop owner is the merchant
+    admin; anyone else stays staff until the merchant puts them on the roster (rep). A user the platform
+    removed and who signs in again is active again."""
+    staff = db.scalar(
+        sa.select(StaffUser).where(StaffUser.shop_id == shop_id, StaffUser.platform_user_id == platform_user_id)
+    )
+    if staff is None:
+        staff = StaffUser(shop_id=shop_id, platform_user_id=platform_user_id, role=StaffRole.STAFF)
+        db.add(staff)
+    if owner:
+        staff.role = StaffRole.ADMIN
+    staff.email = email or staff.email
+    staff.name = name or staff.name
+    staff.active = True
+    staff.last_seen_at = utcnow()
+    db.flush()
+    return staff
+
+
+def sign_in(staff: StaffUser) -> None:
+    """Start a fresh session for this person (a new cookie: no fixation of an earlier one)."""
+    session.clear()
+    session[SESSION_STAFF] = staff.id
+    session[SESSION_SHOP] = staff.shop_id
+    session.permanent = True
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def current_staff() -> tuple[StaffUser, Shop] | None:
+    """The signed-in person and their shop, if both are still active (loaded once per request)."""
+    if "staff" in g:
+        return cast("tuple[StaffUser, Shop] | None", g.staff)
+    found: tuple[StaffUser, Shop] | None = None
+    staff_id, shop_id = session.get(SESSION_STAFF), session.get(SESSION_SHOP)
+    if isinstance(staff_id, int) and isinstance(shop_id, int):
+        from flask import current_app
+
+        with runtime_of(current_app).session() as db:
+            row = db.execute(
+                sa.select(StaffUser, Shop)
+                .join(Shop, Shop.id == StaffUser.shop_id)
+                .where(StaffUser.id == staff_id, Shop.id == shop_id, StaffUser.active, Shop.state == ShopState.ACTIVE)
+            ).one_or_none()
+            if row is not None:
+                db.expunge_all()
+                found = (row[0], row[1])
+    g.staff = found
+    return found
+
+
+def staff_required(view: View) -> View:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_staff() is None:
+            abort(401, description="sign in by opening the app from your Shopify or BigCommerce admin")
+        return view(*args, **kwargs)
+
+    return cast(View, wrapper)
+
+
+def admin_required(view: View) -> View:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        found = current_staff()
+        if found is None:
+            abort(401, description="sign in by opening the app from your Shopify or BigCommerce admin")
+        if found[0].role != StaffRole.ADMIN:
+            abort(403, description="only the shop's owner can change its settings")
+        return view(*args, **kwargs)
+
+    return cast(View, wrapper)

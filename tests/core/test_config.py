@@ -1,0 +1,318 @@
+"""Settings: defaults, parsing the environment, the secret key, and what never shows in a repr."""
+
+from __future__ import annotations
+
+import dataclasses
+import stat
+from pathlib import Path
+
+import pytest
+
+from integration.core.config import DEFAULT_SHOPIFY_API_VERSION, MIB, PROJECT_ROOT, ConfigError, Settings
+
+INT_VARIABLES = (
+    "MAX_WEBHOOK_BYTES",
+    "SWEEP_INTERVAL",
+    "STALE_AFTER",
+    "JOB_TIMEOUT",
+    "MAX_ATTEMPTS",
+    "RECONCILE_INTERVAL",
+    "BACKFILL_DAYS",
+    "WRITEBACK_INTERVAL",
+    "SUBSCRIPTIONS_INTERVAL",
+    "BIGCOMMERCE_MAX_CONCURRENCY",
+)
+
+
+def test_dataclass_defaults_cover_every_field() -> None:
+    expected = {
+        "app_env": "development",
+        "secret_key": "",
+        "token_encryption_key": "",
+        "instance_path": PROJECT_ROOT / "instance",
+        "database_url": "",
+        "redis_url": None,
+        "public_url": "http://127.0.0.1:8000",
+        "shopify_api_key": "",
+        "shopify_api_secret": "",
+        "shopify_api_secret_previous": "",
+        "shopify_api_version": DEFAULT_SHOPIFY_API_VERSION,
+        "shopify_admin_url": "https://{shop}",
+        "shopify_scopes": "read_orders,read_customers,write_customers,read_fulfillments,read_products",
+        "bigcommerce_client_id": "",
+        "bigcommerce_client_secret": "",
+        "bigcommerce_api_url": "https://api.bigcommerce.com",
+        "bigcommerce_login_url": "https://login.bigcommerce.com",
+        "max_webhook_bytes": 5 * MIB,
+        "sweep_interval": 60,
+        "stale_after": 300,
+        "job_timeout": 120,
+        "max_attempts": 6,
+        "reconcile_interval": 900,
+        "backfill_days": 30,
+        "writeback_interval": 300,
+        "subscriptions_interval": 6 * 3600,
+        "bigcommerce_max_concurrency": 3,
+        "log_level": "INFO",
+    }
+    settings = Settings()
+    assert {f.name for f in dataclasses.fields(Settings)} == set(expected)
+    assert dataclasses.asdict(settings) == expected
+    assert DEFAULT_SHOPIFY_API_VERSION == "2026-10"
+    assert not settings.is_production
+    assert settings.embedded_redis
+    assert settings.shopify_secrets == ()
+
+
+def test_from_env_with_an_empty_environment_uses_the_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    values = dataclasses.asdict(settings)
+    assert values.pop("secret_key")  # generated; see test_local_run_generates_the_secret_key_once…
+    assert values.pop("token_encryption_key")  # generated likewise
+    expected = dataclasses.asdict(Settings())
+    del expected["secret_key"]
+    del expected["token_encryption_key"]
+    expected["instance_path"] = tmp_path.resolve()
+    expected["database_url"] = f"sqlite:///{tmp_path.resolve() / 'personal_commerce.db'}"
+    assert values == expected
+
+
+def test_from_env_reads_every_variable(tmp_path: Path) -> None:
+    env = {
+        "APP_ENV": "staging",
+        "SECRET_KEY": "s3cret-key",
+        "TOKEN_ENCRYPTION_KEY": "a-key",
+        "INSTANCE_PATH": str(tmp_path / "inst"),
+        "DATABASE_URL": "postgresql+psycopg://db.example/pc",
+        "REDIS_URL": "redis://redis.example:6380/2",
+        "PUBLIC_URL": "https://commerce.example.com/",
+        "SHOPIFY_API_KEY": "key-1",
+        "SHOPIFY_API_SECRET": "shp-current",
+        "SHOPIFY_API_SECRET_PREVIOUS": "shp-previous",
+        "SHOPIFY_API_VERSION": "2025-01",
+        "SHOPIFY_ADMIN_URL": "http://127.0.0.1:9999/{shop}",
+        "SHOPIFY_SCOPES": "read_orders,write_customers",
+        "BIGCOMMERCE_CLIENT_ID": "bc-id",
+        "BIGCOMMERCE_CLIENT_SECRET": "bc-secret",
+        "BIGCOMMERCE_API_URL": "http://127.0.0.1:8001/",
+        "BIGCOMMERCE_LOGIN_URL": "http://127.0.0.1:8002//",
+        "MAX_WEBHOOK_BYTES": "1024",
+        "SWEEP_INTERVAL": "7",
+        "STALE_AFTER": "70",
+        "JOB_TIMEOUT": "33",
+        "MAX_ATTEMPTS": "4",
+        "RECONCILE_INTERVAL": "120",
+        "BACKFILL_DAYS": "90",
+        "WRITEBACK_INTERVAL": "600",
+        "SUBSCRIPTIONS_INTERVAL": "7200",
+        "BIGCOMMERCE_MAX_CONCURRENCY": "5",
+        "LOG_LEVEL": "debug",
+    }
+    settings = Settings.from_env(env)
+    assert dataclasses.asdict(settings) == {
+        "app_env": "staging",
+        "secret_key": "s3cret-key",
+        "token_encryption_key": "a-key",
+        "instance_path": (tmp_path / "inst").resolve(),
+        "database_url": "postgresql+psycopg://db.example/pc",
+        "redis_url": "redis://redis.example:6380/2",
+        "public_url": "https://commerce.example.com",
+        "shopify_api_key": "key-1",
+        "shopify_api_secret": "shp-current",
+        "shopify_api_secret_previous": "shp-previous",
+        "shopify_api_version": "2025-01",
+        "shopify_admin_url": "http://127.0.0.1:9999/{shop}",
+        "shopify_scopes": "read_orders,write_customers",
+        "bigcommerce_client_id": "bc-id",
+        "bigcommerce_client_secret": "bc-secret",
+        "bigcommerce_api_url": "http://127.0.0.1:8001",
+        "bigcommerce_login_url": "http://127.0.0.1:8002",
+        "max_webhook_bytes": 1024,
+        "sweep_interval": 7,
+        "stale_after": 70,
+        "job_timeout": 33,
+        "max_attempts": 4,
+        "reconcile_interval": 120,
+        "backfill_days": 90,
+        "writeback_interval": 600,
+        "subscriptions_interval": 7200,
+        "bigcommerce_max_concurrency": 5,
+        "log_level": "DEBUG",
+    }
+    assert not settings.embedded_redis
+    assert settings.effective_redis_url == "redis://redis.example:6380/2"
+    # A SECRET_KEY was given: nothing is generated or written.
+    assert not (tmp_path / "inst").exists()
+
+
+def test_overrides_win_over_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k", "JOB_TIMEOUT": "5"}, job_timeout=9, app_env="test"
+    )
+    assert settings.job_timeout == 9
+    assert settings.app_env == "test"
+
+
+@pytest.mark.parametrize("name", INT_VARIABLES)
+@pytest.mark.parametrize("raw", ["abc", "1.5", "12s", "0", "-3"])
+def test_bad_whole_numbers_name_the_variable(tmp_path: Path, name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k", name: raw})
+
+
+@pytest.mark.parametrize("name", INT_VARIABLES)
+def test_empty_whole_number_means_the_default(tmp_path: Path, name: str) -> None:
+    settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k", name: ""})
+    field = name.lower()
+    assert getattr(settings, field) == getattr(Settings(), field)
+
+
+def test_production_without_secret_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": ""})
+    # Production never falls back to a generated key file, even one left over from a local run.
+    (tmp_path / "secret_key").write_text("left-over-local-key")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_with_secret_key(tmp_path: Path) -> None:
+    env = {"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "p", "TOKEN_ENCRYPTION_KEY": "k"}
+    settings = Settings.from_env(env)
+    assert settings.is_production
+    assert (settings.secret_key, settings.token_encryption_key) == ("p", "k")
+    assert not (tmp_path / "secret_key").exists()
+    assert not (tmp_path / "token_key").exists()
+
+
+def test_production_without_token_encryption_key_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "token_key").write_text("left-over-local-key")
+    with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEY"):
+        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "p"})
+
+
+def test_local_run_generates_a_token_key_that_encrypts(tmp_path: Path) -> None:
+    from integration.core.crypto import TokenCipher
+
+    first = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    again = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    assert first.token_encryption_key == again.token_encryption_key
+    assert (tmp_path / "token_key").stat().st_mode & 0o777 == 0o600
+    cipher = TokenCipher(first.token_encryption_key)
+    assert cipher.decrypt(cipher.encrypt("shpat_secret")) == "shpat_secret"
+
+
+def test_local_run_generates_the_secret_key_once_and_reuses_it(tmp_path: Path) -> None:
+    instance = tmp_path / "new-instance"
+    first = Settings.from_env({"INSTANCE_PATH": str(instance)})
+    key_file = instance / "secret_key"
+    assert key_file.is_file()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first.secret_key) >= 32
+    assert key_file.read_text().strip() == first.secret_key
+
+    second = Settings.from_env({"INSTANCE_PATH": str(instance)})
+    assert second.secret_key == first.secret_key
+    assert key_file.read_text().strip() == first.secret_key
+
+    # Another instance folder gets its own random key.
+    other = Settings.from_env({"INSTANCE_PATH": str(tmp_path / "other")})
+    assert other.secret_key != first.secret_key
+
+
+def test_an_existing_key_file_is_used_as_is(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("  handwritten-key\n")
+    assert Settings.from_env({"INSTANCE_PATH": str(tmp_path)}).secret_key == "handwritten-key"
+
+
+def test_a_given_secret_key_wins_over_the_key_file(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("file-key")
+    assert Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "env-key"}).secret_key == "env-key"
+
+
+def test_an_empty_key_file_never_yields_an_empty_secret_key(tmp_path: Path) -> None:
+    # What a second process sees when it starts while the first is between os.open(O_EXCL) and write.
+    (tmp_path / "secret_key").touch(mode=0o600)
+    try:
+        settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    except ConfigError:
+        return  # refusing to start is acceptable; running without a key is not
+    assert settings.secret_key != ""
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "expected"),
+    [
+        ("cur", "prev", (b"cur", b"prev")),
+        ("cur", "", (b"cur",)),
+        ("", "prev", (b"prev",)),
+        ("", "", ()),
+    ],
+)
+def test_shopify_secrets_current_first_then_previous(current: str, previous: str, expected: tuple[bytes, ...]) -> None:
+    settings = Settings(shopify_api_secret=current, shopify_api_secret_previous=previous)
+    assert settings.shopify_secrets == expected
+
+
+def test_shopify_secrets_from_env(tmp_path: Path) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path), "SHOPIFY_API_SECRET": "a", "SHOPIFY_API_SECRET_PREVIOUS": "b"}
+    assert Settings.from_env(env).shopify_secrets == (b"a", b"b")
+
+
+def test_effective_redis_url_embedded_or_given(tmp_path: Path) -> None:
+    embedded = Settings.from_env({"INSTANCE_PATH": str(tmp_path), "REDIS_URL": ""})
+    assert embedded.embedded_redis
+    assert embedded.redis_url is None
+    assert embedded.redis_socket == tmp_path.resolve() / "redis" / "redis.sock"
+    assert embedded.effective_redis_url == f"unix://{tmp_path.resolve()}/redis/redis.sock"
+
+    given = Settings.from_env({"INSTANCE_PATH": str(tmp_path), "REDIS_URL": "redis://10.0.0.5:6379/0"})
+    assert not given.embedded_redis
+    assert given.effective_redis_url == "redis://10.0.0.5:6379/0"
+
+
+def test_replace_returns_a_new_settings() -> None:
+    base = Settings(job_timeout=10)
+    changed = base.replace(job_timeout=20)
+    assert (base.job_timeout, changed.job_timeout) == (10, 20)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base.job_timeout = 30  # type: ignore[misc]
+
+
+def test_repr_never_contains_secret_values(tmp_path: Path) -> None:
+    env = {
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": "SECRET-KEY-VALUE-1",
+        "SHOPIFY_API_SECRET": "SHOPIFY-SECRET-VALUE-2",
+        "SHOPIFY_API_SECRET_PREVIOUS": "SHOPIFY-PREVIOUS-VALUE-3",
+        "BIGCOMMERCE_CLIENT_SECRET": "BC-SECRET-VALUE-4",
+        "SHOPIFY_API_KEY": "public-api-key",
+    }
+    settings = Settings.from_env(env)
+    text = repr(settings) + str(settings)
+    for name in (
+        "SECRET_KEY",
+        "SHOPIFY_API_SECRET",
+        "SHOPIFY_API_SECRET_PREVIOUS",
+        "BIGCOMMERCE_CLIENT_SECRET",
+    ):
+        assert env[name] not in text
+    assert "public-api-key" in text  # the repr is still useful
+    # A generated key stays out of it too.
+    generated = Settings.from_env({"INSTANCE_PATH": str(tmp_path / "gen")})
+    assert generated.secret_key not in repr(generated)
+
+
+def test_repr_hides_passwords_inside_urls(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "k",
+            "DATABASE_URL": "postgresql+psycopg://app:DB-PASSWORD-5@db.example/pc",
+            "REDIS_URL": "redis://:REDIS-PASSWORD-6@redis.example:6379/0",
+        }
+    )
+    assert "DB-PASSWORD-5" not in repr(settings)
+    assert "REDIS-PASSWORD-6" not in repr(settings)

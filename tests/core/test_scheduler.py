@@ -1,0 +1,90 @@
+"""The scheduler process: relays events, enqueues the sweep on RQ's cron, outlives outages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from integration.core.config import Settings
+from integration.core.queues import EVENTS, MAINTENANCE, event_job_id
+from integration.core.redis_server import EmbeddedRedis
+from integration.core.runtime import Runtime
+from integration.core.scheduler import Scheduler
+from integration.events.models import EventStatus, WebhookEvent
+from tests.helpers import ROOT, add_shop, bin_path, fixture_bytes, settings_env, wait_until
+
+
+def store_one(runtime: Runtime, webhook_id: str = "sched-1") -> int:
+    from integration.events.intake import Delivery, EventIntake
+
+    body = fixture_bytes("shopify/shopify_orders_create.json")
+    delivery = Delivery("shopify", "demo-shop.myshopify.com", "orders/create", webhook_id, webhook_id, body)
+    return EventIntake(runtime.engine).store(delivery).event_id
+
+
+def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -> None:
+    event_id = store_one(runtime)
+    scheduler = Scheduler(runtime)
+    assert scheduler.tick() == 1
+    assert runtime.queue(EVENTS).job_ids == [event_job_id(event_id)]
+    cron_jobs = sorted(job.func_name for job in runtime.queue(MAINTENANCE).get_jobs())
+    assert cron_jobs == [
+        "jobs.customers.refresh_segments",
+        "jobs.events.sweep_events",
+        "jobs.shops.check_all_subscriptions",
+        "jobs.sync.fetch_all_product_types",
+        "jobs.sync.reconcile_all",
+        "jobs.sync.write_back_all",
+    ]
+    # Nothing new: nothing relayed, and no job is due again until its interval has passed.
+    assert scheduler.tick() == 0
+    assert len(runtime.queue(MAINTENANCE).get_jobs()) == len(cron_jobs)
+
+
+def test_the_loop_waits_out_a_redis_outage_instead_of_exiting(settings: Settings, short_tmp: object) -> None:
+    own = EmbeddedRedis(settings.instance_path / "r", socket_path=settings.instance_path / "r.sock")
+    own.start()
+    runtime = Runtime.from_settings(settings.replace(redis_url=own.url))
+    scheduler = Scheduler(runtime)
+    own.kill()
+    event_id = store_one(runtime)
+    thread = threading.Thread(target=scheduler.run_loop, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: thread.is_alive(), message="loop running")
+        own.start()  # back: the loop reconnects and relays what waited
+        wait_until(lambda: runtime.redis.lrange(f"rq:queue:{EVENTS}", 0, -1) != [], timeout=30, message="relay")
+        with runtime.session() as session:
+            assert session.get(WebhookEvent, event_id).queued_at is not None  # type: ignore[union-attr]
+    finally:
+        scheduler.stop()
+        thread.join(timeout=10)
+        own.stop()
+        runtime.engine.dispose()
+    assert not thread.is_alive()
+
+
+@pytest.mark.slow
+def test_the_scheduler_command_relays_until_sigterm(settings: Settings, runtime: Runtime) -> None:
+    add_shop(runtime)
+    event_id = store_one(runtime)
+    process = subprocess.Popen(
+        [bin_path("flask"), "--app", "integration", "scheduler"],
+        env=settings_env(settings),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: runtime.queue(EVENTS).job_ids == [event_job_id(event_id)], message="relayed")
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    with runtime.session() as session:
+        status = session.scalar(sa.select(WebhookEvent.status).where(WebhookEvent.id == event_id))
+    assert status == EventStatus.RECEIVED  # queued, for a worker to process
