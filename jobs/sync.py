@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rq import get_current_job
+
 from integration.core.runtime import get_runtime
 from integration.sync import catalogue, reconcile, writeback
 
@@ -17,8 +19,10 @@ def reconcile_all() -> int:
 
 
 def reconcile_shop(shop_id: int) -> dict[str, object]:
-    """Store events for what the shop changed since its cursor (RQ retries platform outages)."""
-    return reconcile.reconcile_shop(get_runtime(), shop_id).as_dict()
+    """Store events for what the shop changed since its cursor, one time slice (it queues its own
+    continuation); RQ retries platform outages."""
+    job = get_current_job()
+    return reconcile.reconcile_slice(get_runtime(), shop_id, job.id if job is not None else None).as_dict()
 
 
 def write_back_shop(shop_id: int) -> dict[str, object]:

@@ -228,13 +228,14 @@ class LiveServer:
 
 
 def start_worker(
-    settings: Settings, *, burst: bool = False, extra_env: Mapping[str, str] | None = None
+    settings: Settings, *, burst: bool = False, extra_env: Mapping[str, str] | None = None, queues: str = "all"
 ) -> subprocess.Popen[bytes]:
-    """A real ``flask --app integration worker`` process (forking RQ worker with scheduler)."""
+    """A real ``flask --app integration worker`` process (forking RQ worker with scheduler) on ``queues``
+    (``events``, ``bulk`` or ``all``, as the Procfile's worker kinds)."""
     log = settings.instance_path / f"worker-{time.monotonic_ns()}.log"
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [bin_path("flask"), "--app", "integration", "worker", *(["--burst"] if burst else [])],
+            [bin_path("flask"), "--app", "integration", "worker", "--queues", queues, *(["--burst"] if burst else [])],
             env={**settings_env(settings), **(extra_env or {})},
             cwd=ROOT,
             stdout=out,

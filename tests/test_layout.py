@@ -19,6 +19,7 @@ from werkzeug.utils import import_string
 
 import integration
 from integration.core import queues
+from integration.core.periodic import per_shop_jobs, periodic_jobs
 from tests.helpers import ROOT
 
 FORBIDDEN = ("webhooks", "jobs")
@@ -72,15 +73,10 @@ def test_integration_never_imports_webhooks_or_jobs(path: Path) -> None:
 
 
 def job_paths() -> dict[str, str]:
-    """Every module-level string constant in integration/queues.py that names a job by dotted path."""
-    tree = ast.parse(Path(queues.__file__).read_text())
-    paths = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Constant):
-            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-            value = node.value.value
-            if isinstance(target, ast.Name) and isinstance(value, str) and value.startswith("jobs."):
-                paths[target.id] = value
+    """Every job named by dotted path: the event job, and each domain's periodic and per-shop jobs."""
+    paths = {"PROCESS_EVENT": queues.PROCESS_EVENT}
+    paths |= {f"periodic {job.func}": job.func for job in periodic_jobs()}
+    paths |= {f"per-shop {job.prefix}": job.func for job in per_shop_jobs()}
     return paths
 
 
@@ -89,6 +85,15 @@ def test_every_job_path_resolves_to_a_callable(name: str, path: str) -> None:
     target = import_string(path)
     assert callable(target), f"{name} = {path!r} is not callable"
     assert f"{target.__module__}.{target.__qualname__}" == path
+
+
+def test_every_domain_declares_its_jobs_in_one_place() -> None:
+    # Each tasks module is the one declaration of its domain's jobs; prefixes never collide, since a
+    # prefix is what keeps one job per shop and what an uninstall cancels.
+    prefixes = [job.prefix for job in per_shop_jobs()]
+    assert len(prefixes) == len(set(prefixes))
+    assert {job.queue for job in per_shop_jobs()} <= set(queues.ALL)
+    assert {job.queue for job in periodic_jobs()} <= set(queues.ALL)
 
 
 @pytest.mark.parametrize("path", integration.BLUEPRINTS)

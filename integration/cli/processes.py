@@ -13,6 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from integration import runtime_of
 from integration.core.config import PROJECT_ROOT, mask_url
+from integration.core.queues import WORKER_KINDS
 
 
 @click.group(cls=AppGroup)
@@ -35,11 +36,19 @@ def upgrade_command(revision: str) -> None:
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--worker-class", default="rq.Worker", show_default=True, help="rq.SimpleWorker avoids a fork per job.")
-def worker(burst: bool, worker_class: str) -> None:
-    """Run an RQ worker (with RQ's scheduler) on every queue, in priority order."""
+@click.option(
+    "--queues",
+    "kind",
+    type=click.Choice(sorted(WORKER_KINDS)),
+    default="all",
+    show_default=True,
+    help="events: the sweep, fan-outs and webhooks; bulk: reconciliation, backfill, write-back, catalogue.",
+)
+def worker(burst: bool, worker_class: str, kind: str) -> None:
+    """Run an RQ worker (with RQ's scheduler) on its queues, in priority order."""
     from integration.core.scheduler import run_worker
 
-    run_worker(runtime_of(current_app), burst=burst, worker_class=worker_class)
+    run_worker(runtime_of(current_app), burst=burst, worker_class=worker_class, kind=kind)
 
 
 @click.command()
@@ -80,7 +89,7 @@ def serve(port: int, host: str) -> None:
     click.echo(f"Personal Commerce listening on http://{host}:{port}")
     click.echo(f"  database: {database}")
     click.echo(f"  redis:    {'embedded, ' if embedded else ''}{mask_url(settings.effective_redis_url)}")
-    click.echo("  Ctrl-C stops web, worker, scheduler and the embedded Redis.")
+    click.echo("  Ctrl-C stops web, the events and bulk workers, the scheduler and the embedded Redis.")
     process = subprocess.Popen(
         # honcho hands $PORT to each process from -p upwards; web is first, so it gets ours.
         [
@@ -92,6 +101,7 @@ def serve(port: int, host: str) -> None:
             str(PROJECT_ROOT / "Procfile"),
             "web",
             "worker",
+            "bulk",
             "scheduler",
         ],
         env=env,

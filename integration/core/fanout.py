@@ -5,58 +5,62 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from rq import Retry
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
-from integration.core.queues import MAINTENANCE
+from integration.core.periodic import PerShopJob
 from integration.core.runtime import Runtime
 from integration.shops.models import Shop, ShopState
 
 # A job in one of these states will still run: enqueueing its id again would run the shop twice.
 PENDING = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
+RESULT_TTL = 24 * 3600
+FAILURE_TTL = 7 * 24 * 3600
 
 
 def active_shop_ids(session: Session) -> list[int]:
     return list(session.scalars(sa.select(Shop.id).where(Shop.state == ShopState.ACTIVE).order_by(Shop.id)))
 
 
-def enqueue_per_shop(
-    runtime: Runtime,
-    func: str,
-    shop_ids: Sequence[int],
-    *,
-    job_prefix: str,
-    timeout: int,
-    retry: Retry | None = None,
-    queue_name: str = MAINTENANCE,
-) -> list[int]:
-    """Enqueue ``func(shop_id)`` (a dotted path) for each shop with job id ``{job_prefix}-{shop_id}``,
-    skipping shops whose job is still pending; returns the shops enqueued."""
-    job_ids = [f"{job_prefix}-{shop_id}" for shop_id in shop_ids]
-    existing = Job.fetch_many(job_ids, connection=runtime.redis)
-    due = [
+def _prepare(runtime: Runtime, job: PerShopJob, shop_id: int, job_id: str) -> object:
+    return runtime.queue(job.queue).prepare_data(
+        job.func,
+        args=(shop_id,),
+        job_id=job_id,
+        timeout=job.timeout,
+        retry=job.retry(),
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        description=f"{job.prefix} shop {shop_id}",
+    )
+
+
+def enqueue_per_shop(runtime: Runtime, job: PerShopJob, shop_ids: Sequence[int]) -> list[int]:
+    """Enqueue ``job`` for each shop, skipping shops whose job (or its continuation) is still pending;
+    returns the shops enqueued."""
+    shop_ids = list(shop_ids)
+    ids = [job_id for shop_id in shop_ids for job_id in job.job_ids(shop_id)]
+    fetched = Job.fetch_many(ids, connection=runtime.redis)
+    busy = {
         shop_id
-        for shop_id, job in zip(shop_ids, existing, strict=True)
-        if job is None or job.get_status(refresh=False) not in PENDING
-    ]
+        for shop_id, found in zip([s for s in shop_ids for _ in (0, 1)], fetched, strict=True)
+        if found is not None and found.get_status(refresh=False) in PENDING
+    }
+    due = [shop_id for shop_id in shop_ids if shop_id not in busy]
     if not due:
         return []
-    queue = runtime.queue(queue_name)
-    prepared = [
-        queue.prepare_data(
-            func,
-            args=(shop_id,),
-            job_id=f"{job_prefix}-{shop_id}",
-            timeout=timeout,
-            retry=retry,
-            result_ttl=24 * 3600,
-            failure_ttl=7 * 24 * 3600,
-            description=f"{job_prefix} shop {shop_id}",
-        )
-        for shop_id in due
-    ]
+    queue = runtime.queue(job.queue)
     with runtime.redis.pipeline() as pipe:
-        queue.enqueue_many(prepared, pipeline=pipe)
+        queue.enqueue_many([_prepare(runtime, job, s, job.job_id(s)) for s in due], pipeline=pipe)  # type: ignore[misc]
         pipe.execute()
     return due
+
+
+def enqueue_continuation(runtime: Runtime, job: PerShopJob, shop_id: int, current_id: str | None) -> str:
+    """From inside a running per-shop job that has more to do: queue the next slice under the shop's other
+    job id (the running one still holds its own), at the back of the queue so other shops go first."""
+    first, second = job.job_ids(shop_id)
+    next_id = second if current_id == first else first
+    queue = runtime.queue(job.queue)
+    queue.enqueue_many([_prepare(runtime, job, shop_id, next_id)])  # type: ignore[list-item]
+    return next_id

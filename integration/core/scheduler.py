@@ -18,17 +18,7 @@ import redis
 from rq.cron import CronScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from integration.core.queues import (
-    CHECK_ALL_SUBSCRIPTIONS,
-    FETCH_ALL_PRODUCT_TYPES,
-    MAINTENANCE,
-    PRODUCT_TYPES_INTERVAL,
-    RECONCILE_ALL,
-    REFRESH_SEGMENTS,
-    SEGMENTS_INTERVAL,
-    SWEEP_EVENTS,
-    WRITE_BACK_ALL,
-)
+from integration.core.periodic import periodic_jobs
 from integration.core.runtime import Runtime
 from integration.events.dispatch import relay_once
 
@@ -48,20 +38,15 @@ class Scheduler:
         from werkzeug.utils import import_string
 
         settings = self.runtime.settings
-        # (job, seconds between runs, job timeout). All run on the maintenance queue; the fan-outs
-        # (reconcile, write-back, product types, subscriptions) only enqueue one job per shop, so they are quick.
-        periodic = (
-            (SWEEP_EVENTS, settings.sweep_interval, 300),
-            (REFRESH_SEGMENTS, SEGMENTS_INTERVAL, 1800),
-            (RECONCILE_ALL, settings.reconcile_interval, 300),
-            (WRITE_BACK_ALL, settings.writeback_interval, 300),
-            (FETCH_ALL_PRODUCT_TYPES, PRODUCT_TYPES_INTERVAL, 300),
-            (CHECK_ALL_SUBSCRIPTIONS, settings.subscriptions_interval, 300),
-        )
         cron = CronScheduler(connection=self.runtime.redis, name="personal-commerce-scheduler")
-        for func, interval, timeout in periodic:
+        # Each domain declares its periodic jobs in its tasks module (integration.core.periodic).
+        for job in periodic_jobs():
             cron.register(
-                import_string(func), queue_name=MAINTENANCE, interval=interval, job_timeout=timeout, result_ttl=3600
+                import_string(job.func),
+                queue_name=job.queue,
+                interval=job.every(settings),
+                job_timeout=job.timeout,
+                result_ttl=3600,
             )
         return cron
 
@@ -105,14 +90,15 @@ def _which(exc: BaseException) -> str:
     return "database" if isinstance(exc, SQLAlchemyError) else "redis"
 
 
-def run_worker(runtime: Runtime, *, burst: bool = False, worker_class: str = "rq.Worker") -> bool:
-    """Run an RQ worker on every queue, with RQ's scheduler (needed for Retry intervals)."""
+def run_worker(runtime: Runtime, *, burst: bool = False, worker_class: str = "rq.Worker", kind: str = "all") -> bool:
+    """Run an RQ worker on the queues of ``kind`` (``WORKER_KINDS``), in priority order, with RQ's scheduler
+    (needed for Retry intervals)."""
     from werkzeug.utils import import_string
 
-    from integration.core.queues import ALL
+    from integration.core.queues import WORKER_KINDS
 
     cls = import_string(worker_class)
-    queues = [runtime.queue(name) for name in ALL]
+    queues = [runtime.queue(name) for name in WORKER_KINDS[kind]]
     worker = cls(queues, connection=runtime.redis)
     started = time.monotonic()
     result: bool = worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)

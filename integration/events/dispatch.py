@@ -10,55 +10,79 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import redis
 import sqlalchemy as sa
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.queue import EnqueueData
 
+from integration.core.config import Settings
 from integration.core.db import utcnow
-from integration.core.queues import EVENTS, PROCESS_EVENT, event_job_id, event_retry
+from integration.core.queues import BULK, EVENTS, PROCESS_EVENT, event_job_id, event_retry
 from integration.core.runtime import Runtime
 from integration.events.models import EventStatus, WebhookEvent
 
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500
+# Topics of the events reconciliation writes (``reconcile/order``, ``reconcile/customer``) on both platforms.
+RECONCILE_TOPIC_PREFIX = "reconcile/"
 # Jobs in these states are alive in Redis: the event will be processed without our help.
 LIVE_JOB_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def enqueue_events(runtime: Runtime, event_ids: Sequence[int]) -> None:
-    """Enqueue one processing job per event, in one Redis pipeline."""
+def queue_for(topic: str) -> str:
+    """Webhooks are real-time work; what reconciliation found (a backfill can be thousands of events, each
+    a read-back paced by the store's quota) is bulk work, processed where it never delays a webhook."""
+    return BULK if topic.startswith(RECONCILE_TOPIC_PREFIX) else EVENTS
+
+
+def _topics(runtime: Runtime, event_ids: Sequence[int]) -> dict[int, str]:
+    with runtime.session() as session:
+        rows = session.execute(sa.select(WebhookEvent.id, WebhookEvent.topic).where(WebhookEvent.id.in_(event_ids)))
+        return {event_id: topic for event_id, topic in rows}
+
+
+def enqueue_events(runtime: Runtime, event_ids: Sequence[int], topics: Mapping[int, str] | None = None) -> None:
+    """Enqueue one processing job per event, on its queue (``queue_for``), in one Redis pipeline."""
     if not event_ids:
         return
-    queue = runtime.queue(EVENTS)
+    if topics is None:
+        topics = _topics(runtime, event_ids)
     settings = runtime.settings
-    jobs = [
-        queue.prepare_data(
-            PROCESS_EVENT,
-            args=(event_id,),
-            job_id=event_job_id(event_id),
-            timeout=settings.job_timeout,
-            retry=event_retry(settings.max_attempts),
-            result_ttl=3600,
-            failure_ttl=30 * 24 * 3600,
-            description=f"process webhook event {event_id}",
-        )
-        for event_id in event_ids
-    ]
+    by_queue: dict[str, list[int]] = {}
+    for event_id in event_ids:
+        by_queue.setdefault(queue_for(topics.get(event_id, "")), []).append(event_id)
     with runtime.redis.pipeline() as pipe:
-        queue.enqueue_many(jobs, pipeline=pipe)
+        for name, ids in by_queue.items():
+            queue = runtime.queue(name)
+            queue.enqueue_many([_prepare(queue, settings, event_id) for event_id in ids], pipeline=pipe)
         pipe.execute()
 
 
-def _claim_unqueued(runtime: Runtime, limit: int) -> list[int]:
+def _prepare(queue: Queue, settings: Settings, event_id: int) -> EnqueueData:
+    return queue.prepare_data(
+        PROCESS_EVENT,
+        args=(event_id,),
+        job_id=event_job_id(event_id),
+        timeout=settings.job_timeout,
+        retry=event_retry(settings.max_attempts),
+        result_ttl=3600,
+        failure_ttl=30 * 24 * 3600,
+        description=f"process webhook event {event_id}",
+    )
+
+
+def _claim_unqueued(runtime: Runtime, limit: int) -> dict[int, str]:
+    """Stamp up to ``limit`` new rows as queued; returns their ids (in order) with their topics."""
     now = utcnow()
     with runtime.session() as session:
         pending = (
-            sa.select(WebhookEvent.id)
+            sa.select(WebhookEvent.id, WebhookEvent.topic)
             .where(WebhookEvent.queued_at.is_(None), WebhookEvent.status == EventStatus.RECEIVED)
             .order_by(WebhookEvent.id)
             .limit(limit)
@@ -66,10 +90,10 @@ def _claim_unqueued(runtime: Runtime, limit: int) -> list[int]:
             # serialises writers anyway and ignores this.
             .with_for_update(skip_locked=True)
         )
-        ids = list(session.scalars(pending))
-        if ids:
-            session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(ids)).values(queued_at=now))
-    return ids
+        topics = {event_id: topic for event_id, topic in session.execute(pending)}
+        if topics:
+            session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(topics)).values(queued_at=now))
+    return topics
 
 
 def _release(runtime: Runtime, event_ids: Sequence[int]) -> None:
@@ -84,11 +108,12 @@ def _release(runtime: Runtime, event_ids: Sequence[int]) -> None:
 def relay_once(runtime: Runtime, limit: int = RELAY_BATCH) -> int:
     """Queue up to ``limit`` newly stored events; returns how many. Raises if Redis is unreachable
     (after putting the rows back for the next try)."""
-    ids = _claim_unqueued(runtime, limit)
-    if not ids:
+    topics = _claim_unqueued(runtime, limit)
+    if not topics:
         return 0
+    ids = list(topics)
     try:
-        enqueue_events(runtime, ids)
+        enqueue_events(runtime, ids, topics)
     except redis.RedisError:
         _release(runtime, ids)
         raise

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from redis.exceptions import RedisError
 from rq.job import Job
 
-from integration.core.queues import PER_SHOP_JOB_PREFIXES
+from integration.core.periodic import all_per_shop_job_ids
 from integration.core.runtime import Runtime
 from integration.platforms.interfaces import TransientPlatformError
 from integration.shops.models import Shop
@@ -38,7 +38,7 @@ def after_install(runtime: Runtime, shop_id: int) -> None:
 def cancel_shop_jobs(runtime: Runtime, shop_id: int) -> list[str]:
     """Cancel the shop's per-shop jobs that have not started (reconcile, write-back, product types);
     returns the ids cancelled. A running one finds the shop uninstalled and stops on its own."""
-    ids = [f"{prefix}-{shop_id}" for prefix in PER_SHOP_JOB_PREFIXES]
+    ids = all_per_shop_job_ids(shop_id)
     cancelled = []
     for job in Job.fetch_many(ids, connection=runtime.redis):
         if job is not None and job.get_status(refresh=False) in ("queued", "scheduled", "deferred"):

@@ -19,12 +19,10 @@ import json
 import logging
 
 import sqlalchemy as sa
-from rq import Retry
 
 from integration.core.crypto import SecretUnreadable
 from integration.core.db import utcnow
 from integration.core.fanout import active_shop_ids, enqueue_per_shop
-from integration.core.queues import CHECK_SHOP_SUBSCRIPTIONS, EVENTS, SUBSCRIPTIONS_JOB_PREFIX
 from integration.core.runtime import Runtime
 from integration.platforms.interfaces import (
     BadPayload,
@@ -37,11 +35,10 @@ from integration.platforms.interfaces import (
 from integration.platforms.registry import connect
 from integration.shops.access import shop_access
 from integration.shops.models import Shop, ShopState, TokenState
+from integration.shops.tasks import CHECK_SUBSCRIPTIONS
 
 log = logging.getLogger(__name__)
 
-JOB_TIMEOUT = 300  # seconds for one shop's check
-JOB_RETRY_INTERVALS = (60, 300, 900)  # after a transient failure (the next scheduled run follows anyway)
 MAX_PROBLEM_LENGTH = 500
 
 REFUSALS = (PlatformRefused, BadPayload, NotFoundAtPlatform)
@@ -155,13 +152,4 @@ def enqueue_checks(runtime: Runtime) -> list[int]:
     """Enqueue one subscription check per active shop that has none waiting or running; returns them."""
     with runtime.session() as session:
         shop_ids = active_shop_ids(session)
-    return enqueue_per_shop(
-        runtime,
-        CHECK_SHOP_SUBSCRIPTIONS,
-        shop_ids,
-        job_prefix=SUBSCRIPTIONS_JOB_PREFIX,
-        timeout=JOB_TIMEOUT,
-        retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
-        # After maintenance: a few API calls per shop, never urgent.
-        queue_name=EVENTS,
-    )
+    return enqueue_per_shop(runtime, CHECK_SUBSCRIPTIONS, shop_ids)

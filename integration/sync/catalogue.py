@@ -23,12 +23,10 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
-from rq import Retry
 from sqlalchemy.orm import Session
 
 from integration.core.db import dialect_insert, utcnow
 from integration.core.fanout import active_shop_ids, enqueue_per_shop
-from integration.core.queues import EVENTS, FETCH_PRODUCT_TYPES, PRODUCT_TYPES_JOB_PREFIX
 from integration.core.runtime import Runtime
 from integration.customers.models import Order, OrderLine, Product
 from integration.platforms.catalogue import (
@@ -39,15 +37,13 @@ from integration.platforms.catalogue import (
 from integration.platforms.interfaces import BadPayload, ShopAccess
 from integration.platforms.registry import connect
 from integration.shops.access import shop_access
+from integration.sync.tasks import PRODUCT_TYPES
 
 log = logging.getLogger(__name__)
 
 # One run handles at most this many batches (10,000 products) so a first run on a big shop cannot
 # hold a worker for long; the next run (10 minutes later) takes the rest.
 MAX_BATCHES_PER_RUN = 40
-JOB_TIMEOUT = 900  # seconds; a batch waits at most a minute for Shopify's bucket
-# TransientPlatformError: back off and try again; the cron run would come anyway, but sooner is better.
-JOB_RETRY_INTERVALS = (60, 300)
 
 Fetch = Callable[[Sequence[str]], Mapping[str, CatalogueProduct]]
 
@@ -194,14 +190,5 @@ def enqueue_product_type_jobs(runtime: Runtime) -> int:
     """
     with runtime.session() as session:
         shop_ids = active_shop_ids(session)
-    enqueued = enqueue_per_shop(
-        runtime,
-        FETCH_PRODUCT_TYPES,
-        shop_ids,
-        job_prefix=PRODUCT_TYPES_JOB_PREFIX,
-        timeout=JOB_TIMEOUT,
-        retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
-        # After maintenance: a catalogue run may take minutes and must not hold up the sweep.
-        queue_name=EVENTS,
-    )
+    enqueued = enqueue_per_shop(runtime, PRODUCT_TYPES, shop_ids)
     return len(enqueued)

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from rq import Retry
 from sqlalchemy.orm import Session
 
 from integration.core.db import dialect_insert, utcnow
-from integration.core.fanout import active_shop_ids, enqueue_per_shop
-from integration.core.queues import RECONCILE_SHOP
+from integration.core.fanout import active_shop_ids, enqueue_continuation, enqueue_per_shop
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, Order
 from integration.events.models import EventStatus, WebhookEvent
@@ -37,14 +36,21 @@ from integration.platforms.registry import connect
 from integration.shops.access import shop_access
 from integration.shops.models import Shop
 from integration.sync.models import SyncCursor
+from integration.sync.tasks import RECONCILE
 
 log = logging.getLogger(__name__)
 
 OVERLAP = dt.timedelta(minutes=10)
 MAX_ERROR_LENGTH = 500
-# A first run (the backfill) lists a shop's whole recent history; listing is cheap, processing is not
-# done here.
-RECONCILE_TIMEOUT = 1800
+# A job reads pages for about this long, then stores how far it got and queues its continuation: a
+# backfill of a large store takes many slices, and other shops' bulk work gets the worker in between.
+SLICE_SECONDS = 10.0
+
+
+class RepeatedPage(Exception):
+    """The platform (or a proxy) answered the next page with the same items as the last: a fault that
+    would otherwise loop for ever. The run stops with this error; the cursor stays where it was."""
+
 
 # (resource, items listed so far, events stored so far): for the command line's progress lines.
 Progress = Callable[[str, int, int], None]
@@ -56,6 +62,7 @@ class ResourceReport:
     since: dt.datetime
     found: int = 0
     stored: int = 0
+    more: bool = False
 
 
 @dataclass
@@ -63,6 +70,7 @@ class ReconcileReport:
     shop_id: int
     resources: list[ResourceReport] = field(default_factory=list)
     skipped: str | None = None  # why nothing was done (shop gone or not installed)
+    more: bool = False  # the slice ran out of time: a continuation picks up from the cursor
 
     @property
     def stored(self) -> int:
@@ -72,6 +80,7 @@ class ReconcileReport:
         return {
             "shop_id": self.shop_id,
             "skipped": self.skipped,
+            "more": self.more,
             "resources": {r.resource: {"found": r.found, "stored": r.stored} for r in self.resources},
         }
 
@@ -91,12 +100,16 @@ def reconcile_shop(
     since: dt.datetime | None = None,
     progress: Progress | None = None,
     feed_factory: FeedFactory = feed_for,
+    deadline: float | None = None,
 ) -> ReconcileReport:
     """Store an event for everything the shop changed that we do not hold yet.
 
     ``since`` (a backfill) reads from that moment instead of the cursor. Platform errors propagate
     (TransientPlatformError: the job is retried) after the cursor's ``last_error`` records them; the
     cursor itself is left where it was.
+
+    With ``deadline`` (``time.monotonic()``), pages are read until it passes; the cursor then records how
+    far they got and ``report.more`` says a continuation should follow.
     """
     report = ReconcileReport(shop_id)
     with runtime.session() as session:
@@ -110,9 +123,13 @@ def reconcile_shop(
     feed = feed_factory(runtime, platform, access)
     try:
         for resource in RESOURCES:
-            report.resources.append(
-                _reconcile_resource(runtime, shop_id, platform, identifier, feed, resource, since, progress)
+            resource_report = _reconcile_resource(
+                runtime, shop_id, platform, identifier, feed, resource, since, progress, deadline
             )
+            report.resources.append(resource_report)
+            if resource_report.more:
+                report.more = True
+                break
     finally:
         feed.close()
     log.info("reconciled shop %s: %s", shop_id, report.as_dict()["resources"])
@@ -137,11 +154,13 @@ def _reconcile_resource(
     resource: str,
     since: dt.datetime | None,
     progress: Progress | None,
+    deadline: float | None = None,
 ) -> ResourceReport:
     started = utcnow()
     with runtime.session() as session:
         cursor = _cursor(session, shop_id, resource)
         cursor.started_at = started
+        reached_before = cursor.cursor_at
         if since is not None:
             window = since
         elif cursor.cursor_at is not None:
@@ -149,13 +168,33 @@ def _reconcile_resource(
         else:  # a new shop: its first run is the backfill
             window = started - dt.timedelta(days=runtime.settings.backfill_days)
     report = ResourceReport(resource, window)
+    previous: list[Changed] | None = None
     try:
         for page in feed.pages(resource, window):
+            if page and page == previous:
+                raise RepeatedPage(f"{resource}: the platform answered the same page twice")
+            previous = page
             report.found += len(page)
             with runtime.session() as session:
                 report.stored += _store_page(session, shop_id, platform, identifier, feed, resource, page)
+                # Pages come oldest first: everything changed before this page's newest item is stored.
+                reached = max((item.updated_at for item in page), default=None)
+                # Stop for a continuation only past the deadline *and* past where this run started: a slice
+                # that only re-read the overlap reads on, so the last slice always reaches the end.
+                if (
+                    deadline is not None
+                    and time.monotonic() >= deadline
+                    and reached is not None
+                    and (reached_before is None or reached > reached_before)
+                ):
+                    cursor = _cursor(session, shop_id, resource)
+                    cursor.cursor_at = reached
+                    cursor.last_found, cursor.last_stored = report.found, report.stored
+                    report.more = True
             if progress is not None:
                 progress(resource, report.found, report.stored)
+            if report.more:
+                return report
     except Exception as exc:
         with runtime.session() as session:
             cursor = _cursor(session, shop_id, resource)
@@ -240,11 +279,14 @@ def enqueue_reconciliations(runtime: Runtime, shop_ids: Sequence[int] | None = N
     if shop_ids is None:
         with runtime.session() as session:
             shop_ids = active_shop_ids(session)
-    return enqueue_per_shop(
-        runtime,
-        RECONCILE_SHOP,
-        shop_ids,
-        job_prefix="reconcile",
-        timeout=RECONCILE_TIMEOUT,
-        retry=Retry(max=3, interval=[60, 300, 900]),
-    )
+    return enqueue_per_shop(runtime, RECONCILE, shop_ids)
+
+
+def reconcile_slice(runtime: Runtime, shop_id: int, job_id: str | None) -> ReconcileReport:
+    """One bounded run of the per-shop job: about ``SLICE_SECONDS`` of pages, then, if there is more, the
+    continuation is queued (behind whatever else waits on the bulk queue) and this job ends."""
+    report = reconcile_shop(runtime, shop_id, deadline=time.monotonic() + SLICE_SECONDS)
+    if report.more:
+        next_id = enqueue_continuation(runtime, RECONCILE, shop_id, job_id)
+        log.info("reconciliation of shop %s continues as %s", shop_id, next_id)
+    return report

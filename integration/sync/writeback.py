@@ -31,18 +31,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from rq import Retry
 from sqlalchemy.orm import Session
 
 from integration.core.db import utcnow
 from integration.core.fanout import active_shop_ids, enqueue_per_shop
-from integration.core.queues import EVENTS, WRITE_BACK_SHOP
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.customers.profiles import segment_expression
 from integration.platforms.interfaces import ShopRefused, TransientPlatformError, WriteBackItem
 from integration.platforms.registry import connect
 from integration.shops.access import shop_access
+from integration.sync.tasks import WRITE_BACK
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +51,8 @@ BATCH_SIZE = 50  # customers read per query (and recorded per transaction)
 # Customers one job writes at most; the next cron run continues. Shopify spends ~30 points per
 # customer at 100 points/s, so this keeps one job within minutes and one shop from holding a worker.
 RUN_LIMIT = 500
-SHOP_JOB_TIMEOUT = 900  # seconds
 REFUSAL_BACKOFF = dt.timedelta(hours=24)
 MAX_ERROR_LENGTH = 2000
-
-
-# A job in one of these states will run (or is running): the cron must not add a second one.
-SHOP_JOB_RETRY_INTERVALS = (60, 300, 900)
 
 
 def rep_expression() -> sa.ColumnElement[str | None]:
@@ -209,25 +203,8 @@ def _record(runtime: Runtime, outcomes: Sequence[tuple[WriteBackItem, str | None
 # ------------------------------------------------------------------------------------------ scheduling
 
 
-JOB_PREFIX = "writeback-shop"
-
-
-def shop_job_id(shop_id: int) -> str:
-    """One write-back job per shop at a time: the cron skips a shop whose job is still alive."""
-    return f"{JOB_PREFIX}-{shop_id}"
-
-
 def enqueue_all(runtime: Runtime) -> list[int]:
     """Enqueue a write-back job for every active shop that has none waiting or running; returns them."""
     with runtime.session() as session:
         shop_ids = active_shop_ids(session)
-    return enqueue_per_shop(
-        runtime,
-        WRITE_BACK_SHOP,
-        shop_ids,
-        job_prefix=JOB_PREFIX,
-        timeout=SHOP_JOB_TIMEOUT,
-        retry=Retry(max=len(SHOP_JOB_RETRY_INTERVALS), interval=list(SHOP_JOB_RETRY_INTERVALS)),
-        # After maintenance: write-back is never urgent and must not hold up the sweep.
-        queue_name=EVENTS,
-    )
+    return enqueue_per_shop(runtime, WRITE_BACK, shop_ids)

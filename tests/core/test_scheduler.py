@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from integration.core.config import Settings
-from integration.core.queues import EVENTS, MAINTENANCE, event_job_id
+from integration.core.queues import BULK, EVENTS, MAINTENANCE, event_job_id
 from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
 from integration.core.scheduler import Scheduler
@@ -34,7 +34,6 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -
     assert runtime.queue(EVENTS).job_ids == [event_job_id(event_id)]
     cron_jobs = sorted(job.func_name for job in runtime.queue(MAINTENANCE).get_jobs())
     assert cron_jobs == [
-        "jobs.customers.refresh_segments",
         "jobs.events.sweep_events",
         "jobs.shops.check_all_subscriptions",
         "jobs.sync.fetch_all_product_types",
@@ -44,6 +43,8 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -
     # Nothing new: nothing relayed, and no job is due again until its interval has passed.
     assert scheduler.tick() == 0
     assert len(runtime.queue(MAINTENANCE).get_jobs()) == len(cron_jobs)
+    # The segments job reads every profile: bulk work, queued where it never delays events.
+    assert [job.func_name for job in runtime.queue(BULK).get_jobs()] == ["jobs.customers.refresh_segments"]
 
 
 def test_the_loop_waits_out_a_redis_outage_instead_of_exiting(settings: Settings, short_tmp: object) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
 import redis
@@ -84,9 +84,9 @@ def test_relay_enqueues_waiting_events_in_one_batch(
     batches: list[list[int]] = []
     real_enqueue = dispatch.enqueue_events
 
-    def recording(runtime: Runtime, event_ids: Sequence[int]) -> None:
+    def recording(runtime: Runtime, event_ids: Sequence[int], topics: Mapping[int, str] | None = None) -> None:
         batches.append(list(event_ids))
-        real_enqueue(runtime, event_ids)
+        real_enqueue(runtime, event_ids, topics)
 
     monkeypatch.setattr(dispatch, "enqueue_events", recording)
     before = utcnow()

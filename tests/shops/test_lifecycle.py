@@ -18,11 +18,11 @@ def test_uninstall_then_reinstall(runtime: Runtime) -> None:
     with runtime.session() as session:
         session.add(Customer(shop_id=shop.id, email="kept@example.com", source_updated_at=sa.func.now()))
     enqueue_reconciliations(runtime, [shop.id])
-    assert runtime.queue("maintenance").job_ids == [f"reconcile-{shop.id}"]
+    assert runtime.queue("bulk").job_ids == [f"reconcile-{shop.id}"]
 
     assert uninstall(runtime, shop.id) is True
     assert uninstall(runtime, shop.id) is False  # repeated notice: nothing more to do
-    assert runtime.queue("maintenance").job_ids == []
+    assert runtime.queue("bulk").job_ids == []
     with runtime.session() as session:
         row = session.get(Shop, shop.id)
         assert row is not None

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 
 from integration.core.config import Settings
 from integration.core.crypto import TokenCipher
-from integration.core.queues import EVENTS
+from integration.core.queues import BULK
 from integration.core.runtime import Runtime
 from integration.platforms.bigcommerce.client import BigCommerceAPIError, BigCommerceClient
 from integration.platforms.interfaces import SubscriptionReport, TransientPlatformError
@@ -178,7 +178,7 @@ def test_the_cron_job_checks_every_active_shop_once(runtime: Runtime, stand_in: 
 
     assert enqueue_checks(runtime) == [one.id, two.id]
     assert enqueue_checks(runtime) == []  # still queued: no second job per shop
-    assert sorted(runtime.queue(EVENTS).job_ids) == sorted([f"subscriptions-{one.id}", f"subscriptions-{two.id}"])
+    assert sorted(runtime.queue(BULK).job_ids) == sorted([f"subscriptions-{one.id}", f"subscriptions-{two.id}"])
     drain(runtime)
     assert (len(shopify.calls), len(bigcommerce.calls)) == (1, 1)
     assert recorded(runtime, one.id)[0] is not None and recorded(runtime, two.id)[0] is not None
@@ -205,9 +205,9 @@ def test_the_scheduled_entry_point_fans_out(runtime: Runtime, stand_in: Callable
 def test_uninstall_cancels_a_waiting_check(runtime: Runtime) -> None:
     shop = add_shop(runtime)
     enqueue_checks(runtime)
-    assert runtime.queue(EVENTS).job_ids == [f"subscriptions-{shop.id}"]
+    assert runtime.queue(BULK).job_ids == [f"subscriptions-{shop.id}"]
     uninstall(runtime, shop.id)
-    assert runtime.queue(EVENTS).job_ids == []
+    assert runtime.queue(BULK).job_ids == []
 
 
 def test_summary_of_a_shop_never_checked_or_with_a_broken_report() -> None:

@@ -10,10 +10,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from werkzeug.utils import import_string
 
 from integration.core.config import Settings
-from integration.core.queues import EVENTS, FETCH_ALL_PRODUCT_TYPES, FETCH_PRODUCT_TYPES, product_types_job_id
+from integration.core.queues import BULK
 from integration.core.runtime import Runtime
 from integration.customers.models import Product
 from integration.customers.upserts import apply_change
@@ -21,6 +20,7 @@ from integration.customers.views import find_customer, find_shop, profile
 from integration.events.changes import CustomerChange, OrderChange, OrderLineData, OrderStatus
 from integration.platforms.interfaces import TransientPlatformError
 from integration.sync.catalogue import enqueue_product_type_jobs, fetch_product_types, missing_product_ids
+from integration.sync.tasks import PRODUCT_TYPES
 from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
 from tests.helpers import SHOP_DOMAIN, STORE_HASH, add_shop, drain
 
@@ -262,11 +262,9 @@ def test_the_cron_fans_out_one_job_per_active_shop_and_the_jobs_fetch(
     rt: Runtime, bigcommerce: CatalogueBigCommerce
 ) -> None:
     shop_id = bigcommerce_shop(rt, bigcommerce)
-    assert import_string(FETCH_ALL_PRODUCT_TYPES).__module__ == "jobs.sync"
-    assert callable(import_string(FETCH_PRODUCT_TYPES))
 
     assert enqueue_product_type_jobs(rt) == 1
-    assert rt.queue(EVENTS).job_ids == [product_types_job_id(shop_id)]
+    assert rt.queue(BULK).job_ids == [PRODUCT_TYPES.job_id(shop_id)]
     assert enqueue_product_type_jobs(rt) == 0  # still waiting: not enqueued twice
 
     drain(rt)

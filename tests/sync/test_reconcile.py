@@ -386,5 +386,5 @@ def test_a_new_shop_starts_its_backfill_at_once(app: Flask) -> None:
         args=["shops", "add", "--platform", "shopify", "--domain", SHOP, "--token", TOKEN]
     )
     assert result.exit_code == 0, result.output
-    (job,) = runtime_of(app).queue("maintenance").get_jobs()
+    (job,) = runtime_of(app).queue("bulk").get_jobs()
     assert (job.func_name, job.args) == ("jobs.sync.reconcile_shop", (1,))

@@ -10,22 +10,21 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from werkzeug.utils import import_string
 
 from integration.core.config import Settings
 from integration.core.db import utcnow
-from integration.core.queues import EVENTS, WRITE_BACK_ALL, WRITE_BACK_SHOP
+from integration.core.queues import BULK
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.events.models import EventStatus, WebhookEvent
 from integration.platforms.bigcommerce.writer import BC_REP_ATTRIBUTE, BC_SEGMENT_ATTRIBUTE
 from integration.platforms.interfaces import TransientPlatformError
 from integration.shops.models import Shop, ShopState
+from integration.sync.tasks import WRITE_BACK
 from integration.sync.writeback import (
     REFUSAL_BACKOFF,
     enqueue_all,
     pending,
-    shop_job_id,
     write_back_shop,
 )
 from jobs.sync import write_back_all
@@ -473,11 +472,6 @@ def test_an_unassigned_rep_is_removed_from_bigcommerce(
 # --- jobs ---------------------------------------------------------------------------------------------
 
 
-def test_job_paths_resolve() -> None:
-    assert callable(import_string(WRITE_BACK_SHOP))
-    assert callable(import_string(WRITE_BACK_ALL))
-
-
 def test_the_cron_enqueues_one_job_per_active_shop_and_never_two(wb_runtime: Runtime) -> None:
     first = shopify_shop(wb_runtime)
     second = bc_shop(wb_runtime)
@@ -486,9 +480,9 @@ def test_the_cron_enqueues_one_job_per_active_shop_and_never_two(wb_runtime: Run
         session.execute(sa.update(Shop).where(Shop.id == gone).values(state=ShopState.UNINSTALLED))
 
     assert enqueue_all(wb_runtime) == [first, second]
-    assert sorted(wb_runtime.queue(EVENTS).job_ids) == sorted([shop_job_id(first), shop_job_id(second)])
+    assert sorted(wb_runtime.queue(BULK).job_ids) == sorted([WRITE_BACK.job_id(first), WRITE_BACK.job_id(second)])
     assert enqueue_all(wb_runtime) == []  # their jobs are still waiting
-    assert len(wb_runtime.queue(EVENTS).job_ids) == 2
+    assert len(wb_runtime.queue(BULK).job_ids) == 2
 
 
 def test_the_shop_job_writes_through_a_worker(wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]) -> None:

@@ -176,7 +176,7 @@ def test_install_stores_the_token_makes_the_hooks_and_signs_the_owner_in(
     assert shop.subscriptions_checked_at is not None
     assert len(json.loads(shop.subscriptions_report or "{}")["created"]) == len(hooks)
     # The backfill starts at once rather than at the next scheduled reconciliation.
-    assert f"reconcile-{shop.id}" in app_runtime.queue("maintenance").job_ids
+    assert f"reconcile-{shop.id}" in app_runtime.queue("bulk").job_ids
 
 
 def test_a_second_install_creates_no_hooks_and_moves_them_to_the_new_token(

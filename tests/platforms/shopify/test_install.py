@@ -144,7 +144,7 @@ def test_callback_stores_encrypted_expiring_tokens_subscribes_and_opens_the_app(
     }
     assert shop.subscriptions_checked_at is not None and '"app/uninstalled"' in (shop.subscriptions_report or "")
     # ... and its backfill queued.
-    assert runtime.queue("maintenance").job_ids == [f"reconcile-{shop.id}"]
+    assert runtime.queue("bulk").job_ids == [f"reconcile-{shop.id}"]
 
 
 def test_callback_with_forged_state_is_refused(
