@@ -19,6 +19,9 @@ from webhooks.signatures import standard_webhook_valid, token_matches
 
 PLATFORM = "bigcommerce"
 TOKEN_HEADER = "X-Webhook-Token"  # noqa: S105 - a header name, not a secret
+# BigCommerce's deliveries are thin (a scope, ids and a hash: under 1 KB), so anything much larger is
+# not theirs; the cap keeps what an unauthenticated sender can make us read and parse small.
+MAX_BODY_BYTES = 64 * 1024
 STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
@@ -61,7 +64,14 @@ def _verify_standard_webhook(body: bytes) -> str | None:
 # store/hook/deliveryException must go to a destination no other hook uses; it is checked and stored alike.
 @bp.post("/bigcommerce/delivery-exception")
 def receive_bigcommerce() -> Response:
-    body = request.get_data(cache=False)
+    # The store is named only inside the body, so the token cannot be checked before parsing it; but a
+    # delivery without any token is refused before a byte of the body is read.
+    provided = request.headers.get(TOKEN_HEADER, "")
+    if not provided.strip():
+        reject(401, f"missing {TOKEN_HEADER} header", PLATFORM)
+    # Flask 3.1: a per-request limit, below the app's MAX_CONTENT_LENGTH that Shopify's bodies need.
+    request.max_content_length = min(MAX_BODY_BYTES, runtime_of(current_app).settings.max_webhook_bytes)
+    body = request.get_data(cache=False)  # 413 past the limit (Content-Length, or as the stream is read)
     payload = _payload(body)
     store_hash = store_hash_from_producer(payload.get("producer"))
     if store_hash is None:
@@ -75,7 +85,6 @@ def receive_bigcommerce() -> Response:
         expected = intake_of(current_app).webhook_token_hash(PLATFORM, store_hash)
     except StorageUnavailable:
         unavailable("database unavailable; the delivery was not stored")
-    provided = request.headers.get(TOKEN_HEADER, "")
     # One comparison whether or not the store exists, so timing does not reveal which stores we know.
     if not token_matches(provided, expected or "0" * 64) or expected is None:
         reject(401, "unknown store or wrong webhook token", PLATFORM)

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import time
 from collections.abc import Callable
@@ -183,6 +184,48 @@ def test_missing_token(client: FlaskClient, token: str, stored: Rows, header: st
     assert stored() == []
 
 
+class _WatchedBody(io.BytesIO):
+    """A request body that remembers whether anyone read it."""
+
+    was_read = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.was_read = True
+        return super().read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self.was_read = True
+        return super().readline(size)
+
+
+@pytest.mark.parametrize("header", [None, "", "   "], ids=["absent", "empty", "blank"])
+def test_no_token_is_refused_before_the_body_is_read(
+    client: FlaskClient, token: str, stored: Rows, header: str | None
+) -> None:
+    # Parsing JSON from someone who has not even tried to authenticate is work done for nobody; a body
+    # far past every limit shows that nothing was read (no 413), only the headers.
+    body = _WatchedBody(bigcommerce_body() + b" " * (8 * 1024 * 1024))
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body.getvalue()))}
+    if header is not None:
+        headers["X-Webhook-Token"] = header
+    reason = assert_error(client.post(URL, input_stream=body, headers=headers), 401, token)
+    assert reason == "missing X-Webhook-Token header"
+    assert not body.was_read
+    assert stored() == []
+
+
+def test_bodies_are_capped_at_64_kib(client: FlaskClient, token: str, stored: Rows) -> None:
+    # Under MAX_WEBHOOK_BYTES (5 MiB, for Shopify's orders), BigCommerce's sub-1 KB deliveries get 64 KiB.
+    padding = 64 * 1024 - len(body_of(pad=""))
+    at_limit = body_of(pad="p" * padding)
+    assert len(at_limit) == 64 * 1024
+    assert_ok(post_bigcommerce(client, at_limit, token))
+    assert_error(post_bigcommerce(client, at_limit + b" ", token), 413, token)
+    for path in (URL, "/webhooks/bigcommerce/delivery-exception"):
+        assert_error(client.post(path, data=body_of(pad="p" * 100_000), headers={"X-Webhook-Token": token}), 413)
+    assert [row.body for row in stored()] == [at_limit]
+
+
 def test_token_hash_is_not_a_token(app_runtime: Runtime, client: FlaskClient, token: str, stored: Rows) -> None:
     with app_runtime.session() as session:
         stored_hash = session.scalars(sa.select(Shop.webhook_token_hash)).one()
@@ -321,7 +364,7 @@ def test_scope_wider_than_its_column_is_never_a_503(client: FlaskClient, token: 
 
 def test_deeply_nested_json_is_a_400_not_a_500(make_app: AppFactory, stored: Rows) -> None:
     client = make_app(testing=False).test_client()
-    body = b"[" * 100_000 + b"]" * 100_000
+    body = b"[" * 30_000 + b"]" * 30_000  # within the 64 KiB cap, far past the parser's recursion limit
     assert_error(post_bigcommerce(client, body, "anything"), 400)
     assert stored() == []
 
