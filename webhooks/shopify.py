@@ -1,7 +1,17 @@
-"""POST /webhooks/shopify"""
+"""POST /webhooks/shopify
+
+The HMAC proves the app secret signed these bytes, not that they are a webhook: the same secret signs
+the OAuth query (``/shopify/install``, ``/shopify/callback``) and the App Bridge session tokens any
+merchant can read in their own browser, and the topic, shop and webhook id headers are not signed at
+all. So a delivery is also held to what only a webhook looks like: its body is a JSON object, and the
+topics that act on a whole shop or on a person's data name, in the signed body, the shop the (unsigned)
+header names. Neither an OAuth query string nor a JWT is a JSON object, and no body Shopify signed for
+one shop names another.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, current_app, request
@@ -16,6 +26,16 @@ from webhooks.common import bounded, reject, store_and_answer
 from webhooks.signatures import shopify_hmac_valid
 
 PLATFORM = "shopify"
+# Topics whose body must name the header's shop, and the body fields that may name it (first present
+# wins). app/uninstalled carries the Shop object (``domain`` may be a custom domain, so it is only a
+# fallback); the compliance topics carry ``shop_domain``.
+SHOP_NAMED_IN_BODY: dict[str, tuple[str, ...]] = {
+    "app/uninstalled": ("myshopify_domain", "domain"),
+    "shop/redact": ("shop_domain",),
+    "customers/redact": ("shop_domain",),
+    "customers/data_request": ("shop_domain",),
+}
+_JSON_SPACE = b" \t\r\n"
 
 
 def _header(environ: dict[str, Any], name: str) -> str | None:
@@ -33,6 +53,30 @@ def _required(environ: dict[str, Any], name: str) -> str:
     if not value:
         reject(400, f"missing X-Shopify-{name.title().replace('_', '-')} header", PLATFORM)
     return value
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    # The first byte settles every cross-protocol body (a query string, a JWT) without parsing it; the
+    # parse (tens of microseconds for an order) settles the rest, so a stored body is always readable.
+    if body.lstrip(_JSON_SPACE)[:1] != b"{":
+        reject(400, "body is not a JSON object", PLATFORM)
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        reject(400, "body is not valid JSON", PLATFORM)
+    if not isinstance(payload, dict):
+        reject(400, "body is not a JSON object", PLATFORM)
+    return payload
+
+
+def _check_shop_named(topic: str, shop: str, payload: dict[str, Any]) -> None:
+    fields = SHOP_NAMED_IN_BODY.get(topic)
+    if fields is None:
+        return
+    named = next((payload[f] for f in fields if payload.get(f) is not None), None)
+    if not isinstance(named, str) or named.strip().lower() != shop:
+        # Never the values themselves: the reason names the fields only.
+        reject(400, f"the body's {' / '.join(fields)} is not the X-Shopify-Shop-Domain shop", PLATFORM)
 
 
 @bp.post("/shopify")
@@ -53,6 +97,7 @@ def receive_shopify() -> Response:
     webhook_id = _required(environ, "WEBHOOK_ID")
     if not valid_shop_domain(shop):
         reject(400, "X-Shopify-Shop-Domain is not a valid *.myshopify.com domain", PLATFORM)
+    _check_shop_named(topic, shop, _json_object(body))
     known = topic in WEBHOOK_TOPICS or topic in TOPICS_STORED
     return store_and_answer(
         Delivery(
