@@ -20,8 +20,8 @@ import pytest
 from flask.testing import FlaskClient
 from jwt.warnings import InsecureKeyLengthWarning
 
-from integration.models import WebhookEvent
-from integration.platforms.shopify_oauth import decode_session_token, query_hmac, query_hmac_valid
+from integration.events.models import WebhookEvent
+from integration.platforms.shopify.oauth import decode_session_token, query_hmac, query_hmac_valid
 from tests.helpers import SHOP_DOMAIN, SHOPIFY_SECRET, post_shopify, shopify_headers
 from tests.webhooks.errors import assert_error
 
