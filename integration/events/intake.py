@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from integration.core.db import utcnow
-from integration.events.models import EventStatus, WebhookEvent
+from integration.events.models import EventStatus, WebhookEvent, dedupe_key
 from integration.shops.models import Shop, ShopState
 
 
@@ -39,7 +39,7 @@ class Delivery:
     shop: str
     topic: str
     webhook_id: str
-    dedupe_key: str
+    dedupe_key: str  # the delivery's own key; stored in the "webhook" namespace (models.dedupe_key)
     body: bytes
     delivery_id: str | None = None
     event_id: str | None = None
@@ -242,6 +242,7 @@ class EventIntake:
         values = {name: getattr(delivery, name) for name in _DELIVERY_FIELDS}
         ignored_reason = values.pop("ignored_reason")
         values.update(
+            dedupe_key=dedupe_key("webhook", delivery.dedupe_key),
             status=EventStatus.IGNORED.value if ignored_reason else EventStatus.RECEIVED.value,
             attempts=0,
             duplicates=0,

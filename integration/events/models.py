@@ -10,7 +10,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from integration.core.db import Base, BigId, utcnow
 
-__all__ = ["EventStatus", "WebhookEvent"]
+__all__ = ["DEDUPE_NAMESPACES", "EventStatus", "WebhookEvent", "dedupe_key"]
+
+# ``dedupe_key`` is unique per (platform, shop), and a webhook's key comes from its sender (a header, a
+# body field). So every writer keeps to a namespace of its own, and no key one of them can build ever
+# equals another's: a delivery with a crafted webhook id cannot pre-empt (or be pre-empted by) the
+# event reconciliation stores for an order. Each key is "<namespace>:<the writer's own key>".
+DEDUPE_NAMESPACES = ("webhook", "reconcile", "callback")
+
+
+def dedupe_key(namespace: str, key: str) -> str:
+    if namespace not in DEDUPE_NAMESPACES:
+        raise ValueError(f"unknown dedupe namespace {namespace!r}")
+    return f"{namespace}:{key}"
 
 
 class EventStatus(enum.StrEnum):
@@ -64,7 +76,8 @@ class WebhookEvent(Base):
     topic: Mapped[str] = mapped_column(sa.String(255))
     # What the platform calls this delivery (Shopify webhook id; BigCommerce webhook-id or hash).
     webhook_id: Mapped[str] = mapped_column(sa.String(255))
-    # Uniqueness key: Shopify webhook id; BigCommerce "scope:hash".
+    # Uniqueness key, namespaced by who wrote the row (see dedupe_key): "webhook:" + the Shopify webhook
+    # id or BigCommerce's "scope:hash"; "reconcile:resource:id:updated_at"; "callback:uninstall:jti".
     dedupe_key: Mapped[str] = mapped_column(sa.String(600))
     # Standard Webhooks ``webhook-id`` (BigCommerce), a second dedupe key when present.
     delivery_id: Mapped[str | None] = mapped_column(sa.String(255))

@@ -30,7 +30,7 @@ from integration.core.db import dialect_insert, utcnow
 from integration.core.fanout import active_shop_ids, enqueue_continuation, enqueue_per_shop
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, Order
-from integration.events.models import EventStatus, WebhookEvent
+from integration.events.models import EventStatus, WebhookEvent, dedupe_key
 from integration.platforms.interfaces import RESOURCES, Changed, ChangeFeed, ShopAccess
 from integration.platforms.registry import connect
 from integration.shops.access import shop_access
@@ -246,7 +246,7 @@ def _store_page(
         if version is not None and version >= item.updated_at:
             continue  # its webhook (or an earlier run) already brought this version
         stamp = item.updated_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        key = f"reconcile:{resource}:{item.id}:{stamp}"
+        key = dedupe_key("reconcile", f"{resource}:{item.id}:{stamp}")
         rows.append(
             {
                 "platform": platform,

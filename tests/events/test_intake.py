@@ -50,7 +50,7 @@ def test_store_returns_the_new_ids(runtime: Runtime, intake: EventIntake) -> Non
         SHOP_DOMAIN,
         "orders/create",
         "wh-1",
-        "wh-1",
+        "webhook:wh-1",  # a delivery's key, in the webhook namespace
     )
     assert row.body == b'{"id": 1}'
     assert row.status == EventStatus.RECEIVED
@@ -127,7 +127,7 @@ def test_dedupe_by_delivery_id_across_dedupe_keys(runtime: Runtime, intake: Even
     assert again.duplicate
     assert again.event_id == first.event_id
     (row,) = rows(runtime)
-    assert row.dedupe_key == "k:1"
+    assert row.dedupe_key == "webhook:k:1"
     assert row.duplicates == 1
 
 

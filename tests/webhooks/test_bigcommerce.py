@@ -96,7 +96,7 @@ def test_valid_delivery_is_stored(client: FlaskClient, token: str, stored: Rows)
     assert row.platform == "bigcommerce"
     assert row.shop == STORE_HASH
     assert row.topic == "store/order/created"
-    assert row.dedupe_key == f"store/order/created:{DOC_HASH}"
+    assert row.dedupe_key == f"webhook:store/order/created:{DOC_HASH}"
     assert row.webhook_id == DOC_HASH
     assert row.delivery_id is None
     assert row.triggered_at == dt.datetime(2019, 6, 25, 16, 15, 35, tzinfo=dt.UTC)  # created_at 1561479335
@@ -112,7 +112,7 @@ def test_helper_body_is_stored(client: FlaskClient, token: str, stored: Rows) ->
     [row] = stored()
     assert (row.topic, row.dedupe_key, row.webhook_id) == (
         "store/customer/updated",
-        f"store/customer/updated:{HASH}",
+        f"webhook:store/customer/updated:{HASH}",
         HASH,
     )
     assert row.triggered_at == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)  # 1700000000
@@ -347,7 +347,7 @@ def test_hash_of_exactly_255_is_kept_whole(client: FlaskClient, token: str, stor
     long_hash = "h" * 255
     assert_ok(post_bigcommerce(client, body_of(hash=long_hash), token))
     [row] = stored()
-    assert (row.webhook_id, row.dedupe_key) == (long_hash, f"store/order/created:{long_hash}")
+    assert (row.webhook_id, row.dedupe_key) == (long_hash, f"webhook:store/order/created:{long_hash}")
 
 
 def test_scope_wider_than_its_column_is_never_a_503(client: FlaskClient, token: str, stored: Rows) -> None:
@@ -413,8 +413,8 @@ def test_same_hash_for_another_store_is_another_event(
     assert_ok(post_bigcommerce(client, bigcommerce_body(), token))
     assert_ok(post_bigcommerce(client, bigcommerce_body(store_hash=OTHER_STORE), other_token))
     assert [(row.shop, row.dedupe_key) for row in stored()] == [
-        (STORE_HASH, f"store/order/created:{HASH}"),
-        (OTHER_STORE, f"store/order/created:{HASH}"),
+        (STORE_HASH, f"webhook:store/order/created:{HASH}"),
+        (OTHER_STORE, f"webhook:store/order/created:{HASH}"),
     ]
 
 
@@ -427,7 +427,7 @@ def test_without_a_usable_hash_the_body_is_the_key(
     assert_ok(post_bigcommerce(client, body, token))
     assert_ok(post_bigcommerce(client, body, token))
     [row] = stored()
-    assert (row.webhook_id, row.dedupe_key, row.duplicates) == (marker, f"store/order/created:{marker}", 1)
+    assert (row.webhook_id, row.dedupe_key, row.duplicates) == (marker, f"webhook:store/order/created:{marker}", 1)
     # Another body without a hash is another event.
     other = body_of(hash=event_hash, data={"type": "order", "id": 251})
     assert_ok(post_bigcommerce(client, other, token))
@@ -443,7 +443,7 @@ def test_signed_delivery_stores_the_delivery_id(client: FlaskClient, token: str,
     [row] = stored()
     assert row.delivery_id == "msg_A1"
     assert row.webhook_id == "msg_A1"
-    assert row.dedupe_key == f"store/order/created:{HASH}"
+    assert row.dedupe_key == f"webhook:store/order/created:{HASH}"
 
 
 def test_same_webhook_id_with_another_hash_is_a_duplicate(client: FlaskClient, token: str, stored: Rows) -> None:
@@ -454,7 +454,7 @@ def test_same_webhook_id_with_another_hash_is_a_duplicate(client: FlaskClient, t
     [row] = stored()
     assert (row.delivery_id, row.dedupe_key, row.duplicates) == (
         "msg_same",
-        "store/order/created:hash-one",
+        "webhook:store/order/created:hash-one",
         1,
     )
     assert row.body == first

@@ -85,7 +85,7 @@ def test_valid_delivery_is_stored_with_every_header(client: FlaskClient, stored:
     assert row.shop == SHOP_DOMAIN  # lower-cased
     assert row.topic == "orders/create"
     assert row.webhook_id == "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
-    assert row.dedupe_key == "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    assert row.dedupe_key == "webhook:b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"  # in the webhook namespace
     assert row.delivery_id is None
     assert row.event_id == "98880550-7158-44d4-b7cd-2c97c8a091b5"
     assert row.api_version == "2026-10"
