@@ -39,7 +39,7 @@ class Delivery:
     shop: str
     topic: str
     webhook_id: str
-    dedupe_key: str  # the delivery's own key; stored in the "webhook" namespace (models.dedupe_key)
+    dedupe_key: str  # the delivery's own key, stored in ``namespace`` (models.dedupe_key)
     body: bytes
     delivery_id: str | None = None
     event_id: str | None = None
@@ -48,6 +48,8 @@ class Delivery:
     subscription_name: str | None = None
     # Set for topics we store but do not process: the row is born ``ignored`` and never queued.
     ignored_reason: str | None = None
+    # Who wrote it: a webhook, or a platform callback stored as an event (BigCommerce's uninstall).
+    namespace: str = "webhook"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +244,7 @@ class EventIntake:
         values = {name: getattr(delivery, name) for name in _DELIVERY_FIELDS}
         ignored_reason = values.pop("ignored_reason")
         values.update(
-            dedupe_key=dedupe_key("webhook", delivery.dedupe_key),
+            dedupe_key=dedupe_key(values.pop("namespace"), delivery.dedupe_key),
             status=EventStatus.IGNORED.value if ignored_reason else EventStatus.RECEIVED.value,
             attempts=0,
             duplicates=0,

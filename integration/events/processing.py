@@ -27,7 +27,7 @@ from integration.platforms.interfaces import (
     StoredEvent,
     TransientPlatformError,
 )
-from integration.shops.lifecycle import uninstall_notice
+from integration.shops.lifecycle import Verdict, confirm_uninstall
 from integration.shops.models import ShopState, TokenState
 from integration.shops.registry import find_shop, shop_access
 from integration.shops.tokens import ShopNotInstalled, needs_refresh, processing_access
@@ -35,6 +35,14 @@ from integration.shops.tokens import ShopNotInstalled, needs_refresh, processing
 log = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 2000
+# An uninstall notice whose shop's token the platform still accepts is checked this many times (the
+# first retry comes RETRY_INTERVALS[0] later) before it is ignored: a platform may send the notice a
+# moment before it revokes the token.
+UNINSTALL_CHECKS = 2
+
+
+class UninstallNotConfirmed(TransientPlatformError):
+    """The platform still accepts the shop's token; asked again after a retry interval."""
 
 
 class Outcome(enum.StrEnum):
@@ -141,6 +149,7 @@ class EventProcessor:
             row = session.get(WebhookEvent, event_id)
             if row is None:  # deleted by an operator between claim and load
                 return Outcome.NOT_CLAIMED
+            attempts = row.attempts
             event = StoredEvent(
                 id=row.id,
                 platform=row.platform,
@@ -183,7 +192,12 @@ class EventProcessor:
             return Outcome.IGNORED
         for change in result:
             if isinstance(change, ShopUninstalled):  # a lifecycle step, idempotent: before the rest
-                uninstall_notice(self.runtime, access.shop_id, change.notified_at)
+                outcome = confirm_uninstall(self.runtime, access.shop_id, change.notified_at)
+                if outcome.verdict == Verdict.STILL_INSTALLED and attempts < UNINSTALL_CHECKS:
+                    raise UninstallNotConfirmed(f"{outcome.reason}; asking the platform again")
+                if outcome.refused:
+                    self._finish(event_id, EventStatus.IGNORED, outcome.reason)
+                    return Outcome.IGNORED
         # The changes and the event's new status commit together: a crash in between leaves the
         # event claimable again, never half applied and marked done.
         with self.runtime.session() as session:

@@ -187,6 +187,12 @@ class Connection(Protocol):
         """Make the shop's webhook subscriptions what the product needs; report what was done."""
         ...
 
+    def token_accepted(self) -> bool:
+        """Ask the platform whether it still takes the shop's token: False only when it says the token
+        is gone (401) or the shop is (404), which is what uninstalling the app does to a token; True for
+        any answer past authentication. Raises TransientPlatformError when the platform cannot say."""
+        ...
+
     def close(self) -> None: ...
 
 

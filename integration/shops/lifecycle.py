@@ -1,19 +1,29 @@
-"""A shop's lifecycle beyond registration: uninstall (and what a reinstall brings back)."""
+"""A shop's lifecycle beyond registration: uninstall (and what a reinstall brings back).
+
+Uninstalling destroys the shop's tokens, so a notice that asks for it (Shopify's ``app/uninstalled``,
+BigCommerce's uninstall callback or hook) is not taken on its word: the platform is asked first. A
+platform revokes the app's token when the app is uninstalled, so a stored token it still accepts means
+the app is installed and the notice is refused (a forgery, a replay, a notice from before a reinstall);
+a 401 (404: no such shop) confirms it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
+from dataclasses import dataclass
 
-import sqlalchemy as sa
 from redis.exceptions import RedisError
 from rq.job import Job
 
 from integration.core.periodic import all_per_shop_job_ids
 from integration.core.runtime import Runtime
 from integration.platforms.interfaces import TransientPlatformError
-from integration.shops.models import Shop
+from integration.platforms.registry import connect
+from integration.shops.models import Shop, ShopState
 from integration.shops.registry import uninstall_shop
+from integration.shops.tokens import ShopNotInstalled, TokenRefreshFailed, fresh_access
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +57,87 @@ def cancel_shop_jobs(runtime: Runtime, shop_id: int) -> list[str]:
     return cancelled
 
 
-def uninstall(runtime: Runtime, shop_id: int) -> bool:
+def uninstall(runtime: Runtime, shop_id: int, *, expected_token_enc: str | None = None) -> bool:
     """The merchant removed the app: tokens destroyed, shop marked uninstalled, its scheduled jobs
     cancelled. Its data stays: a reinstall (``register_shop``) brings the same shop back. Returns False
-    when it was already uninstalled (the platforms repeat uninstall notices)."""
+    when it was already uninstalled (the platforms repeat uninstall notices). Unconfirmed: notices go
+    through :func:`confirm_uninstall`."""
     with runtime.session() as session:
-        changed = uninstall_shop(session, shop_id)
+        changed = uninstall_shop(session, shop_id, expected_token_enc=expected_token_enc)
     if changed:
         cancelled = cancel_shop_jobs(runtime, shop_id)
         log.info("shop %s uninstalled; cancelled %s", shop_id, cancelled or "no jobs")
     return changed
 
 
-def uninstall_notice(runtime: Runtime, shop_id: int, notified_at: dt.datetime | None) -> bool:
-    """An uninstall the platform notified (webhook, processed later): ignored when the shop was
-    (re)installed after the notice was sent, since a retried or delayed notice must not remove a
-    merchant who came back. Otherwise :func:`uninstall`."""
-    if notified_at is not None:
-        with runtime.session() as session:
-            installed_at = session.scalar(sa.select(Shop.installed_at).where(Shop.id == shop_id))
-        if installed_at is not None and installed_at > notified_at:
-            log.info("shop %s: uninstall notice from %s predates its reinstall; ignored", shop_id, notified_at)
-            return False
-    return uninstall(runtime, shop_id)
+class Verdict(enum.StrEnum):
+    UNINSTALLED = "uninstalled"
+    ALREADY = "already"  # already uninstalled (or unknown): nothing to do
+    STALE = "stale"  # sent before the shop's last install
+    STILL_INSTALLED = "still_installed"  # the platform still accepts the shop's token
+
+
+@dataclass(frozen=True)
+class UninstallOutcome:
+    verdict: Verdict
+    reason: str  # for the event's last_error, the callback's answer and the log: never a token or value
+
+    @property
+    def refused(self) -> bool:
+        return self.verdict in (Verdict.STALE, Verdict.STILL_INSTALLED)
+
+
+STALE_REASON = "uninstall notice sent before the shop's last install; ignored"
+# The notice's time is the platform's clock, the install's ours: a notice counts as older than the
+# install only by more than this. Within it, the token check decides (a reinstall's token works).
+CLOCK_SKEW = dt.timedelta(seconds=60)
+STILL_INSTALLED_REASON = (
+    "uninstall refused: the platform still accepts the shop's access token, so the app is installed"
+)
+
+
+def _installed(runtime: Runtime, shop_id: int) -> Shop | None:
+    with runtime.session() as session:
+        shop = session.get(Shop, shop_id, populate_existing=True)
+        if shop is None or shop.state != ShopState.ACTIVE:
+            return None
+        session.expunge(shop)
+        return shop
+
+
+def confirm_uninstall(runtime: Runtime, shop_id: int, notified_at: dt.datetime | None) -> UninstallOutcome:
+    """An uninstall notice sent at ``notified_at``: applied only when it is newer than the shop's last
+    install and the platform no longer accepts the shop's token.
+
+    Raises TransientPlatformError when the platform cannot be asked now (the caller retries).
+    """
+    shop = _installed(runtime, shop_id)
+    if shop is None:
+        return UninstallOutcome(Verdict.ALREADY, "the shop is already uninstalled")
+    if notified_at is not None and shop.installed_at is not None and notified_at + CLOCK_SKEW < shop.installed_at:
+        log.info("shop %s: uninstall notice from %s predates its last install; ignored", shop_id, notified_at)
+        return UninstallOutcome(Verdict.STALE, STALE_REASON)
+    try:
+        # An expired Shopify token is refused too, and proves nothing: refresh it first.
+        access = fresh_access(runtime, shop_id)
+    except ShopNotInstalled:
+        return UninstallOutcome(Verdict.ALREADY, "the shop is already uninstalled")
+    except TokenRefreshFailed:
+        access = None  # the platform refused our refresh token: it has no grant left to revoke
+    token_enc = None
+    if access is not None and access.access_token:
+        current = _installed(runtime, shop_id)
+        token_enc = current.access_token_enc if current is not None else None
+        connection = connect(runtime, shop.platform, access)
+        try:
+            accepted = connection.token_accepted()
+        finally:
+            connection.close()
+        if accepted:
+            log.warning("shop %s: %s", shop_id, STILL_INSTALLED_REASON)
+            return UninstallOutcome(Verdict.STILL_INSTALLED, STILL_INSTALLED_REASON)
+    if uninstall(runtime, shop_id, expected_token_enc=token_enc):
+        return UninstallOutcome(Verdict.UNINSTALLED, "uninstalled: the platform no longer accepts the shop's token")
+    if _installed(runtime, shop_id) is not None:  # a new token (reinstall) arrived during the check
+        return UninstallOutcome(Verdict.STALE, "the shop was reinstalled while the notice was checked; ignored")
+    return UninstallOutcome(Verdict.ALREADY, "the shop is already uninstalled")

@@ -94,12 +94,17 @@ def register_shop(
     return RegisteredShop(shop.id, platform, identifier, webhook_token)
 
 
-def uninstall_shop(session: Session, shop_id: int) -> bool:
+def uninstall_shop(session: Session, shop_id: int, *, expected_token_enc: str | None = None) -> bool:
     """The merchant removed the app: tokens destroyed, shop marked; its data stays for a reinstall.
-    Returns False when it was already uninstalled (uninstall notices repeat)."""
+    Returns False when it was already uninstalled (uninstall notices repeat). With ``expected_token_enc``,
+    only while the shop still holds that token (the one the platform refused: a reinstall or refresh
+    since brought a good one, which is not destroyed)."""
+    condition = [Shop.id == shop_id, Shop.state == ShopState.ACTIVE]
+    if expected_token_enc is not None:
+        condition.append(Shop.access_token_enc == expected_token_enc)
     result = session.execute(
         sa.update(Shop)
-        .where(Shop.id == shop_id, Shop.state == ShopState.ACTIVE)
+        .where(*condition)
         .values(
             state=ShopState.UNINSTALLED,
             uninstalled_at=utcnow(),

@@ -162,6 +162,11 @@ class FakeBigCommerce(FakeServer):
         with self._lock:
             self._stores[store_hash] = _Store(token, {}, {}, {}, {}, {})
 
+    def revoke(self, store_hash: str) -> None:
+        """What uninstalling the app does: the store's token is refused (401) from now on."""
+        with self._lock:
+            self._store(store_hash).token = ""
+
     def add_order(
         self,
         store_hash: str,

@@ -156,6 +156,11 @@ class FakeShopify(FakeServer):
         with self._lock:
             self._shops[shop] = _Shop(token, self.bucket_size, self.clock())
 
+    def revoke(self, shop: str) -> None:
+        """What uninstalling the app does: the shop's token is refused (401) from now on."""
+        with self._lock:
+            self._shop(shop).token = ""
+
     def add_customer(self, shop: str, customer_id: str | int, **fields: Any) -> dict[str, Any]:
         """A customer with GraphQL field names (``numberOfOrders``, ``amountSpent``, ``tags``, ...)."""
         customer_id = str(customer_id)

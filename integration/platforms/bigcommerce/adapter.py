@@ -29,11 +29,13 @@ from integration.events.changes import (
     OrderChange,
     OrderLineData,
     OrderStatus,
+    ShopUninstalled,
     Skip,
 )
 from integration.platforms.bigcommerce.client import BigCommerceClient
 from integration.platforms.bigcommerce.rate_budget import BudgetFactory
 from integration.platforms.bigcommerce.topics import (
+    APP_UNINSTALLED,
     CUSTOMER_DELETED,
     CUSTOMER_SCOPES,
     NEWSLETTER_CONSENT,
@@ -367,6 +369,9 @@ class BigCommerceAdapter:
         scope = event.topic
         if scope not in SCOPES_HANDLED:
             return Skip("scope not handled")
+        if scope == APP_UNINSTALLED:
+            # The body says nothing more than the scope; lifecycle confirms it with BigCommerce.
+            return [ShopUninstalled(_as_utc(event.triggered_at) if event.triggered_at else None)]
         data = _webhook_data(event.body)
         resource_id = str(_resource_id(data.get("id")))
         if scope == CUSTOMER_DELETED:

@@ -14,13 +14,13 @@ import requests
 from integration.core.runtime import Runtime
 from integration.platforms.bigcommerce.catalogue import bigcommerce_products
 from integration.platforms.bigcommerce.change_feed import BigCommerceFeed
-from integration.platforms.bigcommerce.client import BigCommerceClient
-from integration.platforms.bigcommerce.hooks import ensure_hooks
+from integration.platforms.bigcommerce.client import BigCommerceAPIError, BigCommerceClient
+from integration.platforms.bigcommerce.hooks import HOOKS_PATH, ensure_hooks
 from integration.platforms.bigcommerce.rate_budget import StoreBudget
 from integration.platforms.bigcommerce.topics import STORE_HASH_RE
 from integration.platforms.bigcommerce.writer import BigCommerceWriter
 from integration.platforms.catalogue import CatalogueProduct
-from integration.platforms.interfaces import BadPayload, ChangeFeed, ShopAccess, SubscriptionReport
+from integration.platforms.interfaces import BadPayload, ChangeFeed, NotFoundAtPlatform, ShopAccess, SubscriptionReport
 
 
 def store_client(runtime: Runtime, access: ShopAccess, *, session: requests.Session | None = None) -> BigCommerceClient:
@@ -55,6 +55,17 @@ class BigCommerceConnection:
             # Hooks (re)created without the token would deliver nothing we accept.
             return SubscriptionReport(problems=("no webhook token stored: re-register the store to set one",))
         return ensure_hooks(self.client, self.runtime.settings, webhook_token)
+
+    def token_accepted(self) -> bool:
+        # The app's own hooks: readable with the default scope every token has, so a 403 here is not a
+        # missing scope but a store that is there and refuses something else.
+        try:
+            self.client.request("GET", HOOKS_PATH, params={"limit": "1"})
+        except NotFoundAtPlatform:
+            return False  # no such store
+        except BigCommerceAPIError as exc:
+            return exc.status != 401
+        return True
 
     def close(self) -> None:
         self.client.close()

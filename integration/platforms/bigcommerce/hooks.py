@@ -19,7 +19,7 @@ from typing import Any
 
 from integration.core.config import Settings
 from integration.platforms.bigcommerce.client import BigCommerceAPIError, BigCommerceClient
-from integration.platforms.bigcommerce.topics import WEBHOOK_SCOPES
+from integration.platforms.bigcommerce.topics import APP_UNINSTALLED, WEBHOOK_SCOPES
 from integration.platforms.interfaces import NotFoundAtPlatform, SubscriptionReport
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,8 @@ log = logging.getLogger(__name__)
 HOOKS_PATH = "/v3/hooks"
 # The header the webhook edge checks (webhooks/bigcommerce.py TOKEN_HEADER; integration/ never imports it).
 TOKEN_HEADER = "X-Webhook-Token"  # noqa: S105 - a header name, not a secret
-APP_UNINSTALLED = "store/app/uninstalled"
 DELIVERY_EXCEPTION = "store/hook/deliveryException"
-# Stored by the edge for ops (and, for uninstall, as a second signal besides the /uninstall callback).
+# Every hook to the events path (store/app/uninstalled among them: a second signal besides the callback).
 EVENT_SCOPES: frozenset[str] = WEBHOOK_SCOPES | {APP_UNINSTALLED}
 EVENTS_PATH = "/webhooks/bigcommerce"
 # deliveryException must go to a destination no other hook uses: a second path on the same edge.

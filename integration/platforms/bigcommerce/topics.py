@@ -20,11 +20,15 @@ NEWSLETTER_CONSENT = "marketing_newsletter"
 # handled exactly like the webhooks they stand in for.
 RECONCILE_ORDER = "reconcile/order"
 RECONCILE_CUSTOMER = "reconcile/customer"
+# The app was uninstalled: by hook (best effort: BigCommerce deletes an app's hooks as it uninstalls it),
+# or stored by the uninstall callback when it could not confirm the uninstall at once. Processing asks
+# BigCommerce before it destroys the store's token (``integration.shops.lifecycle``).
+APP_UNINSTALLED = "store/app/uninstalled"
 SCOPES_HANDLED: frozenset[str] = (
     ORDER_SCOPES
     | CUSTOMER_SCOPES
     | SUBSCRIBER_SCOPES
-    | {CUSTOMER_DELETED, SHIPMENT_CREATED, RECONCILE_ORDER, RECONCILE_CUSTOMER}
+    | {CUSTOMER_DELETED, SHIPMENT_CREATED, RECONCILE_ORDER, RECONCILE_CUSTOMER, APP_UNINSTALLED}
 )
 # What may arrive by webhook and be processed (reconcile/* are only ever written by us).
 WEBHOOK_SCOPES: frozenset[str] = SCOPES_HANDLED - {RECONCILE_ORDER, RECONCILE_CUSTOMER}

@@ -16,6 +16,8 @@ responses tell the browser not to pass the URL on (``Referrer-Policy``).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import time
 import warnings
@@ -32,11 +34,12 @@ from flask.typing import ResponseReturnValue
 from jwt.warnings import InsecureKeyLengthWarning
 from sqlalchemy.orm import Session
 
-from integration import runtime_of
+from integration import intake_of, runtime_of
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
-from integration.platforms.bigcommerce.topics import store_hash_from_producer
-from integration.shops.lifecycle import after_install, uninstall
+from integration.events.intake import Delivery, StorageUnavailable
+from integration.platforms.bigcommerce.topics import APP_UNINSTALLED, store_hash_from_producer
+from integration.shops.lifecycle import after_install
 from integration.shops.models import Platform, Shop, ShopState, StaffUser
 from integration.shops.registry import ShopError, TokenGrant, find_shop, register_shop
 from integration.shops.staff import record_staff, sign_in
@@ -51,8 +54,10 @@ JWT_LEEWAY = 60
 JWT_REQUIRED = ["exp", "iat", "aud", "iss", "sub"]
 TOKEN_TIMEOUT = (5.0, 20.0)
 MAX_PARAM = 4096  # longer query values are refused before any work (JWTs are well under 2 KB)
-# A load JWT signs a person in once: a copy replayed (from a log, history, a shoulder) is refused.
-USED_JTI_KEY = "bigcommerce:load-jti:{jti}"
+# Each signed callback acts once: a copy replayed (a load from a log, history or a shoulder; an uninstall
+# or remove-user notice, valid for 24 h, after a reinstall) is refused. One key space for all three, so
+# a token spent on one callback is spent for the others too.
+USED_JTI_KEY = "bigcommerce:jti:{jti}"
 # What the app needs (§2.5); a granted read-write scope covers its read-only variant.
 REQUIRED_SCOPES = (
     "store_v2_orders_read_only",
@@ -277,7 +282,9 @@ def _installed_shop(db: Session, store_hash: str) -> Shop:
     return shop
 
 
-def _spend_jti(runtime: Runtime, claims: Mapping[str, Any]) -> None:
+def _spend_jti(runtime: Runtime, claims: Mapping[str, Any], *, used: str, unavailable: str) -> str:
+    """Mark the token's ``jti`` used until the token expires; 401 ``used`` if it was, 503 ``unavailable``
+    if Redis cannot say. Returns the jti."""
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 128:
         _fail(401, "signed_payload_jwt has no usable jti claim")
@@ -286,10 +293,22 @@ def _spend_jti(runtime: Runtime, claims: Mapping[str, Any]) -> None:
     try:
         first = runtime.redis.set(USED_JTI_KEY.format(jti=jti), "1", nx=True, ex=ttl)
     except redis.RedisError as exc:
-        log.error("BigCommerce load: Redis unavailable (%s)", type(exc).__name__)
-        abort(503, "sign-in is unavailable for a moment; open the app again")
+        log.error("BigCommerce %s: Redis unavailable (%s)", request.path, type(exc).__name__)
+        abort(503, unavailable)
     if not first:
-        _fail(401, "this sign-in link was used already; open the app again from the BigCommerce control panel")
+        _fail(401, used)
+    return jti
+
+
+def _issued_before_install(shop: Shop, claims: Mapping[str, Any]) -> bool:
+    """A notice BigCommerce signed before the store's last install is about the install before it.
+
+    ``iat`` is in whole seconds on BigCommerce's clock, so a notice counts as older only by more than
+    the clock skew allowed on every claim; a copy replayed later than that is caught here even if
+    Redis has lost its spent ``jti``."""
+    iat = claims.get("iat")  # required, and a number: PyJWT checked both
+    installed_at = shop.installed_at
+    return isinstance(iat, int | float) and installed_at is not None and iat + JWT_LEEWAY < installed_at.timestamp()
 
 
 @bp.get("/load")
@@ -304,7 +323,12 @@ def load() -> ResponseReturnValue:
         shop = _installed_shop(db, store_hash)
         if shop.state != ShopState.ACTIVE:
             _fail(404, "the app was uninstalled from this store; install it again from the control panel")
-        _spend_jti(runtime, claims)
+        _spend_jti(
+            runtime,
+            claims,
+            used="this sign-in link was used already; open the app again from the BigCommerce control panel",
+            unavailable="sign-in is unavailable for a moment; open the app again",
+        )
         staff = record_staff(
             db, shop.id, user.id, email=user.email, name=None, owner=owner is not None and owner.id == user.id
         )
@@ -312,14 +336,43 @@ def load() -> ResponseReturnValue:
     return redirect(AFTER_SIGN_IN)
 
 
+STALE_NOTICE = "this notice was issued before the store's last install; ignored"
+
+
 @bp.get("/uninstall")
-def uninstall_store() -> Response:
+def uninstall_store() -> ResponseReturnValue:
+    """Stored as a ``store/app/uninstalled`` event; the worker destroys the token once BigCommerce
+    confirms the app is gone (``integration.shops.lifecycle``), so a copied or early notice cannot."""
     runtime = _runtime()
-    store_hash, _claims = _verified_claims(runtime.settings)
+    store_hash, claims = _verified_claims(runtime.settings)
     with runtime.session() as db:
-        shop_id = _installed_shop(db, store_hash).id
-    changed = uninstall(runtime, shop_id)
-    return jsonify(store_hash=store_hash, uninstalled=True, already=not changed)
+        shop = _installed_shop(db, store_hash)
+    jti = _spend_jti(
+        runtime,
+        claims,
+        used="this uninstall notice was received already",
+        unavailable="cannot record the uninstall notice now; send it again",
+    )
+    if shop.state != ShopState.ACTIVE:
+        return jsonify(store_hash=store_hash, status="already_uninstalled")
+    if _issued_before_install(shop, claims):
+        _fail(409, STALE_NOTICE)
+    notice = Delivery(
+        platform=Platform.BIGCOMMERCE,
+        shop=store_hash,
+        topic=APP_UNINSTALLED,
+        webhook_id=f"uninstall-callback:{jti}",
+        dedupe_key=f"uninstall:{jti}",
+        namespace="callback",
+        body=json.dumps({"scope": APP_UNINSTALLED, "producer": f"stores/{store_hash}", "source": "callback"}).encode(),
+        triggered_at=dt.datetime.fromtimestamp(claims["iat"], dt.UTC),
+    )
+    try:
+        stored = intake_of(current_app).store(notice)
+    except StorageUnavailable:
+        abort(503, "cannot record the uninstall notice now; send it again")
+    log.info("BigCommerce store %s: uninstall notice stored as event %s, to be confirmed", store_hash, stored.event_id)
+    return jsonify(store_hash=store_hash, status="confirming", event_id=stored.event_id), 202
 
 
 @bp.get("/remove-user")
@@ -330,10 +383,18 @@ def remove_user() -> Response:
     if user is None:
         _fail(401, "signed_payload_jwt names no user")
     with runtime.session() as db:
-        shop_id = _installed_shop(db, store_hash).id
+        shop = _installed_shop(db, store_hash)
+        _spend_jti(
+            runtime,
+            claims,
+            used="this remove-user notice was received already",
+            unavailable="cannot record the remove-user notice now; send it again",
+        )
+        if _issued_before_install(shop, claims):
+            _fail(409, STALE_NOTICE)
         result = db.execute(
             sa.update(StaffUser)
-            .where(StaffUser.shop_id == shop_id, StaffUser.platform_user_id == user.id, StaffUser.active)
+            .where(StaffUser.shop_id == shop.id, StaffUser.platform_user_id == user.id, StaffUser.active)
             .values(active=False)
         )
     removed = bool(result.rowcount)  # type: ignore[attr-defined]

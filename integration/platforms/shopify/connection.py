@@ -12,7 +12,7 @@ from integration.platforms.catalogue import CatalogueProduct
 from integration.platforms.interfaces import BadPayload, ChangeFeed, ShopAccess, SubscriptionReport
 from integration.platforms.shopify.catalogue import shopify_products
 from integration.platforms.shopify.change_feed import ShopifyFeed
-from integration.platforms.shopify.client import ShopifyGraphQL
+from integration.platforms.shopify.client import ShopifyAPIError, ShopifyGraphQL
 from integration.platforms.shopify.subscriptions import ensure_subscriptions
 from integration.platforms.shopify.writer import ShopifyWriter
 
@@ -48,6 +48,15 @@ class ShopifyConnection:
     def ensure_subscriptions(self, webhook_token: str | None) -> SubscriptionReport:
         # Shopify signs deliveries with the app secret: no per-shop token is involved.
         return ensure_subscriptions(self.client, self.settings)
+
+    def token_accepted(self) -> bool:
+        try:
+            self.client.execute("query AppInstalled { shop { id } }", operation="installed check")
+        except ShopifyAPIError as exc:
+            # An error at HTTP 200 (a GraphQL error), 402 (frozen), 403 or 423 (locked) all come after
+            # Shopify recognised the token; only 401 (revoked) and 404 (no such shop) mean it is gone.
+            return exc.status not in (401, 404)
+        return True
 
     def close(self) -> None:
         self.client.close()

@@ -23,6 +23,7 @@ from integration.events.changes import (
     OrderChange,
     OrderLineData,
     OrderStatus,
+    ShopUninstalled,
     Skip,
 )
 from integration.platforms.bigcommerce import client as bigcommerce_client
@@ -674,9 +675,17 @@ def test_handles_exactly_the_listed_scopes(bc_adapter: BigCommerceAdapter) -> No
         "store/subscriber/updated",
         "reconcile/order",
         "reconcile/customer",
+        "store/app/uninstalled",
     } == SCOPES_HANDLED
     assert all(bc_adapter.handles(scope) for scope in SCOPES_HANDLED)
     assert not bc_adapter.handles("store/customer/address/updated")
+
+
+def test_app_uninstalled_is_a_lifecycle_notice(bc_adapter: BigCommerceAdapter) -> None:
+    # Nothing is fetched: processing asks BigCommerce (integration.shops.lifecycle) before it acts.
+    at = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+    stored = StoredEvent(1, "bigcommerce", "abc123", "store/app/uninstalled", b"{}", at, None)
+    assert bc_adapter.translate(stored, ShopAccess(1, "abc123", None)) == [ShopUninstalled(at)]
 
 
 @pytest.mark.parametrize(

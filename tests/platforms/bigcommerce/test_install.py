@@ -23,13 +23,15 @@ from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.events.models import WebhookEvent
+from integration.events.processing import EventFailed, EventProcessor, Outcome
 from integration.platforms.bigcommerce.hooks import DELIVERY_EXCEPTION, TOKEN_HEADER
+from integration.shops.lifecycle import STILL_INSTALLED_REASON
 from integration.shops.models import Shop, ShopState, StaffRole, StaffUser
 from integration.shops.registry import hash_webhook_token
 from integration.shops.staff import current_staff
 from tests.fakes.bigcommerce_api import FakeBigCommerce, load_fixture
 from tests.fakes.bigcommerce_login import DEFAULT_SCOPE, FakeBigCommerceLogin
-from tests.helpers import BIGCOMMERCE_SECRET, STORE_HASH, bigcommerce_body
+from tests.helpers import BIGCOMMERCE_SECRET, STORE_HASH, bigcommerce_body, drain
 
 PUBLIC = "https://app.example.com"
 CLIENT_ID = "test-client-id"  # the suite's settings
@@ -394,6 +396,77 @@ def test_a_load_token_signs_in_once(app: Flask, fake_login: FakeBigCommerceLogin
     assert whoami(replayed) == {"staff": None}
 
 
+def event_of(runtime: Runtime, event_id: int) -> tuple[str, str, str | None]:
+    with runtime.session() as session:
+        event = session.get(WebhookEvent, event_id)
+        assert event is not None
+        return event.topic, event.status, event.last_error
+
+
+@pytest.mark.parametrize("path", ["/bigcommerce/uninstall", "/bigcommerce/remove-user"])
+def test_an_uninstall_or_remove_user_notice_acts_once(
+    app: Flask, fake_login: FakeBigCommerceLogin, app_runtime: Runtime, path: str
+) -> None:
+    # Valid for 24 h: a copy (from a log, a proxy) must not act again, before or after a reinstall.
+    install(app.test_client(), fake_login)
+    token = signed(user_id=CLERK_ID)
+    assert callback(app.test_client(), path, token).status_code in (200, 202)
+    replayed = callback(app.test_client(), path, token)
+    assert replayed.status_code == 401
+    assert "received already" in error_of(replayed)
+    with app_runtime.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == (path.endswith("uninstall"))
+
+
+def test_a_token_spent_on_one_callback_is_spent_for_the_others(app: Flask, fake_login: FakeBigCommerceLogin) -> None:
+    install(app.test_client(), fake_login)
+    token = signed()  # what a staff member's browser receives to open the app
+    assert callback(app.test_client(), "/bigcommerce/load", token).status_code == 302
+    for path in ("/bigcommerce/uninstall", "/bigcommerce/remove-user"):
+        response = callback(app.test_client(), path, token)
+        assert response.status_code == 401, path
+
+
+@pytest.mark.parametrize("path", ["/bigcommerce/uninstall", "/bigcommerce/remove-user"])
+def test_a_notice_issued_before_the_last_install_is_ignored(
+    app: Flask, fake_login: FakeBigCommerceLogin, fake_bc: FakeBigCommerce, app_runtime: Runtime, path: str
+) -> None:
+    install(app.test_client(), fake_login)
+    clerk = app.test_client()
+    callback(clerk, "/bigcommerce/load", signed(user_id=CLERK_ID))
+    # Signed two hours ago, before this install, still within its 24 h; its jti never seen (Redis lost it).
+    issued = int(time.time()) - 7200
+    old = signed(user_id=CLERK_ID, iat=issued, nbf=issued, exp=issued + 86400)
+    response = callback(app.test_client(), path, old)
+    assert response.status_code == 409
+    assert error_of(response) == "this notice was issued before the store's last install; ignored"
+    shop = shop_row(app_runtime)
+    assert shop.state == ShopState.ACTIVE and shop.access_token_enc is not None
+    assert whoami(clerk)["staff"] == str(CLERK_ID)
+    with app_runtime.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 0
+
+
+def test_an_uninstall_notice_for_a_store_that_still_has_the_app_is_refused(
+    app: Flask, fake_login: FakeBigCommerceLogin, app_runtime: Runtime
+) -> None:
+    # A genuine signed notice whose store still accepts our token (BigCommerce revokes it on uninstall):
+    # not an uninstall. Checked once more after a retry interval (a notice may precede the revocation).
+    install(app.test_client(), fake_login)
+    response = callback(app.test_client(), "/bigcommerce/uninstall", signed(user_id=CLERK_ID))
+    assert response.status_code == 202
+    event_id = response.get_json()["event_id"]
+    processor = EventProcessor(app_runtime)
+    with pytest.raises(EventFailed):
+        processor.process(event_id, retries_left=5)
+    assert event_of(app_runtime, event_id)[1] == "received"  # to be asked again
+    assert processor.process(event_id, retries_left=4) == Outcome.IGNORED
+    assert event_of(app_runtime, event_id) == ("store/app/uninstalled", "ignored", STILL_INSTALLED_REASON)
+    shop = shop_row(app_runtime)
+    assert shop.state == ShopState.ACTIVE
+    assert app_runtime.cipher.decrypt(shop.access_token_enc or "") == ACCESS_TOKEN
+
+
 def test_uninstall_then_reinstall_keeps_the_data(
     app: Flask, fake_login: FakeBigCommerceLogin, fake_bc: FakeBigCommerce, app_runtime: Runtime
 ) -> None:
@@ -404,11 +477,16 @@ def test_uninstall_then_reinstall_keeps_the_data(
         session.add(Customer(shop_id=shop_id, email="kept@example.com", source_updated_at=sa.func.now()))
 
     platform = app.test_client()
+    fake_bc.revoke(STORE_HASH)  # BigCommerce revokes the app's token as it uninstalls the app
     response = callback(platform, "/bigcommerce/uninstall", signed())
-    assert response.status_code == 200
-    assert response.get_json() == {"store_hash": STORE_HASH, "uninstalled": True, "already": False}
+    assert response.status_code == 202
+    answer = response.get_json()
+    assert answer == {"store_hash": STORE_HASH, "status": "confirming", "event_id": answer["event_id"]}
+    assert shop_row(app_runtime).state == ShopState.ACTIVE  # not before BigCommerce confirms it
+    drain(app_runtime)
+    assert event_of(app_runtime, answer["event_id"]) == ("store/app/uninstalled", "done", None)
     again = callback(platform, "/bigcommerce/uninstall", signed())
-    assert again.get_json() == {"store_hash": STORE_HASH, "uninstalled": True, "already": True}
+    assert (again.status_code, again.get_json()) == (200, {"store_hash": STORE_HASH, "status": "already_uninstalled"})
 
     shop = shop_row(app_runtime)
     assert (shop.state, shop.access_token_enc, shop.webhook_token_enc) == (ShopState.UNINSTALLED, None, None)

@@ -17,6 +17,7 @@ from integration import runtime_of
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.events.models import WebhookEvent
+from integration.events.processing import EventFailed, EventProcessor, Outcome
 from integration.platforms.shopify.oauth import query_hmac
 from integration.shops.models import Shop, ShopState, StaffRole, StaffUser, TokenState
 from tests.fakes.shopify_admin import FakeShopify
@@ -335,6 +336,7 @@ def test_app_uninstalled_webhook_uninstalls_then_a_reinstall_brings_the_shop_bac
         post_shopify(client, body, topic="app/uninstalled", webhook_id="un-1", triggered_at=triggered).status_code
         == 200
     )
+    fake_shopify.revoke(SHOP_DOMAIN)  # Shopify revokes the app's token as it uninstalls the app
     drain(runtime)
     gone = shop_row(runtime)
     assert gone is not None and gone.state == ShopState.UNINSTALLED
@@ -349,14 +351,20 @@ def test_app_uninstalled_webhook_uninstalls_then_a_reinstall_brings_the_shop_bac
     assert back is not None and back.id == before.id and back.state == ShopState.ACTIVE
     assert back.name == "Kept through reinstall" and back.access_token_enc is not None
 
-    # A late retry of the old uninstall notice does not remove the merchant who came back.
+    # A late retry of the old uninstall notice does not remove the merchant who came back: Shopify
+    # accepts the new token (asked twice, the second time after a retry interval).
     assert (
         post_shopify(client, body, topic="app/uninstalled", webhook_id="un-2", triggered_at=triggered).status_code
         == 200
     )
-    drain(runtime)
+    with runtime.session() as session:
+        event_id = session.scalar(sa.select(WebhookEvent.id).where(WebhookEvent.webhook_id == "un-2"))
+    assert event_id is not None
+    with pytest.raises(EventFailed):
+        EventProcessor(runtime).process(event_id, retries_left=5)
+    assert EventProcessor(runtime).process(event_id, retries_left=4) == Outcome.IGNORED
     still = shop_row(runtime)
-    assert still is not None and still.state == ShopState.ACTIVE
+    assert still is not None and still.state == ShopState.ACTIVE and still.access_token_enc is not None
 
 
 # -- the whole install in a browser
