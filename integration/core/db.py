@@ -62,7 +62,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    """Create the engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+
+    ``hide_parameters``: a statement's bound values are customers' emails, names and addresses, and
+    SQLAlchemy puts them in every error message it raises; those messages end up in logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {})["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
         engine = sa.create_engine(url, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import traceback
 from collections.abc import Mapping
 
 import sqlalchemy as sa
@@ -67,6 +68,17 @@ def default_adapters(runtime: Runtime) -> Mapping[str, Adapter]:
 def _short(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text[:MAX_ERROR_LENGTH]
+
+
+def _database_error(exc: BaseException) -> bool:
+    # SQLAlchemy's own errors, and a driver's raised past it: their text can quote the values (bound
+    # parameters; PostgreSQL's "Failing row contains (...)" and "Key (email)=(...)").
+    return isinstance(exc, sa.exc.SQLAlchemyError) or type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg")
+
+
+def _without_values(exc: BaseException, event_id: int) -> str:
+    """What a database error may say about itself: its class and the event, never its message."""
+    return f"{type(exc).__name__} while applying event {event_id} (values withheld)"
 
 
 class EventProcessor:
@@ -140,9 +152,17 @@ class EventProcessor:
             return Outcome.RETRY
         except Exception as exc:
             final = not retries_left
-            log.exception("event %s failed (final=%s)", event_id, final)
-            self._record_failure(event_id, _short(exc), final=final, retry_at=None)
-            raise EventFailed(_short(exc)) from exc
+            if not _database_error(exc):
+                log.exception("event %s failed (final=%s)", event_id, final)
+                self._record_failure(event_id, _short(exc), final=final, retry_at=None)
+                raise EventFailed(_short(exc)) from exc
+            error = _without_values(exc, event_id)
+            # The stack (code lines) without any exception's text, and nothing chained for RQ to print
+            # or keep in Redis with the failed job.
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("event %s failed (final=%s): %s\n%s", event_id, final, error, stack)
+            self._record_failure(event_id, error, final=final, retry_at=None)
+            raise EventFailed(error) from None
 
     def _process_claimed(self, event_id: int) -> Outcome:
         with self.runtime.session() as session:
