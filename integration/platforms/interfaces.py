@@ -73,6 +73,27 @@ class Adapter(Protocol):
 
 
 @dataclass(frozen=True)
+class ShopFacts:
+    """What the platform says about the shop itself (Shopify ``shop``, BigCommerce ``/v2/store``).
+
+    Each field is None when the platform gave nothing usable. ``owner_email`` is personal data: it is
+    kept out of the repr, and so out of logs and tracebacks.
+    """
+
+    name: str | None = None
+    time_zone: str | None = None  # an IANA name the tz database knows
+    currency: str | None = None  # ISO 4217, upper case
+    owner_email: str | None = None
+    primary_domain: str | None = None  # a host name, no scheme
+
+    def __repr__(self) -> str:
+        return (
+            f"ShopFacts(name={self.name!r}, time_zone={self.time_zone!r}, currency={self.currency!r}, "
+            f"primary_domain={self.primary_domain!r}, owner_email={'<set>' if self.owner_email else None})"
+        )
+
+
+@dataclass(frozen=True)
 class SubscriptionReport:
     """One check of a shop's webhook subscriptions against what the product needs (for ops)."""
 
@@ -193,6 +214,10 @@ class Connection(Protocol):
         any answer past authentication. Raises TransientPlatformError when the platform cannot say."""
         ...
 
+    def shop_facts(self) -> ShopFacts:
+        """The shop's name, time zone, currency, owner email and primary domain, checked."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -212,3 +237,4 @@ class PlatformParts:
     connect: Callable[[Runtime, ShopAccess, requests.Session | None], Connection]
     # Platforms whose offline tokens expire: (runtime, identifier, refresh token, http) -> the new pair.
     refresh_token: Callable[[Runtime, str, str, requests.Session | None], GrantedToken] | None = None
+    title: str = ""  # how people call the platform ("Shopify"), for pages

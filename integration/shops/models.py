@@ -60,17 +60,26 @@ class Shop(Base):
     webhook_token_enc: Mapped[str | None] = mapped_column(sa.Text)
     installed_at: Mapped[dt.datetime | None]
     uninstalled_at: Mapped[dt.datetime | None]
-    # The merchant's settings (the settings page).
+    # The shop's name, as the platform calls it (read with the other shop facts).
     name: Mapped[str | None] = mapped_column(sa.String(255))
+    # The merchant's settings (the settings page).
     postal_address: Mapped[str | None] = mapped_column(sa.Text)
     sender_name: Mapped[str | None] = mapped_column(sa.String(255))
     sender_email: Mapped[str | None] = mapped_column(sa.String(320))
     # The last webhook-subscription health check, for ops (JSON: what was found, created, re-activated).
     subscriptions_checked_at: Mapped[dt.datetime | None]
     subscriptions_report: Mapped[str | None] = mapped_column(sa.Text)
-    # IANA zone: where a customer's own zone cannot be known, theirs falls back to this.
+    # IANA zone in effect: where a customer's own zone cannot be known, theirs falls back to this. It is
+    # the merchant's override when they set one on the settings page, else the platform's own zone
+    # (integration.shops.facts keeps the three together and re-resolves the customers that use it).
     time_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    time_zone_override: Mapped[str | None] = mapped_column(sa.String(64))
+    platform_time_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    # Read from the platform at install and at every subscription check (``name`` above too).
     currency: Mapped[str | None] = mapped_column(sa.String(3))
+    owner_email: Mapped[str | None] = mapped_column(sa.String(320))  # PII: never logged
+    primary_domain: Mapped[str | None] = mapped_column(sa.String(255))
+    facts_read_at: Mapped[dt.datetime | None]
     # Spend from which a customer is a VIP: the merchant's figure if set, else the shop's top 10 %,
     # recomputed by the segments job (so no event ever ranks the whole shop).
     vip_threshold_override: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
@@ -97,6 +106,10 @@ class StaffUser(Base):
     email: Mapped[str | None] = mapped_column(sa.String(320))
     name: Mapped[str | None] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16), default=StaffRole.STAFF)
+    # The platform says this person owns the shop (Shopify ``account_owner``, BigCommerce ``owner``):
+    # what makes them the admin, and what they lose with the role when ownership moves to someone else.
+    # An admin who is not the owner (the merchant's choice) stays admin whoever owns the shop.
+    is_owner: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Removed by the platform (BigCommerce remove_user) or by the merchant: kept for history, not signed in.
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -4,8 +4,8 @@ The page is a list of *sections*. Each section is one object (:class:`Section`) 
 template partial under ``templates/settings/`` that it renders into, what that partial needs
 (:meth:`Section.view`), and what a POST naming it does (:meth:`Section.submit`). ``SECTIONS`` lists them
 by dotted path, in page order: a capability adds its settings by writing its own section and one line
-there, without touching the others. Now: the shop's details (``shop``) and the staff roster (``staff``);
-reps, check-in timing and email templates arrive with their capabilities.
+there, without touching the others. Now: the shop's details (``shop``, in ``shop_section.py``) and the
+staff roster (``staff``); reps, check-in timing and email templates arrive with their capabilities.
 
 Every form posts to ``POST /settings`` with a hidden ``section`` field (and, for forms with several
 buttons, ``action``). The CSRF token is checked for every POST before any section sees it (400 when
@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -32,8 +30,8 @@ from flask_wtf.csrf import validate_csrf
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import import_string
-from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import HiddenField
+from wtforms.validators import ValidationError
 
 from integration import runtime_of
 from integration.shops.models import Shop, StaffRole, StaffUser
@@ -44,13 +42,9 @@ bp = Blueprint("settings", __name__)
 
 # The page's sections, in order, by dotted path to a Section object (resolved on first use).
 SECTIONS = (
-    "integration.web.settings:SHOP_SECTION",
+    "integration.web.shop_section:SHOP_SECTION",
     "integration.web.settings:STAFF_SECTION",
 )
-
-POSTAL_ADDRESS_MAX = 500
-SENDER_NAME_MAX = 100
-EMAIL_MAX = 254  # the longest address SMTP can carry (RFC 5321 path limit less the angle brackets)
 
 
 # --- the section protocol ------------------------------------------------------------------------
@@ -113,146 +107,6 @@ def sections() -> tuple[Section, ...]:
     return found
 
 
-# --- the shop's details --------------------------------------------------------------------------
-
-# Zones a shop may keep: every name the tz database knows, less the system aliases.
-_NOT_SHOP_ZONES = {"localtime", "posixrules", "Factory"}
-
-
-@functools.cache
-def shop_zones() -> dict[str, str]:
-    """Every acceptable zone name, keyed by its lower case (so ``europe/berlin`` is understood)."""
-    return {name.lower(): name for name in available_timezones() - _NOT_SHOP_ZONES}
-
-
-@functools.cache
-def suggested_zones() -> tuple[str, ...]:
-    """The names offered in the page's list: IANA's canonical zone per place (zone.tab, as the tzdata package
-    ships it) and UTC, without the legacy aliases the database also accepts (those are still valid input)."""
-    text = files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
-    rows = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
-    known = set(shop_zones().values())
-    return (*sorted({row[2] for row in rows if len(row) >= 3 and row[2] in known}), "UTC")
-
-
-def valid_time_zone(_form: FlaskForm, field: StringField) -> None:
-    name = shop_zones().get((field.data or "").lower())
-    if name is None:
-        raise ValidationError(
-            f"{field.data!r} is not a time zone we know; choose one from the list, "
-            "like Europe/Berlin or America/New_York."
-        )
-    field.data = name  # as the tz database spells it
-
-
-# A strict subset of RFC 5322's addr-spec, with no display name, quoting or comments, and a domain
-# of two or more DNS labels whose last is alphabetic (or an IDNA xn-- label). The WTForms Email
-# validator needs the email_validator package, which this app does not install.
-_LOCAL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_TLD_RE = re.compile(r"[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}")
-
-
-def email_problem(value: str) -> str | None:
-    """Why ``value`` is not a plain ``name@example.com`` address we would send from, or None."""
-    if len(value) > EMAIL_MAX:
-        return f"An email address is at most {EMAIL_MAX} characters."
-    local, at, domain = value.rpartition("@")
-    if not at or not local or not domain or "@" in local:
-        return "Enter an email address like orders@example.com."
-    if len(local) > 64 or not _LOCAL_RE.fullmatch(local):
-        return "The part before the @ has characters an address cannot have (or starts, ends or doubles a dot)."
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL_RE.fullmatch(label) for label in labels) or not _TLD_RE.fullmatch(labels[-1]):
-        return "The part after the @ is not a domain like example.com."
-    return None
-
-
-def valid_email(_form: FlaskForm, field: StringField) -> None:
-    problem = email_problem(field.data or "")
-    if problem:
-        raise ValidationError(problem)
-
-
-def single_line(_form: FlaskForm, field: StringField) -> None:
-    # The sender name goes into a From: header: no line breaks or other control characters.
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in field.data or ""):
-        raise ValidationError("Use one line of plain text, without line breaks or tabs.")
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _normalise_newlines(value: Any) -> Any:
-    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
-
-
-class ShopForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF and WTForms ship no types
-    section = HiddenField(default="shop")
-    time_zone = StringField(
-        "Time zone",
-        filters=[_strip],
-        validators=[DataRequired("Choose the shop's time zone, like Europe/Berlin."), valid_time_zone],
-        description="Where a customer's own time zone cannot be known, the shop's is used.",
-    )
-    postal_address = TextAreaField(
-        "Postal address",
-        filters=[_normalise_newlines, _strip],
-        validators=[
-            Optional(),
-            Length(
-                max=POSTAL_ADDRESS_MAX, message=f"Keep the postal address to {POSTAL_ADDRESS_MAX} characters or fewer."
-            ),
-        ],
-        description="Shown in the footer of the emails we send for you (the law requires one in marketing email).",
-    )
-    sender_name = StringField(
-        "Sending name",
-        filters=[_strip],
-        validators=[
-            Optional(),
-            Length(max=SENDER_NAME_MAX, message=f"Keep the sending name to {SENDER_NAME_MAX} characters or fewer."),
-            single_line,
-        ],
-        description="The name customers see in their inbox, like “Ada at Example Shop”.",
-    )
-    sender_email = StringField(
-        "Sending address",
-        filters=[_strip],
-        validators=[Optional(), valid_email],
-        description="The address emails come from and replies go to.",
-    )
-
-
-class ShopSection(Section):
-    key = "shop"
-    title = "Shop"
-    template = "settings/shop.html"
-
-    def view(self, req: SectionRequest) -> dict[str, Any]:
-        form = ShopForm(
-            formdata=None,
-            data={
-                "time_zone": req.shop.time_zone or "",
-                "postal_address": req.shop.postal_address or "",
-                "sender_name": req.shop.sender_name or "",
-                "sender_email": req.shop.sender_email or "",
-            },
-        )
-        return {"form": form, "zones": suggested_zones(), "postal_max": POSTAL_ADDRESS_MAX}
-
-    def submit(self, req: SectionRequest) -> Outcome:
-        form = ShopForm()
-        if not form.validate():
-            return Outcome.again(form=form)
-        req.shop.time_zone = form.time_zone.data
-        req.shop.postal_address = form.postal_address.data or None
-        req.shop.sender_name = form.sender_name.data or None
-        req.shop.sender_email = form.sender_email.data or None
-        return Outcome.saved("Shop settings saved.")
-
-
 # --- the staff roster ----------------------------------------------------------------------------
 
 
@@ -280,10 +134,14 @@ class StaffRow:
     form: RosterForm | None
 
 
-def _last_seen(when: dt.datetime | None, zone: str | None) -> str:
+def local_time(when: dt.datetime | None, zone: str | None) -> str:
     if when is None:
         return "never"
-    local = when.astimezone(ZoneInfo(zone) if zone and zone.lower() in shop_zones() else dt.UTC)
+    try:
+        tz: dt.tzinfo = ZoneInfo(zone) if zone else dt.UTC
+    except (ZoneInfoNotFoundError, ValueError):  # a zone this tz database no longer knows
+        tz = dt.UTC
+    local = when.astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
@@ -313,7 +171,7 @@ def staff_rows(db: Session, shop: Shop, me: StaffUser) -> list[StaffRow]:
                 email=person.email or "",
                 role=person.role,
                 active=person.active,
-                last_seen=_last_seen(person.last_seen_at, shop.time_zone),
+                last_seen=local_time(person.last_seen_at, shop.time_zone),
                 is_me=person.id == me.id,
                 action=action,
                 form=form,
@@ -362,7 +220,6 @@ class StaffSection(Section):
         return Outcome.saved(f"{who} {'added to' if role == StaffRole.REP else 'removed from'} the roster.")
 
 
-SHOP_SECTION = ShopSection()
 STAFF_SECTION = StaffSection()
 
 

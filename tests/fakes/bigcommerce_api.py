@@ -79,6 +79,15 @@ def sample_customer(customer_id: int, **overrides: Any) -> dict[str, Any]:
     return customer
 
 
+def sample_store(store_hash: str, **overrides: Any) -> dict[str, Any]:
+    """The documented "Get Store Information" example (``reference/store_information.v2.yml``: zone
+    America/Chicago, currency USD, ``admin_email``, domain ``my-awesome.store``), for this store."""
+    store: dict[str, Any] = load_fixture("bigcommerce_store_v2.json")
+    store["id"] = store_hash
+    store.update(overrides)
+    return store
+
+
 def sample_shipment(**overrides: Any) -> dict[str, Any]:
     """A v2 shipment for order 218. No official example was saved; this one follows the documented
     field list (id, order_id, date_created, tracking_number, shipping_provider, tracking_carrier, ...)."""
@@ -118,6 +127,7 @@ class _Store:
     shipping_addresses: dict[int, list[dict[str, Any]]]
     shipments: dict[tuple[int, int], dict[str, Any]]
     customers: dict[int, dict[str, Any]]
+    info: dict[str, Any]  # GET /v2/store
 
 
 class FakeBigCommerce(FakeServer):
@@ -160,7 +170,12 @@ class FakeBigCommerce(FakeServer):
 
     def add_store(self, store_hash: str, token: str) -> None:
         with self._lock:
-            self._stores[store_hash] = _Store(token, {}, {}, {}, {}, {})
+            self._stores[store_hash] = _Store(token, {}, {}, {}, {}, {}, sample_store(store_hash))
+
+    def set_store_info(self, store_hash: str, **fields: Any) -> None:
+        """Change what ``GET /v2/store`` answers (``timezone={"name": ...}``, ``admin_email=...``)."""
+        with self._lock:
+            self._store(store_hash).info.update(copy.deepcopy(fields))
 
     def revoke(self, store_hash: str) -> None:
         """What uninstalling the app does: the store's token is refused (401) from now on."""
@@ -367,6 +382,7 @@ class FakeBigCommerce(FakeServer):
             "/stores/<store_hash>/v2/orders/<int:order_id>/shipments/<int:shipment_id>",
             view_func=self._shipment,
         )
+        app.add_url_rule("/stores/<store_hash>/v2/store", view_func=self._store_info)
         app.add_url_rule("/stores/<store_hash>/v3/customers", view_func=self._customers)
         app.add_url_rule("/stores/<store_hash>/v3/customers/subscribers", view_func=self._subscribers)
         app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._list_hooks, methods=["GET"])
@@ -514,6 +530,10 @@ class FakeBigCommerce(FakeServer):
         with self._lock:
             shipment = self._store(store_hash).shipments.get((order_id, shipment_id))
         return _response(200, shipment) if shipment is not None else _not_found(request.path)
+
+    def _store_info(self, store_hash: str) -> Response:
+        with self._lock:
+            return _response(200, copy.deepcopy(self._store(store_hash).info))
 
     def _subscribers(self, store_hash: str) -> Response:
         wanted = {int(i) for i in request.args.get("id:in", "").split(",") if i.strip().isdigit()}

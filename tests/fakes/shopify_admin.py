@@ -62,6 +62,7 @@ DEFAULT_COSTS = {
     "metafieldsSet": 10,
     "webhookSubscriptions": 5,
     "webhookSubscriptionCreate": 10,
+    "shop": 1,
 }
 
 
@@ -96,6 +97,18 @@ class _Shop:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     metafields: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def default_shop_facts(shop: str) -> dict[str, Any]:
+    """The ``shop`` node a new fake shop answers (GraphQL field names), like a new US dev store's."""
+    return {
+        "name": shop.split(".")[0].replace("-", " ").title(),
+        "ianaTimezone": "America/New_York",
+        "currencyCode": "USD",
+        "email": f"owner@{shop.split('.')[0]}.example.com",
+        "primaryDomain": {"host": shop, "url": f"https://{shop}"},
+    }
 
 
 class FakeShopify(FakeServer):
@@ -152,9 +165,14 @@ class FakeShopify(FakeServer):
     # -- data
 
     def add_shop(self, shop: str, token: str) -> None:
-        """A shop with a full bucket."""
+        """A shop with a full bucket (and :func:`default_shop_facts`)."""
         with self._lock:
-            self._shops[shop] = _Shop(token, self.bucket_size, self.clock())
+            self._shops[shop] = _Shop(token, self.bucket_size, self.clock(), facts=default_shop_facts(shop))
+
+    def set_shop_facts(self, shop: str, **fields: Any) -> None:
+        """Change what the ``shop`` query answers (``ianaTimezone="Europe/Berlin"``, ``email=...``)."""
+        with self._lock:
+            self._shop(shop).facts.update(copy.deepcopy(fields))
 
     def revoke(self, shop: str) -> None:
         """What uninstalling the app does: the shop's token is refused (401) from now on."""
@@ -306,6 +324,7 @@ class FakeShopify(FakeServer):
             "metafieldsSet": self._metafields_set,
             "webhookSubscriptions": self._webhook_subscriptions,
             "webhookSubscriptionCreate": self._webhook_subscription_create,
+            "shop": self._shop_node,
         }.get(root or "")
         if handler is None:
             error = {
@@ -354,6 +373,9 @@ class FakeShopify(FakeServer):
     def _order(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
         order = state.orders.get(_legacy_id(variables.get("id"), "Order"))
         return copy.deepcopy(order) if order is not None else None
+
+    def _shop_node(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        return copy.deepcopy(state.facts)
 
     def _customers(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
         return _connection(list(state.customers.values()), variables)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from integration.core.db import utcnow
 from integration.core.runtime import Runtime
+from integration.customers.models import Customer
+from integration.customers.profiles import upsert_profile
+from integration.events.changes import Address, CustomerChange
 from integration.shops.models import Shop
+from integration.shops.registry import TokenGrant, register_shop
 from integration.shops.subscriptions import check_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
@@ -122,3 +128,113 @@ def test_shopify_missing_subscriptions_are_created_and_a_refused_topic_recorded(
     assert {r.headers.get("X-Shopify-Access-Token") for r in fake_shopify.graphql_requests()} == {SHOPIFY_TOKEN}
     stored = stored_report(platform_runtime, shop.id)
     assert (stored["present"], stored["created"], stored["problems"]) == ([kept], list(missing), list(report.problems))
+
+
+# -- the shop's own facts, read by the same check
+
+
+def _profile(runtime: Runtime, shop_id: int, customer_id: str, address: Address) -> int:
+    with runtime.session() as session:
+        change = CustomerChange(customer_id, dt.datetime(2026, 11, 1, tzinfo=dt.UTC), address=address)
+        return upsert_profile(session, shop_id, change)
+
+
+def _zone(runtime: Runtime, customer_id: int) -> tuple[str | None, str | None]:
+    with runtime.session() as session:
+        customer = session.get_one(Customer, customer_id)
+        return customer.time_zone, customer.time_zone_source
+
+
+def _shop(runtime: Runtime, shop_id: int) -> Shop:
+    with runtime.session() as session:
+        shop = session.get_one(Shop, shop_id)
+        session.expunge(shop)
+        return shop
+
+
+def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_follow_it(
+    platform_runtime: Runtime, fake_shopify: FakeShopify
+) -> None:
+    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
+    shop = add_shop(platform_runtime, token=SHOPIFY_TOKEN)
+    # A US address without a state says nothing about the zone (the US spans several).
+    vague = _profile(platform_runtime, shop.id, "1", Address(city="Springfield", country_code="US"))
+    placed = _profile(platform_runtime, shop.id, "2", Address(city="Berlin", country_code="DE"))
+    assert _zone(platform_runtime, vague) == (None, "shop")  # the shop's zone was never read
+
+    check_shop(platform_runtime, shop.id)
+    facts = _shop(platform_runtime, shop.id)
+    assert (facts.name, facts.currency, facts.primary_domain) == ("Demo Shop", "USD", SHOP_DOMAIN)
+    assert facts.owner_email == "owner@demo-shop.example.com" and facts.facts_read_at is not None
+    assert (facts.platform_time_zone, facts.time_zone) == ("America/New_York", "America/New_York")
+    assert _zone(platform_runtime, vague) == ("America/New_York", "shop")
+    assert _zone(platform_runtime, placed) == ("Europe/Berlin", "address")
+    # A customer who arrives now gets the shop's zone straight away.
+    later = _profile(platform_runtime, shop.id, "3", Address(country_code="US"))
+    assert _zone(platform_runtime, later) == ("America/New_York", "shop")
+
+    # The merchant moves the shop on Shopify: the next check follows.
+    fake_shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Los_Angeles", name="Demo Shop West")
+    check_shop(platform_runtime, shop.id)
+    assert _shop(platform_runtime, shop.id).name == "Demo Shop West"
+    assert [_zone(platform_runtime, c)[0] for c in (vague, placed, later)] == [
+        "America/Los_Angeles",
+        "Europe/Berlin",
+        "America/Los_Angeles",
+    ]
+
+    # An override the merchant set wins over whatever the platform says later.
+    from integration.shops.facts import set_time_zone_override
+
+    with platform_runtime.session() as session:
+        set_time_zone_override(session, session.get_one(Shop, shop.id), "Europe/Dublin")
+    fake_shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Denver", email="not an email")
+    check_shop(platform_runtime, shop.id)
+    facts = _shop(platform_runtime, shop.id)
+    assert (facts.platform_time_zone, facts.time_zone) == ("America/Denver", "Europe/Dublin")
+    assert facts.owner_email == "owner@demo-shop.example.com"  # what the platform sent was no address
+    assert _zone(platform_runtime, vague) == ("Europe/Dublin", "shop")
+
+
+def test_bigcommerce_store_facts_and_a_refusal_of_them(
+    platform_runtime: Runtime, bigcommerce_server: FakeBigCommerce
+) -> None:
+    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
+    shop = add_shop(platform_runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
+    bigcommerce_server.set_store_info(STORE_HASH, timezone={"name": "Australia/Sydney"}, currency="AUD")
+    report = check_shop(platform_runtime, shop.id)
+    assert report is not None and not report.problems
+    facts = _shop(platform_runtime, shop.id)
+    assert (facts.time_zone, facts.currency, facts.owner_email) == ("Australia/Sydney", "AUD", "jane.does@example.com")
+    assert facts.primary_domain == "my-awesome.store"
+
+    # The app lost store_v2_information_read_only: the hooks are still checked, the refusal is for ops.
+    bigcommerce_server.queue_response("GET", r"/v2/store$", 403)
+    report = check_shop(platform_runtime, shop.id)
+    assert report is not None and report.present
+    assert report.problems == ("shop facts not read: the platform refused: BigCommerce GET /v2/store answered 403",)
+    assert stored_report(platform_runtime, shop.id)["problems"] == list(report.problems)
+    assert _shop(platform_runtime, shop.id).time_zone == "Australia/Sydney"  # kept from before
+
+
+def test_a_shopify_token_that_expired_is_refreshed_before_the_check(
+    platform_runtime: Runtime, fake_shopify: FakeShopify
+) -> None:
+    """Expiring offline tokens live an hour and the check runs every six: it refreshes first."""
+    settings = platform_runtime.settings
+    fake_shopify.oauth.configure(api_key=settings.shopify_api_key, secret=settings.shopify_api_secret)
+    fake_shopify.add_shop(SHOP_DOMAIN, "shpat_current")  # ours expired: the Admin API no longer takes it
+    fake_shopify.oauth.set_refresh_token(SHOP_DOMAIN, "shprt_live")
+    with platform_runtime.session() as session:
+        registered = register_shop(
+            session,
+            platform_runtime.cipher,
+            "shopify",
+            SHOP_DOMAIN,
+            "shpat_expired",
+            grant=TokenGrant(refresh_token="shprt_live", access_expires_at=utcnow() - dt.timedelta(minutes=1)),
+        )
+    report = check_shop(platform_runtime, registered.id)
+    assert report is not None and not report.problems, report
+    assert fake_shopify.oauth.calls["refresh_token"] == 1
+    assert _shop(platform_runtime, registered.id).time_zone == "America/New_York"

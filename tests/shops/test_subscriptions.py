@@ -19,7 +19,7 @@ from integration.core.crypto import TokenCipher
 from integration.core.queues import BULK
 from integration.core.runtime import Runtime
 from integration.platforms.bigcommerce.client import BigCommerceAPIError, BigCommerceClient
-from integration.platforms.interfaces import SubscriptionReport, TransientPlatformError
+from integration.platforms.interfaces import ShopFacts, SubscriptionReport, TransientPlatformError
 from integration.platforms.shopify.client import ShopifyAPIError, ShopifyGraphQL
 from integration.shops.lifecycle import uninstall
 from integration.shops.models import Shop
@@ -29,6 +29,11 @@ from tests.helpers import STORE_HASH, add_shop, drain
 # Where each connection looks its ensure function up.
 SHOPIFY_ENSURE = "integration.platforms.shopify.connection.ensure_subscriptions"
 BIGCOMMERCE_ENSURE = "integration.platforms.bigcommerce.connection.ensure_hooks"
+# ... and the shop facts the same check reads (nothing, here: their own tests use the fake platforms).
+FACTS = (
+    "integration.platforms.shopify.connection.shopify_shop_facts",
+    "integration.platforms.bigcommerce.connection.bigcommerce_store_facts",
+)
 REPAIRED = SubscriptionReport(present=("orders/create", "orders/updated"), created=("customers/update",))
 
 
@@ -48,6 +53,9 @@ class StandIn:
 
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> Callable[..., StandIn]:
+    for facts in FACTS:
+        monkeypatch.setattr(facts, lambda _client: ShopFacts())
+
     def install(platform: str, result: SubscriptionReport | Exception = REPAIRED) -> StandIn:
         fake = StandIn(result)
         monkeypatch.setattr(SHOPIFY_ENSURE if platform == "shopify" else BIGCOMMERCE_ENSURE, fake)

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from integration.core.db import utcnow
 from integration.core.runtime import Runtime
+from integration.customers.models import Customer
 from integration.shops.models import Shop, StaffRole, StaffUser
-from integration.web.settings import SECTIONS, Section, email_problem, sections
+from integration.web.settings import SECTIONS, Section, sections
+from integration.web.shop_section import email_problem
 from tests.staff_fixtures import People, add_staff, csrf_token, sign_in
 
 VALID = {
@@ -87,7 +90,7 @@ def test_json_errors_elsewhere_are_unchanged(client: FlaskClient) -> None:
 def test_the_admin_sees_the_current_values(client: FlaskClient, people: People, app_runtime: Runtime) -> None:
     with app_runtime.session() as db:
         shop = db.get_one(Shop, people.shop.id)
-        shop.time_zone, shop.postal_address = "America/New_York", "1 Main St\nSpringfield"
+        shop.time_zone_override, shop.postal_address = "America/New_York", "1 Main St\nSpringfield"
         shop.sender_name, shop.sender_email = "Shop & Co", "hello@shop.example"
     sign_in(client, people.admin)
     response = client.get("/settings")
@@ -128,7 +131,6 @@ def test_a_post_without_the_right_csrf_token_is_400_and_saves_nothing(
     [
         ({"time_zone": "Mars/Olympus_Mons"}, "'Mars/Olympus_Mons' is not a time zone we know"),
         ({"time_zone": "localtime"}, "is not a time zone we know"),
-        ({"time_zone": "  "}, "Choose the shop's time zone"),
         ({"sender_email": "not-an-address"}, "Enter an email address like orders@example.com."),
         ({"sender_email": "Olive <olive@example.com>"}, "The part before the @"),
         ({"sender_email": "olive@localhost"}, "The part after the @ is not a domain"),
@@ -176,6 +178,51 @@ def test_optional_fields_can_be_cleared(client: FlaskClient, people: People, app
     shop = shop_row(app_runtime, people.shop.id)
     assert shop.time_zone == "Europe/Berlin"
     assert (shop.postal_address, shop.sender_name, shop.sender_email) == (None, None, None)
+
+
+def add_customer(runtime: Runtime, shop_id: int, email: str, zone: str | None, source: str) -> int:
+    with runtime.session() as db:
+        customer = Customer(
+            shop_id=shop_id, email=email, time_zone=zone, time_zone_source=source, source_updated_at=utcnow()
+        )
+        db.add(customer)
+        db.flush()
+        return customer.id
+
+
+def zones_of(runtime: Runtime, *customer_ids: int) -> list[str | None]:
+    with runtime.session() as db:
+        return [db.get_one(Customer, cid).time_zone for cid in customer_ids]
+
+
+def test_the_time_zone_is_the_platforms_unless_the_merchant_overrides_it(
+    client: FlaskClient, people: People, app_runtime: Runtime
+) -> None:
+    with app_runtime.session() as db:
+        shop = db.get_one(Shop, people.shop.id)
+        shop.platform_time_zone = shop.time_zone = "America/Chicago"  # as the platform said at install
+    from_shop = add_customer(app_runtime, people.shop.id, "a@example.com", "America/Chicago", "shop")
+    from_address = add_customer(app_runtime, people.shop.id, "b@example.com", "Europe/Paris", "address")
+    sign_in(client, people.admin)
+    page = text(client.get("/settings"))
+    assert "America/Chicago (from Shopify)" in page and "Shopify says America/Chicago" in page
+    assert re.search(r'<input [^>]*name="time_zone" type="text" value=""', page)  # no override yet
+
+    assert post_shop(client, time_zone="Europe/Berlin").status_code == 303
+    shop = shop_row(app_runtime, people.shop.id)
+    assert (shop.time_zone, shop.time_zone_override, shop.platform_time_zone) == (
+        "Europe/Berlin",
+        "Europe/Berlin",
+        "America/Chicago",
+    )
+    # Whoever uses the shop's zone moves with it; a zone from the customer's own address stays.
+    assert zones_of(app_runtime, from_shop, from_address) == ["Europe/Berlin", "Europe/Paris"]
+    assert "Europe/Berlin (your override)" in text(client.get("/settings"))
+
+    assert post_shop(client, time_zone="").status_code == 303  # back to the platform's
+    shop = shop_row(app_runtime, people.shop.id)
+    assert (shop.time_zone, shop.time_zone_override) == ("America/Chicago", None)
+    assert zones_of(app_runtime, from_shop, from_address) == ["America/Chicago", "Europe/Paris"]
 
 
 def test_an_unknown_section_is_400(client: FlaskClient, people: People) -> None:

@@ -15,12 +15,20 @@ from integration.core.runtime import Runtime
 from integration.platforms.bigcommerce.catalogue import bigcommerce_products
 from integration.platforms.bigcommerce.change_feed import BigCommerceFeed
 from integration.platforms.bigcommerce.client import BigCommerceAPIError, BigCommerceClient
+from integration.platforms.bigcommerce.facts import bigcommerce_store_facts
 from integration.platforms.bigcommerce.hooks import HOOKS_PATH, ensure_hooks
 from integration.platforms.bigcommerce.rate_budget import StoreBudget
 from integration.platforms.bigcommerce.topics import STORE_HASH_RE
 from integration.platforms.bigcommerce.writer import BigCommerceWriter
 from integration.platforms.catalogue import CatalogueProduct
-from integration.platforms.interfaces import BadPayload, ChangeFeed, NotFoundAtPlatform, ShopAccess, SubscriptionReport
+from integration.platforms.interfaces import (
+    BadPayload,
+    ChangeFeed,
+    NotFoundAtPlatform,
+    ShopAccess,
+    ShopFacts,
+    SubscriptionReport,
+)
 
 
 def store_client(runtime: Runtime, access: ShopAccess, *, session: requests.Session | None = None) -> BigCommerceClient:
@@ -66,6 +74,9 @@ class BigCommerceConnection:
         except BigCommerceAPIError as exc:
             return exc.status != 401
         return True
+
+    def shop_facts(self) -> ShopFacts:
+        return bigcommerce_store_facts(self.client)
 
     def close(self) -> None:
         self.client.close()

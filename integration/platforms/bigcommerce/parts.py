@@ -34,6 +34,7 @@ def _connect(runtime: Runtime, access: ShopAccess, http: requests.Session | None
 
 PARTS = PlatformParts(
     name="bigcommerce",
+    title="BigCommerce",
     blueprint="integration.platforms.bigcommerce.views:bp",
     normalise_identifier=_normalise,
     identifier_hint="a valid BigCommerce store hash",

@@ -9,10 +9,11 @@ import requests
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.platforms.catalogue import CatalogueProduct
-from integration.platforms.interfaces import BadPayload, ChangeFeed, ShopAccess, SubscriptionReport
+from integration.platforms.interfaces import BadPayload, ChangeFeed, ShopAccess, ShopFacts, SubscriptionReport
 from integration.platforms.shopify.catalogue import shopify_products
 from integration.platforms.shopify.change_feed import ShopifyFeed
 from integration.platforms.shopify.client import ShopifyAPIError, ShopifyGraphQL
+from integration.platforms.shopify.facts import shopify_shop_facts
 from integration.platforms.shopify.subscriptions import ensure_subscriptions
 from integration.platforms.shopify.writer import ShopifyWriter
 
@@ -57,6 +58,9 @@ class ShopifyConnection:
             # Shopify recognised the token; only 401 (revoked) and 404 (no such shop) mean it is gone.
             return exc.status not in (401, 404)
         return True
+
+    def shop_facts(self) -> ShopFacts:
+        return shopify_shop_facts(self.client)
 
     def close(self) -> None:
         self.client.close()

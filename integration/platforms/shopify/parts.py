@@ -49,6 +49,7 @@ def _refresh_token(
 
 PARTS = PlatformParts(
     name="shopify",
+    title="Shopify",
     blueprint="integration.platforms.shopify.views:bp",
     normalise_identifier=_normalise,
     identifier_hint="a valid *.myshopify.com domain",
