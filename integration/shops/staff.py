@@ -28,25 +28,56 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 def record_staff(
-    db: Session, shop_id: int, platform_user_id: str, *, email: str | None, name: str | None, owner: bool
+    db: Session, shop_id: int, platform_user_id: str, *, email: str | None, name: str | None, owner: bool | None
 ) -> StaffUser:
-    """The staff row for this platform user (created on first sign-in). The shop owner is the merchant
-    admin; anyone else stays staff until the merchant puts them on the roster (rep). A user the platform
-    removed and who signs in again is active again."""
+    """The staff row for this platform user (created on first sign-in). A user the platform removed and
+    who signs in again is active again.
+
+    ``owner`` is what the platform says: True, the person owns the shop and is its admin; False, they do
+    not, and if they were the admin only because they owned it, they are not any more (ownership moved);
+    None, the platform did not say, and nothing changes. Being first to open the app makes nobody the
+    admin, and an admin the merchant chose (not the owner) stays one.
+    """
     staff = db.scalar(
         sa.select(StaffUser).where(StaffUser.shop_id == shop_id, StaffUser.platform_user_id == platform_user_id)
     )
     if staff is None:
-        staff = StaffUser(shop_id=shop_id, platform_user_id=platform_user_id, role=StaffRole.STAFF)
+        staff = StaffUser(shop_id=shop_id, platform_user_id=platform_user_id, role=StaffRole.STAFF, is_owner=False)
         db.add(staff)
     if owner:
-        staff.role = StaffRole.ADMIN
+        staff.role, staff.is_owner = StaffRole.ADMIN, True
+    elif owner is False and staff.is_owner:
+        staff.is_owner = False
+        if staff.role == StaffRole.ADMIN:
+            staff.role = StaffRole.STAFF
     staff.email = email or staff.email
     staff.name = name or staff.name
     staff.active = True
     staff.last_seen_at = utcnow()
     db.flush()
+    if owner:
+        ownership_moved(db, shop_id, platform_user_id)
     return staff
+
+
+def ownership_moved(db: Session, shop_id: int, owner_user_id: str) -> int:
+    """The platform names ``owner_user_id`` as the shop's owner: their row (if we know them) is the
+    owner and admin, and anyone else we held as the owner stops being it, and stops being the admin
+    for it. Returns how many people lost it."""
+    db.execute(
+        sa.update(StaffUser)
+        .where(StaffUser.shop_id == shop_id, StaffUser.platform_user_id == owner_user_id)
+        .values(is_owner=True, role=StaffRole.ADMIN.value)
+    )
+    result = db.execute(
+        sa.update(StaffUser)
+        .where(StaffUser.shop_id == shop_id, StaffUser.is_owner, StaffUser.platform_user_id != owner_user_id)
+        .values(
+            is_owner=False,
+            role=sa.case((StaffUser.role == StaffRole.ADMIN, StaffRole.STAFF.value), else_=StaffUser.role),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def sign_in(staff: StaffUser) -> None:

@@ -64,6 +64,8 @@ DEFAULT_COSTS = {
     "webhookSubscriptionCreate": 10,
     "shop": 1,
 }
+ONLINE_TOKEN = "urn:shopify:params:oauth:token-type:online-access-token"
+OFFLINE_TOKEN = "urn:shopify:params:oauth:token-type:offline-access-token"
 
 
 class RecordedRequest(NamedTuple):
@@ -492,7 +494,13 @@ class FakeShopifyOAuth:
     * ``POST /{shop}/admin/oauth/access_token``: the code grant (each code once; ``expiring=1`` gives an
       hour-long token and a refresh token) and ``grant_type=refresh_token`` (rotating: the refresh token
       used is spent; a spent or unknown one is ``400 invalid_grant``). Calls are counted per grant type.
-      A granted token is what the fake's Admin API then accepts for the shop.
+      A granted token is what the fake's Admin API then accepts for the shop. Token exchange
+      (``grant_type=urn:ietf:params:oauth:grant-type:token-exchange``) takes a session token the app
+      secret signed for this shop: ``requested_token_type`` offline (the default, as Shopify documents)
+      answers like the code grant with ``expiring=1``; online answers a 24-hour user token with
+      ``associated_user`` (:meth:`add_user`, else a made-up staff member; :attr:`owner_id` is the account
+      owner) and leaves the shop's offline token alone. Counted as ``token_exchange`` and
+      ``online_token_exchange``.
     * ``GET /{shop}/admin/apps/{api_key}``: Shopify admin opening the embedded app: redirects to
       ``{app_url}/shopify/app`` with an App Bridge session token (``id_token``) for :attr:`user_id`.
     """
@@ -513,7 +521,16 @@ class FakeShopifyOAuth:
         self.expires_in = 3600
         self.refresh_expires_in = 90 * 24 * 3600
         self.token_delay = 0.0  # seconds each token answer waits (widens race windows)
-        self.calls: dict[str, int] = {"authorization_code": 0, "refresh_token": 0, "token_exchange": 0}
+        self.calls: dict[str, int] = {
+            "authorization_code": 0,
+            "refresh_token": 0,
+            "token_exchange": 0,
+            "online_token_exchange": 0,
+        }
+        self.owner_id = "7001"  # the shop's account owner (associated_user.account_owner)
+        self.users: dict[str, dict[str, Any]] = {}
+        self.online_refused: int | None = None  # answer online exchanges with this status
+        self.not_installed: set[str] = set()  # shops that removed the app: token exchange refused
         self.refused_topics: set[str] = set()
         self._codes: dict[str, str] = {}
         self._refresh: dict[str, str] = {}  # shop -> the one live refresh token
@@ -529,6 +546,29 @@ class FakeShopifyOAuth:
             code = f"code-{self._serial}-{shop}"
             self._codes[code] = shop
             return code
+
+    def add_user(self, user_id: str, **fields: Any) -> dict[str, Any]:
+        """A staff member as an online token's ``associated_user`` names them (fields override)."""
+        with self.fake._lock:
+            user = {**self.associated_user(user_id), **fields}
+            self.users[user_id] = user
+            return dict(user)
+
+    def associated_user(self, user_id: str) -> dict[str, Any]:
+        """What an online token says about this user (documented keys; research next-capabilities §1.2)."""
+        known = self.users.get(user_id)
+        if known is not None:
+            return dict(known)
+        return {
+            "id": int(user_id),
+            "first_name": "Staff",
+            "last_name": f"Member {user_id}",
+            "email": f"staff-{user_id}@example.com",
+            "email_verified": True,
+            "account_owner": user_id == self.owner_id,
+            "locale": "en",
+            "collaborator": False,
+        }
 
     def set_refresh_token(self, shop: str, token: str) -> None:
         with self.fake._lock:
@@ -588,6 +628,8 @@ class FakeShopifyOAuth:
             "refresh_token": "refresh_token",
             "urn:ietf:params:oauth:grant-type:token-exchange": "token_exchange",
         }.get(str(body.get("grant_type")), "authorization_code")
+        if grant == "token_exchange" and body.get("requested_token_type") == ONLINE_TOKEN:
+            grant = "online_token_exchange"
         if self.token_delay:
             time.sleep(self.token_delay)
         with self.fake._lock:
@@ -596,7 +638,7 @@ class FakeShopifyOAuth:
                 given = body.get("refresh_token")
                 if not given or self._refresh.get(shop) != given:
                     return _response(400, {"error": "invalid_grant", "error_description": "refresh token is invalid"})
-            elif grant == "token_exchange":
+            elif grant in ("token_exchange", "online_token_exchange"):
                 # Shopify accepts a session token its app secret signed, for this shop.
                 try:
                     with warnings.catch_warnings():  # the suite's secrets are shorter than real ones
@@ -606,8 +648,13 @@ class FakeShopifyOAuth:
                         )
                 except jwt.InvalidTokenError:
                     return _response(400, {"error": "invalid_subject_token"})
-                if claims.get("dest") != f"https://{shop}":
+                if claims.get("dest") != f"https://{shop}" or shop in self.not_installed:
                     return _response(400, {"error": "invalid_subject_token"})
+                wanted = body.get("requested_token_type", OFFLINE_TOKEN)
+                if wanted == ONLINE_TOKEN:
+                    return self._online_token(shop, claims)
+                if wanted != OFFLINE_TOKEN:
+                    return _response(400, {"error": "invalid_request"})
             else:
                 if self._codes.pop(str(body.get("code")), None) != shop:
                     return _response(400, {"error": "invalid_request", "error_description": "code is invalid"})
@@ -628,6 +675,25 @@ class FakeShopifyOAuth:
             else:
                 known.token = access
         return _response(200, answer)
+
+    def _online_token(self, shop: str, claims: Mapping[str, Any]) -> Any:
+        """An online (per-user) token for the session token's user; called with the lock held."""
+        if self.online_refused is not None:
+            return _response(self.online_refused, {"error": "invalid_subject_token"})
+        self._serial += 1
+        access = f"shpua_{self._serial}_{shop.split('.')[0]}"
+        return _response(200, _online_answer(access, self.associated_user(str(claims.get("sub")))))
+
+
+def _online_answer(access: str, user: dict[str, Any]) -> dict[str, Any]:
+    scope = "read_orders,read_customers,write_customers"
+    return {
+        "access_token": access,
+        "scope": scope,
+        "expires_in": 86399,
+        "associated_user_scope": scope,
+        "associated_user": user,
+    }
 
 
 def root_field(query: str) -> str | None:

@@ -42,7 +42,7 @@ from integration.platforms.bigcommerce.topics import APP_UNINSTALLED, store_hash
 from integration.shops.lifecycle import after_install
 from integration.shops.models import Platform, Shop, ShopState, StaffUser
 from integration.shops.registry import ShopError, TokenGrant, find_shop, register_shop
-from integration.shops.staff import record_staff, sign_in
+from integration.shops.staff import ownership_moved, record_staff, sign_in
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,20 @@ def _person(value: object) -> Person | None:
     )
 
 
+def _record_person(db: Session, shop_id: int, user: Person, owner: Person | None) -> StaffUser:
+    """Record who signed in. Every install and load names the store's owner: the owner is the admin,
+    and when it names someone else than before, the previous owner stops being the admin (an admin the
+    merchant chose who is not the owner stays one)."""
+    staff = record_staff(
+        db, shop_id, user.id, email=user.email, name=user.name, owner=None if owner is None else owner.id == user.id
+    )
+    if owner is not None:
+        moved = ownership_moved(db, shop_id, owner.id)
+        if moved:
+            log.info("BigCommerce shop %s: the store's owner changed; the previous owner is no longer admin", shop_id)
+    return staff
+
+
 def _exchange_code(settings: Settings, code: str, scope: str, context: str) -> dict[str, Any]:
     """POST the code to the login service (before we answer, as BigCommerce asks); its JSON answer."""
     client_id, client_secret = _app_credentials(settings)
@@ -214,14 +228,7 @@ def auth() -> ResponseReturnValue:
                 access_token,
                 grant=TokenGrant(scopes=str(granted)[:1024]),
             )
-            staff = record_staff(
-                db,
-                registered.id,
-                user.id,
-                email=user.email,
-                name=user.name,
-                owner=owner is not None and owner.id == user.id,
-            )
+            staff = _record_person(db, registered.id, user, owner)
             sign_in(staff)
     except ShopError as exc:
         _fail(400, str(exc))
@@ -329,9 +336,7 @@ def load() -> ResponseReturnValue:
             used="this sign-in link was used already; open the app again from the BigCommerce control panel",
             unavailable="sign-in is unavailable for a moment; open the app again",
         )
-        staff = record_staff(
-            db, shop.id, user.id, email=user.email, name=None, owner=owner is not None and owner.id == user.id
-        )
+        staff = _record_person(db, shop.id, user, owner)
         sign_in(staff)
     return redirect(AFTER_SIGN_IN)
 

@@ -1,5 +1,6 @@
-"""Shopify OAuth: the signed query strings of install and callback, the token endpoint (code grant and
-rotating refresh), and App Bridge session tokens (research: shared/platforms/shopify.md §4.1).
+"""Shopify OAuth: the signed query strings of install and callback, the token endpoint (code grant,
+rotating refresh, token exchange for an offline or an online token), and App Bridge session tokens
+(research: shared/platforms/shopify.md §4.1, next-capabilities.md §1).
 
 Nothing here logs or puts into an exception message a token, a code, a refresh token or a JWT: errors
 name what failed and, at most, Shopify's short error code (``invalid_grant``).
@@ -172,9 +173,9 @@ def _error_code(response: requests.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-def _post_token(url: str, payload: Mapping[str, Any], what: str, session: requests.Session | None) -> GrantedToken:
+def _post_json(url: str, payload: Mapping[str, Any], what: str, session: requests.Session | None) -> Mapping[str, Any]:
+    """POST to the token endpoint; its JSON object. Raises TransientPlatformError or TokenRefused."""
     sender = session or requests
-    now = dt.datetime.now(dt.UTC)
     try:
         response = sender.post(url, json=dict(payload), headers={"Accept": "application/json"}, timeout=TIMEOUT)
     except requests.RequestException as exc:
@@ -187,7 +188,13 @@ def _post_token(url: str, payload: Mapping[str, Any], what: str, session: reques
         body = response.json()
     except ValueError:
         raise TransientPlatformError(f"Shopify {what}: the answer is not JSON") from None
-    token = body.get("access_token") if isinstance(body, Mapping) else None
+    if not isinstance(body, Mapping):
+        raise TokenRefused(f"Shopify {what}: the answer is not a JSON object")
+    return body
+
+
+def _granted(body: Mapping[str, Any], now: dt.datetime, what: str) -> GrantedToken:
+    token = body.get("access_token")
     if not isinstance(token, str) or not token:
         raise TokenRefused(f"Shopify {what}: the answer has no access token")
     refresh = body.get("refresh_token")
@@ -199,6 +206,11 @@ def _post_token(url: str, payload: Mapping[str, Any], what: str, session: reques
         access_expires_at=_expiry(now, body.get("expires_in")),
         refresh_expires_at=_expiry(now, body.get("refresh_token_expires_in")),
     )
+
+
+def _post_token(url: str, payload: Mapping[str, Any], what: str, session: requests.Session | None) -> GrantedToken:
+    now = dt.datetime.now(dt.UTC)
+    return _granted(_post_json(url, payload, what, session), now, what)
 
 
 def _token_endpoint(
@@ -243,6 +255,13 @@ def refresh_token(
     return _token_endpoint(admin_url_template, shop, client_id, client_secret, fields, "token refresh", session)
 
 
+# Token exchange (RFC 8693 as Shopify uses it): the grant, what we give (an ID token), what we want.
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+SUBJECT_IS_ID = "urn:ietf:params:oauth:token-type:id_token"
+WANT_OFFLINE = "urn:shopify:params:oauth:token-type:offline-access-token"
+WANT_ONLINE = "urn:shopify:params:oauth:token-type:online-access-token"
+
+
 def exchange_session_token(
     admin_url_template: str,
     shop: str,
@@ -254,17 +273,96 @@ def exchange_session_token(
 ) -> GrantedToken:
     """Token exchange: a staff member's App Bridge session token for a new expiring offline token.
 
-    What heals a shop whose refresh token Shopify refused: the merchant opens the app, and their
-    session token proves the shop still has it installed (research §4.1, token exchange).
+    How a Shopify-managed install completes (Shopify installs the app without calling us; the first
+    open of the app brings the session token), and what heals a shop whose refresh token Shopify
+    refused: the merchant opens the app, and their session token proves the shop still has it.
     """
     fields = {
-        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "grant_type": EXCHANGE_GRANT,
         "subject_token": session_token,
-        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
-        "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
+        "subject_token_type": SUBJECT_IS_ID,
+        "requested_token_type": WANT_OFFLINE,
         "expiring": "1",
     }
     return _token_endpoint(admin_url_template, shop, client_id, client_secret, fields, "token exchange", session)
+
+
+@dataclass(frozen=True)
+class AssociatedUser:
+    """The staff member an online token is for (its ``associated_user``): who opened the app.
+
+    ``email`` is personal data and stays out of the repr (and so out of logs and tracebacks).
+    """
+
+    id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    email_verified: bool
+    account_owner: bool
+    collaborator: bool
+
+    @property
+    def name(self) -> str | None:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or None
+
+    def __repr__(self) -> str:
+        return f"AssociatedUser(id={self.id!r}, account_owner={self.account_owner!r})"
+
+
+def _short_text(value: object, limit: int = 255) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    return text[:limit] or None
+
+
+def _associated_user(raw: object) -> AssociatedUser | None:
+    if not isinstance(raw, Mapping):
+        return None
+    user_id = raw.get("id")
+    if isinstance(user_id, bool) or not isinstance(user_id, int | str) or not str(user_id).strip().isdigit():
+        return None
+    email = raw.get("email")
+    return AssociatedUser(
+        id=str(user_id).strip(),
+        first_name=_short_text(raw.get("first_name")),
+        last_name=_short_text(raw.get("last_name")),
+        email=email.strip()[:320] if isinstance(email, str) and "@" in email else None,
+        email_verified=raw.get("email_verified") is True,
+        account_owner=raw.get("account_owner") is True,
+        collaborator=raw.get("collaborator") is True,
+    )
+
+
+def online_user(
+    admin_url_template: str,
+    shop: str,
+    session_token: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    session: requests.Session | None = None,
+) -> AssociatedUser:
+    """Token exchange for an **online** token, for what it says about the person: the staff member's
+    name, email and whether they own the shop (``associated_user``). The online token itself is not
+    needed and is dropped here, never stored or returned. ``expiring`` applies to offline tokens only
+    and is not sent. Raises TokenRefused or TransientPlatformError."""
+    what = "online token exchange"
+    fields = {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "grant_type": EXCHANGE_GRANT,
+        "subject_token": session_token,
+        "subject_token_type": SUBJECT_IS_ID,
+        "requested_token_type": WANT_ONLINE,
+    }
+    url = f"{admin_base(admin_url_template, shop)}/admin/oauth/access_token"
+    body = _post_json(url, fields, what, session)
+    user = _associated_user(body.get("associated_user"))
+    if user is None:
+        raise TokenRefused(f"Shopify {what}: the answer names no user")
+    return user
 
 
 # -------------------------------------------------------------------------------- session token
@@ -320,6 +418,7 @@ def decode_session_token(token: str, *, api_key: str, secret: str, leeway: int =
 
 
 __all__ = [
+    "AssociatedUser",
     "GrantedToken",
     "OAuthError",
     "SessionToken",
@@ -327,6 +426,8 @@ __all__ = [
     "authorize_url",
     "decode_session_token",
     "exchange_code",
+    "exchange_session_token",
+    "online_user",
     "query_hmac",
     "query_hmac_valid",
     "refresh_token",

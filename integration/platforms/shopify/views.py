@@ -1,21 +1,25 @@
-"""Shopify install (authorization code grant) and the embedded app's sign-in.
+"""Shopify install (Shopify-managed, and the legacy authorization code grant) and the embedded app's sign-in.
 
-* ``GET /shopify/install``: Shopify's signed link (``shop``, ``hmac``, ``timestamp``). After checking the
-  HMAC, the timestamp (90 s) and the shop domain, the merchant is sent to the shop's authorize page with
-  our scopes and a random ``state`` that is also held in a signed, five-minute, HttpOnly cookie.
-* ``GET /shopify/callback``: the state must match the cookie (and is then spent: the cookie is cleared
-  and the nonce recorded as used in Redis), the query must be signed and fresh, the shop the same. The
-  code buys an expiring offline token (encrypted, with its refresh token), webhook subscriptions are put
-  in place, and the merchant is sent into their admin, which opens the embedded app.
 * ``GET /shopify/app``: the embedded app. Shopify opens it with an App Bridge session token (``id_token``
-  query parameter, or ``Authorization: Bearer``); that token names the shop and the staff user, who is
-  signed in and sent to ``/settings``.
+  query parameter, or ``Authorization: Bearer``); that token names the shop and the staff user.
+  With the scopes declared in ``shopify.app.toml`` Shopify installs the app itself, without calling
+  us, and the first we hear of a shop is this request: the session token is exchanged for an expiring
+  offline token (token exchange) and the install finishes here (the same steps as the callback's),
+  with no redirect, since Shopify will not show its authorize page inside the admin's frame. The person
+  is then signed in and sent to ``/settings``.
+* ``GET /shopify/install`` and ``GET /shopify/callback``: the legacy flow. Shopify's signed link
+  (``shop``, ``hmac``, ``timestamp``) sends the merchant to the shop's authorize page with our scopes
+  and a random ``state`` also held in a signed, five-minute, HttpOnly cookie; the callback checks the
+  state (then spent: the cookie cleared and the nonce recorded as used in Redis), the query's signature
+  and freshness and the shop, buys an expiring offline token with the code, and sends the merchant into
+  their admin, which opens the embedded app.
 
-Who is the merchant admin: the session token names the user but says nothing about ownership, and the
-code grant's offline token names nobody. The first person to open the app after it is installed on a
-shop with no admin is made its admin (installing an app takes the owner or staff the owner allowed to
-manage apps, and the install lands them straight in the app); everyone else signs in as staff. An
-admin can be handed over on the settings page.
+Who the person is: the session token names the user but nothing more, so each open of the app also
+exchanges it for an **online** token, whose ``associated_user`` gives the person's name, email (kept
+only when Shopify says it is verified) and whether they own the shop (``account_owner``). The online
+token itself is dropped unused. The account owner is the shop's admin; nobody becomes admin by being
+first, and an admin the merchant chose stays one. If Shopify cannot say (down, refused), the person is
+signed in with the role we already hold for them (staff, for someone new).
 
 No token, code or session token is ever logged or put into an error message.
 """
@@ -27,28 +31,31 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from redis.exceptions import LockError, RedisError
 from werkzeug.wrappers import Response
 
 from integration import runtime_of
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
-from integration.platforms.interfaces import TransientPlatformError
+from integration.platforms.interfaces import GrantedToken, TransientPlatformError
 from integration.platforms.shopify.oauth import (
+    AssociatedUser,
     OAuthError,
+    SessionToken,
     TokenRefused,
     admin_base,
     authorize_url,
     decode_session_token,
     exchange_code,
     exchange_session_token,
+    online_user,
     verify_signed_query,
 )
 from integration.platforms.shopify.topics import valid_shop_domain
 from integration.shops.lifecycle import after_install
-from integration.shops.models import Platform, ShopState, StaffRole, StaffUser, TokenState
+from integration.shops.models import Platform, ShopState, TokenState
 from integration.shops.registry import TokenGrant, find_shop, register_shop
 from integration.shops.staff import record_staff, sign_in
 from integration.shops.tokens import store_grant
@@ -61,6 +68,10 @@ STATE_COOKIE = "shopify_oauth_state"
 STATE_MAX_AGE = 300  # seconds the merchant has on Shopify's approval page
 STATE_SALT = "shopify-oauth-state"
 SHOPIFY_ADMIN = "https://admin.shopify.com"
+# A managed install's token exchange plus the shop's registration fit well inside the lock's life; a
+# second first-open waits for it less than a browser waits for the page.
+INSTALL_LOCK_TTL = 60
+INSTALL_LOCK_WAIT = 25
 
 
 def _runtime() -> Runtime:
@@ -176,17 +187,7 @@ def callback() -> Response:
         abort(503, description="Shopify did not answer: try the install again in a minute")
     with runtime.session() as session:
         registered = register_shop(
-            session,
-            runtime.cipher,
-            Platform.SHOPIFY,
-            shop,
-            grant.access_token,
-            grant=TokenGrant(
-                refresh_token=grant.refresh_token,
-                access_expires_at=grant.access_expires_at,
-                refresh_expires_at=grant.refresh_expires_at,
-                scopes=grant.scopes,
-            ),
+            session, runtime.cipher, Platform.SHOPIFY, shop, grant.access_token, grant=_grant(grant)
         )
     log.info("Shopify shop %s installed (shop %s, scopes %s)", shop, registered.id, grant.scopes)
     after_install(runtime, registered.id)
@@ -205,7 +206,7 @@ def _session_token() -> str | None:
 
 @bp.get("/app")
 def embedded_app() -> Any:
-    """The app inside Shopify admin: sign the person in from their session token, then the settings."""
+    """The app inside Shopify admin: install the shop if it is new, sign the person in, then the settings."""
     settings = _settings()
     token = _session_token()
     if token is None:
@@ -221,27 +222,104 @@ def embedded_app() -> Any:
     refresh_failed: str | None = None  # the refused refresh token's ciphertext, when the shop needs healing
     with runtime.session() as session:
         shop = find_shop(session, Platform.SHOPIFY, claims.shop)
-        if shop is None or shop.state != ShopState.ACTIVE:
-            shop_id = None
-        else:
-            shop_id = shop.id
-            if shop.token_state == TokenState.REFRESH_FAILED:
-                refresh_failed = shop.refresh_token_enc or ""
-            has_admin = session.scalar(
-                sa.select(sa.func.count())
-                .select_from(StaffUser)
-                .where(StaffUser.shop_id == shop.id, StaffUser.role == StaffRole.ADMIN, StaffUser.active)
-            )
-            staff = record_staff(session, shop.id, claims.user_id, email=None, name=None, owner=not has_admin)
-            sign_in(staff)
+        shop_id = shop.id if shop is not None and shop.state == ShopState.ACTIVE else None
+        if shop is not None and shop_id is not None and shop.token_state == TokenState.REFRESH_FAILED:
+            refresh_failed = shop.refresh_token_enc or ""
     if shop_id is None:
-        # Not installed (or uninstalled): a signed app-URL load can start the install right away.
-        if request.args.get("hmac") and _verified_shop() == claims.shop:
-            return framed(_begin_install(claims.shop), claims.shop)
-        abort(403, description="the app is not installed on this shop: install it from Shopify")
-    if refresh_failed is not None:
+        shop_id = _install_by_token_exchange(runtime, claims.shop, token)
+    elif refresh_failed is not None:
         _heal_token(runtime, shop_id, claims.shop, token, refresh_failed)
+    person = _person(runtime, claims, token)
+    with runtime.session() as session:
+        staff = record_staff(
+            session,
+            shop_id,
+            claims.user_id,
+            email=person.email if person is not None and person.email_verified else None,
+            name=person.name if person is not None else None,
+            owner=person.account_owner if person is not None else None,
+        )
+        sign_in(staff)
     return framed(redirect("/settings", code=303), claims.shop)
+
+
+def _install_by_token_exchange(runtime: Runtime, shop: str, session_token: str) -> int:
+    """Finish a Shopify-managed install (or a reinstall): the session token buys the shop's expiring
+    offline token, the shop is registered, and the after-install steps run. Returns the shop's id.
+
+    One install per shop at a time: Shopify keeps one refreshable offline token per shop, and each
+    exchange retires the previous one's refresh token, so two first opens racing would leave one
+    request holding a dead pair. The second waits for the lock, then finds the shop installed.
+    """
+    settings = runtime.settings
+    lock = runtime.redis.lock(f"shopify-install:{shop}", timeout=INSTALL_LOCK_TTL, blocking_timeout=INSTALL_LOCK_WAIT)
+    try:
+        acquired = lock.acquire()
+    except RedisError as exc:
+        log.error("Shopify install for %s: Redis unavailable (%s)", shop, type(exc).__name__)
+        abort(503, description="the app cannot finish installing right now: open it again in a minute")
+    if not acquired:
+        abort(503, description="the app is still being installed: open it again in a moment")
+    try:
+        with runtime.session() as session:
+            found = find_shop(session, Platform.SHOPIFY, shop)
+            if found is not None and found.state == ShopState.ACTIVE:
+                return found.id  # installed by a request that held the lock before us
+        try:
+            grant = exchange_session_token(
+                settings.shopify_admin_url,
+                shop,
+                session_token,
+                client_id=settings.shopify_api_key,
+                client_secret=settings.shopify_api_secret,
+            )
+        except TokenRefused as exc:
+            log.warning("Shopify install for %s by token exchange: %s", shop, exc)
+            abort(403, description="Shopify did not confirm the app is installed on this shop: open it from your admin")
+        except TransientPlatformError as exc:
+            log.warning("Shopify install for %s by token exchange: %s", shop, exc)
+            abort(503, description="Shopify did not answer: open the app again in a minute")
+        with runtime.session() as session:
+            registered = register_shop(
+                session, runtime.cipher, Platform.SHOPIFY, shop, grant.access_token, grant=_grant(grant)
+            )
+    finally:
+        try:
+            lock.release()
+        except (LockError, RedisError):  # expired meanwhile, or Redis went away: nothing of ours to release
+            log.warning("Shopify install for %s: install lock not released", shop)
+    log.info("Shopify shop %s installed by token exchange (shop %s, scopes %s)", shop, registered.id, grant.scopes)
+    after_install(runtime, registered.id)
+    return registered.id
+
+
+def _grant(grant: GrantedToken) -> TokenGrant:
+    return TokenGrant(
+        refresh_token=grant.refresh_token,
+        access_expires_at=grant.access_expires_at,
+        refresh_expires_at=grant.refresh_expires_at,
+        scopes=grant.scopes,
+    )
+
+
+def _person(runtime: Runtime, claims: SessionToken, session_token: str) -> AssociatedUser | None:
+    """Who opened the app, from an online token's ``associated_user``; None when Shopify cannot say."""
+    settings = runtime.settings
+    try:
+        person = online_user(
+            settings.shopify_admin_url,
+            claims.shop,
+            session_token,
+            client_id=settings.shopify_api_key,
+            client_secret=settings.shopify_api_secret,
+        )
+    except (TokenRefused, TransientPlatformError) as exc:
+        log.warning("Shopify %s: who opened the app is unknown (%s)", claims.shop, type(exc).__name__)
+        return None
+    if person.id != claims.user_id:
+        log.warning("Shopify %s: the online token names another user than the session token; ignored", claims.shop)
+        return None
+    return person
 
 
 def _heal_token(runtime: Runtime, shop_id: int, shop: str, session_token: str, refused: str) -> None:

@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from jwt.warnings import InsecureKeyLengthWarning
 from werkzeug.test import TestResponse
 
+from integration import runtime_of
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
@@ -179,6 +180,52 @@ def test_install_stores_the_token_makes_the_hooks_and_signs_the_owner_in(
     assert len(json.loads(shop.subscriptions_report or "{}")["created"]) == len(hooks)
     # The backfill starts at once rather than at the next scheduled reconciliation.
     assert f"reconcile-{shop.id}" in app_runtime.queue("bulk").job_ids
+
+
+def test_install_reads_the_stores_facts(
+    client: FlaskClient, fake_login: FakeBigCommerceLogin, fake_bc: FakeBigCommerce, app_runtime: Runtime
+) -> None:
+    assert install(client, fake_login).status_code == 302
+    shop = shop_row(app_runtime)
+    # The documented /v2/store example: a store in Chicago selling in dollars.
+    assert (shop.platform_time_zone, shop.time_zone, shop.time_zone_override) == ("America/Chicago",) * 2 + (None,)
+    assert (shop.name, shop.currency, shop.primary_domain) == ("BigCommerce", "USD", "my-awesome.store")
+    assert shop.owner_email == "jane.does@example.com" and shop.facts_read_at is not None
+    assert len(fake_bc.requests_to(r"/v2/store$")) == 1
+
+
+def test_when_the_owner_changes_the_old_owner_stops_being_admin(
+    app: Flask, fake_login: FakeBigCommerceLogin, app_runtime: Runtime
+) -> None:
+    new_owner = 24655
+    old = app.test_client()
+    install(old, fake_login)  # by the owner, who is signed in as the admin
+    assert old.get("/settings").status_code == 200
+    shop_id = shop_row(app_runtime).id
+    with app_runtime.session() as session:  # an admin the merchant chose, who does not own the store
+        session.add(StaffUser(shop_id=shop_id, platform_user_id="777", role=StaffRole.ADMIN))
+    clerk = app.test_client()
+    # The store changed hands: every callback now names the new owner, whoever it is for.
+    assert callback(clerk, "/bigcommerce/load", signed(user_id=CLERK_ID, owner_id=new_owner)).status_code == 302
+    assert old.get("/settings").status_code == 403  # no longer the owner, so no longer the admin
+
+    def roles() -> dict[str, tuple[str, bool]]:
+        with app_runtime.session() as session:
+            rows = session.execute(sa.select(StaffUser.platform_user_id, StaffUser.role, StaffUser.is_owner)).all()
+        return {user: (role, owner) for user, role, owner in rows}
+
+    assert roles() == {
+        str(OWNER_ID): (StaffRole.STAFF, False),
+        "777": (StaffRole.ADMIN, False),
+        str(CLERK_ID): (StaffRole.STAFF, False),
+    }
+    assert callback(old, "/bigcommerce/load", signed(user_id=OWNER_ID, owner_id=new_owner)).status_code == 302
+    assert old.get("/settings").status_code == 403
+    owner = app.test_client()
+    assert callback(owner, "/bigcommerce/load", signed(user_id=new_owner, owner_id=new_owner)).status_code == 302
+    assert owner.get("/settings").status_code == 200
+    assert roles()[str(new_owner)] == (StaffRole.ADMIN, True)
+    assert roles()[str(OWNER_ID)] == (StaffRole.STAFF, False)
 
 
 def test_a_second_install_creates_no_hooks_and_moves_them_to_the_new_token(
@@ -567,3 +614,6 @@ def test_codes_tokens_and_jwts_stay_out_of_the_logs(
     secrets = [code, ACCESS_TOKEN, BIGCOMMERCE_SECRET, *tokens, *(t.split(".")[2] for t in tokens)]
     for secret in secrets:
         assert secret not in caplog.text
+    # The store's owner email was read at install (personal data): stored, never logged.
+    assert shop_row(runtime_of(app)).owner_email == "jane.does@example.com"
+    assert "jane.does@example.com" not in caplog.text

@@ -3,6 +3,7 @@ real-HTTP fake Shopify; and the whole install in headless Chromium against gunic
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -237,23 +238,94 @@ def staff_rows(runtime: Runtime) -> list[tuple[str, str]]:
         return [(s.platform_user_id, s.role) for s in session.scalars(sa.select(StaffUser).order_by(StaffUser.id))]
 
 
-def test_session_token_signs_the_first_user_in_as_admin_then_others_as_staff(
+def open_app(client: FlaskClient, fake: FakeShopify, user_id: str, shop: str = SHOP_DOMAIN) -> Any:
+    """Shopify admin opening the embedded app for this staff member (a document load with ``id_token``)."""
+    token = fake.oauth.session_token(shop, user_id)
+    return client.get(f"/shopify/app?{urlencode({'embedded': '1', 'shop': shop, 'host': 'x', 'id_token': token})}")
+
+
+def people(runtime: Runtime) -> list[tuple[str, str, str | None, str | None, bool]]:
+    with runtime.session() as session:
+        return [
+            (s.platform_user_id, s.role, s.name, s.email, s.is_owner)
+            for s in session.scalars(sa.select(StaffUser).order_by(StaffUser.id))
+        ]
+
+
+def test_the_account_owner_is_the_admin_whoever_opens_the_app_first(
     app: Flask, fake_shopify: FakeShopify, runtime: Runtime
 ) -> None:
     install_shop(app.test_client(), fake_shopify)
-    owner = app.test_client()
-    token = fake_shopify.oauth.session_token(SHOP_DOMAIN, "7001")
-    response = owner.get(f"/shopify/app?{urlencode({'shop': SHOP_DOMAIN, 'host': 'x', 'id_token': token})}")
+    fake_shopify.oauth.owner_id = "7002"
+    fake_shopify.oauth.add_user("7001", first_name="Sam", last_name="Staff", email="sam@example.com")
+    fake_shopify.oauth.add_user("7002", first_name="Olive", last_name="Owner", email="olive@example.com")
+
+    first = app.test_client()
+    response = open_app(first, fake_shopify, "7001")
     assert response.status_code == 303 and response.headers["Location"] == "/settings"
     assert (
         response.headers["Content-Security-Policy"]
         == f"frame-ancestors https://{SHOP_DOMAIN} https://admin.shopify.com"
     )
-    assert owner.get_cookie("session") is not None
-    colleague = app.test_client()
+    assert first.get_cookie("session") is not None
+    assert first.get("/settings").status_code == 403  # first, but not the owner: staff
+    owner = app.test_client()
     bearer = {"Authorization": f"Bearer {fake_shopify.oauth.session_token(SHOP_DOMAIN, '7002')}"}
-    assert colleague.get("/shopify/app", headers=bearer).status_code == 303
-    assert staff_rows(runtime) == [("7001", StaffRole.ADMIN), ("7002", StaffRole.STAFF)]
+    assert owner.get("/shopify/app", headers=bearer).status_code == 303
+    assert owner.get("/settings").status_code == 200
+    assert people(runtime) == [
+        ("7001", StaffRole.STAFF, "Sam Staff", "sam@example.com", False),
+        ("7002", StaffRole.ADMIN, "Olive Owner", "olive@example.com", True),
+    ]
+    # Each open asked Shopify who the person is (an online token), and kept no online token.
+    assert fake_shopify.oauth.calls["online_token_exchange"] == 2
+    online = [r.body for r in fake_shopify.requests if r.path.endswith("/admin/oauth/access_token")][-1]
+    assert online["requested_token_type"] == "urn:shopify:params:oauth:token-type:online-access-token"
+    assert "expiring" not in online  # offline tokens only
+    shop = shop_row(runtime)
+    assert shop is not None and "shpua_" not in runtime.cipher.decrypt(shop.access_token_enc or "")
+
+
+def test_ownership_moving_on_shopify_moves_the_admin_but_keeps_an_admin_the_merchant_chose(
+    app: Flask, fake_shopify: FakeShopify, runtime: Runtime
+) -> None:
+    install_shop(app.test_client(), fake_shopify)
+    shop = shop_row(runtime)
+    assert shop is not None
+    with runtime.session() as session:  # made admin by the merchant (or by the old "first to open" rule)
+        session.add(StaffUser(shop_id=shop.id, platform_user_id="7009", role=StaffRole.ADMIN))
+    assert open_app(app.test_client(), fake_shopify, "7001").status_code == 303  # the owner
+    fake_shopify.oauth.owner_id = "7002"  # the shop is handed over
+    assert open_app(app.test_client(), fake_shopify, "7002").status_code == 303
+    roles = {user: (role, owner) for user, role, _name, _email, owner in people(runtime)}
+    assert roles == {
+        "7009": (StaffRole.ADMIN, False),
+        "7001": (StaffRole.STAFF, False),
+        "7002": (StaffRole.ADMIN, True),
+    }
+
+
+def test_an_unverified_email_is_not_kept_and_a_failed_lookup_changes_no_role(
+    app: Flask, fake_shopify: FakeShopify, runtime: Runtime
+) -> None:
+    install_shop(app.test_client(), fake_shopify)
+    fake_shopify.oauth.add_user(
+        "7003", first_name="Una", last_name="Verified", email="una@example.com", email_verified=False
+    )
+    assert open_app(app.test_client(), fake_shopify, "7003").status_code == 303
+    assert open_app(app.test_client(), fake_shopify, "7001").status_code == 303  # the owner
+    fake_shopify.oauth.online_refused = 503  # Shopify cannot say who it is: signed in as we know them
+    owner = app.test_client()
+    assert open_app(owner, fake_shopify, "7001").status_code == 303
+    assert owner.get("/settings").status_code == 200
+    newcomer = app.test_client()
+    assert open_app(newcomer, fake_shopify, "7004").status_code == 303
+    assert newcomer.get("/settings").status_code == 403
+    assert people(runtime) == [
+        ("7003", StaffRole.STAFF, "Una Verified", None, False),
+        ("7001", StaffRole.ADMIN, "Staff Member 7001", "staff-7001@example.com", True),
+        ("7004", StaffRole.STAFF, None, None, False),
+    ]
 
 
 def test_opening_the_app_heals_a_shop_whose_refresh_was_refused(
@@ -313,10 +385,89 @@ def test_forged_session_token_is_refused(app: Flask, fake_shopify: FakeShopify, 
     assert staff_rows(runtime) == []
 
 
-def test_session_token_for_a_shop_not_installed_is_refused(app: Flask, fake_shopify: FakeShopify) -> None:
+def test_a_session_token_shopify_will_not_exchange_installs_nothing(app: Flask, fake_shopify: FakeShopify) -> None:
+    fake_shopify.oauth.not_installed.add("never-installed.myshopify.com")
     token = fake_shopify.oauth.session_token("never-installed.myshopify.com")
     response = app.test_client().get("/shopify/app", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
+    assert token not in response.get_data(as_text=True)
+    assert shop_row(runtime_of(app), "never-installed.myshopify.com") is None
+
+
+# -- Shopify-managed install
+
+
+def test_a_managed_install_finishes_on_the_first_open_without_a_redirect(
+    app: Flask, fake_shopify: FakeShopify, runtime: Runtime, shopify_settings: Settings
+) -> None:
+    """Shopify installed the app itself (scopes in shopify.app.toml) and opens it for a shop we have
+    never seen: the session token is exchanged for the shop's offline token, right here."""
+    browser = app.test_client()
+    response = open_app(browser, fake_shopify, "7001")
+    assert response.status_code == 303 and response.headers["Location"] == "/settings", response.get_data()
+    assert fake_shopify.oauth.authorize_requests == [] and fake_shopify.oauth.calls["authorization_code"] == 0
+    assert fake_shopify.oauth.calls["token_exchange"] == 1
+    exchange = next(r.body for r in fake_shopify.requests if r.path.endswith("/admin/oauth/access_token"))
+    assert exchange["requested_token_type"] == "urn:shopify:params:oauth:token-type:offline-access-token"
+    assert exchange["expiring"] == "1"
+    shop = shop_row(runtime)
+    assert shop is not None and shop.state == ShopState.ACTIVE and shop.token_state == TokenState.OK
+    assert runtime.cipher.decrypt(shop.access_token_enc or "").startswith("shpat_")
+    assert runtime.cipher.decrypt(shop.refresh_token_enc or "").startswith("shprt_")
+    # The same steps as the callback's: subscriptions, shop facts, the backfill queued.
+    assert {s["uri"] for s in fake_shopify.subscriptions(SHOP_DOMAIN)} == {
+        f"{shopify_settings.public_url}/webhooks/shopify"
+    }
+    assert shop.subscriptions_checked_at is not None
+    assert (shop.platform_time_zone, shop.time_zone, shop.currency) == ("America/New_York",) * 2 + ("USD",)
+    assert runtime.queue("bulk").job_ids == [f"reconcile-{shop.id}"]
+    # ... and the person who opened it (the owner) is signed in as the admin.
+    assert browser.get("/settings").status_code == 200
+    assert people(runtime) == [("7001", StaffRole.ADMIN, "Staff Member 7001", "staff-7001@example.com", True)]
+
+    # Opening it again installs nothing more.
+    assert open_app(app.test_client(), fake_shopify, "7001").status_code == 303
+    assert fake_shopify.oauth.calls["token_exchange"] == 1
+
+
+def test_a_managed_reinstall_brings_the_shop_back(app: Flask, fake_shopify: FakeShopify, runtime: Runtime) -> None:
+    assert open_app(app.test_client(), fake_shopify, "7001").status_code == 303
+    first = shop_row(runtime)
+    assert first is not None
+    with runtime.session() as session:
+        session.execute(
+            sa.update(Shop).values(state=ShopState.UNINSTALLED, access_token_enc=None, refresh_token_enc=None)
+        )
+    assert open_app(app.test_client(), fake_shopify, "7001").status_code == 303
+    back = shop_row(runtime)
+    assert back is not None and back.id == first.id and back.state == ShopState.ACTIVE
+    assert back.access_token_enc is not None and fake_shopify.oauth.calls["token_exchange"] == 2
+
+
+def test_two_first_opens_at_once_exchange_the_token_once(
+    app: Flask, fake_shopify: FakeShopify, runtime: Runtime
+) -> None:
+    """Each exchange retires the previous refresh token, so racing first opens must not both exchange."""
+    fake_shopify.oauth.token_delay = 0.4
+    results: list[int] = []
+
+    def first_open() -> None:
+        results.append(open_app(app.test_client(), fake_shopify, "7001").status_code)
+
+    threads = [threading.Thread(target=first_open) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [303, 303]
+    assert fake_shopify.oauth.calls["token_exchange"] == 1
+    shop = shop_row(runtime)
+    assert shop is not None and shop.state == ShopState.ACTIVE
+
+
+def test_the_legacy_install_link_still_starts_the_code_grant(client: FlaskClient, fake_shopify: FakeShopify) -> None:
+    assert start_install(client)["client_id"] == "test-api-key"
+    assert fake_shopify.oauth.calls["token_exchange"] == 0
 
 
 # -- uninstall and reinstall
@@ -329,7 +480,7 @@ def test_app_uninstalled_webhook_uninstalls_then_a_reinstall_brings_the_shop_bac
     before = shop_row(runtime)
     assert before is not None
     with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == before.id).values(name="Kept through reinstall"))
+        session.execute(sa.update(Shop).where(Shop.id == before.id).values(sender_name="Kept through reinstall"))
     triggered = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
     body = b'{"id": 1, "myshopify_domain": "demo-shop.myshopify.com"}'
     assert (
@@ -349,7 +500,7 @@ def test_app_uninstalled_webhook_uninstalls_then_a_reinstall_brings_the_shop_bac
     install_shop(client, fake_shopify)
     back = shop_row(runtime)
     assert back is not None and back.id == before.id and back.state == ShopState.ACTIVE
-    assert back.name == "Kept through reinstall" and back.access_token_enc is not None
+    assert back.sender_name == "Kept through reinstall" and back.access_token_enc is not None
 
     # A late retry of the old uninstall notice does not remove the merchant who came back: Shopify
     # accepts the new token (asked twice, the second time after a retry interval).
