@@ -29,9 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def after_install(runtime: Runtime, shop_id: int) -> None:
-    """What follows every install or reinstall, on both platforms: webhook subscriptions made now (the
-    outcome recorded on the shop, as the scheduled check records it) and the first reconciliation (the
-    backfill) queued. Neither failing undoes the install: the scheduled jobs catch up."""
+    """What follows every install or reinstall (callback, token exchange, BigCommerce auth): webhook
+    subscriptions made and the shop's facts read now (the scheduled check's own steps, its outcome
+    recorded on the shop), so the shop's zone is known before the backfill's first customer, then the
+    first reconciliation (the backfill) queued. Neither failing undoes the install: the scheduled jobs
+    catch up."""
     from integration.shops.subscriptions import check_shop
     from integration.sync.reconcile import enqueue_reconciliations
 
