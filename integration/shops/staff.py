@@ -18,7 +18,7 @@ from flask import abort, g, session
 from sqlalchemy.orm import Session
 
 from integration import runtime_of
-from integration.core.db import utcnow
+from integration.core.db import dialect_insert, utcnow
 from integration.shops.models import Shop, ShopState, StaffRole, StaffUser
 
 SESSION_STAFF = "staff_id"
@@ -38,12 +38,24 @@ def record_staff(
     None, the platform did not say, and nothing changes. Being first to open the app makes nobody the
     admin, and an admin the merchant chose (not the owner) stays one.
     """
-    staff = db.scalar(
-        sa.select(StaffUser).where(StaffUser.shop_id == shop_id, StaffUser.platform_user_id == platform_user_id)
-    )
+    mine = sa.select(StaffUser).where(StaffUser.shop_id == shop_id, StaffUser.platform_user_id == platform_user_id)
+    staff = db.scalar(mine)
     if staff is None:
-        staff = StaffUser(shop_id=shop_id, platform_user_id=platform_user_id, role=StaffRole.STAFF, is_owner=False)
-        db.add(staff)
+        # A person's first open can arrive twice at once (two frames, a retry): the second insert waits
+        # for the first and does nothing, and both go on with the one row.
+        db.execute(
+            dialect_insert(db)(StaffUser)
+            .values(
+                shop_id=shop_id,
+                platform_user_id=platform_user_id,
+                role=StaffRole.STAFF.value,
+                is_owner=False,
+                active=True,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        staff = db.scalars(mine).one()
     if owner:
         staff.role, staff.is_owner = StaffRole.ADMIN, True
     elif owner is False and staff.is_owner:

@@ -465,6 +465,38 @@ def test_two_first_opens_at_once_exchange_the_token_once(
     assert shop is not None and shop.state == ShopState.ACTIVE
 
 
+def test_a_persons_first_two_opens_at_once_make_one_staff_row(
+    app: Flask, fake_shopify: FakeShopify, runtime: Runtime
+) -> None:
+    """Both requests look for the person, find nobody, and insert: the second must not fail (it did,
+    with a unique violation, as a 500)."""
+    install_shop(app.test_client(), fake_shopify)
+    both_looked = threading.Barrier(2)
+
+    def after_both_looked(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO STAFF_USERS"):
+            both_looked.wait(timeout=10)
+
+    engine = runtime_of(app).engine
+    sa.event.listen(engine, "before_cursor_execute", after_both_looked)
+    results: list[int] = []
+    try:
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(open_app(app.test_client(), fake_shopify, "7001").status_code)
+            )
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", after_both_looked)
+    assert results == [303, 303]
+    assert [(user, role) for user, role, *_rest in people(runtime)] == [("7001", StaffRole.ADMIN)]
+
+
 def test_the_legacy_install_link_still_starts_the_code_grant(client: FlaskClient, fake_shopify: FakeShopify) -> None:
     assert start_install(client)["client_id"] == "test-api-key"
     assert fake_shopify.oauth.calls["token_exchange"] == 0
