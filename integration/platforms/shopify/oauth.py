@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,8 @@ from integration.platforms.shopify.topics import valid_shop_domain
 MAX_CLOCK_SKEW = 90
 # App Bridge session tokens live a minute; a few seconds of leeway for clocks that disagree.
 SESSION_TOKEN_LEEWAY = 5
+# A staff user id in an admin session token's ``sub``: Shopify's numeric user id (a string of digits).
+STAFF_USER_ID = re.compile(r"[0-9]{1,20}")
 TIMEOUT = (5.0, 20.0)
 _MAX_ERROR_CODE = 64
 
@@ -378,8 +381,8 @@ class SessionToken:
 
 
 def decode_session_token(token: str, *, api_key: str, secret: str, leeway: int = SESSION_TOKEN_LEEWAY) -> SessionToken:
-    """Verify an App Bridge session token (HS256 with the app secret, ``aud`` the API key, unexpired)
-    and read the shop and user from it. Raises :class:`OAuthError` (never echoing the token)."""
+    """Verify an admin App Bridge session token (HS256 with the app secret, ``aud`` the API key, unexpired,
+    ``iss`` the shop's admin, ``sub`` a numeric staff user id) and read the shop and user from it. Raises :class:`OAuthError` (never echoing the token)."""
     if not secret or not api_key:
         raise OAuthError("the app's Shopify key and secret are not configured")
     try:
@@ -392,7 +395,7 @@ def decode_session_token(token: str, *, api_key: str, secret: str, leeway: int =
                 algorithms=["HS256"],
                 audience=api_key,
                 leeway=leeway,
-                options={"require": ["exp", "nbf", "aud", "dest", "sub"]},
+                options={"require": ["exp", "nbf", "aud", "iss", "dest", "sub"]},
             )
     except jwt.ExpiredSignatureError:
         raise OAuthError("the session token has expired") from None
@@ -407,12 +410,13 @@ def decode_session_token(token: str, *, api_key: str, secret: str, leeway: int =
     shop = (parts.hostname or "").lower()
     if not valid_shop_domain(shop) or parts.netloc.lower() != shop:
         raise OAuthError("the session token names no valid shop")
-    iss = claims.get("iss")
-    if iss is not None and iss != f"{dest.rstrip('/')}/admin":
+    # The same app secret signs the tokens of this app's checkout and customer-account extensions; only
+    # the admin's (``iss`` = the shop's ``/admin``, ``sub`` Shopify's numeric staff user id) name staff.
+    if claims.get("iss") != f"{dest.rstrip('/')}/admin":
         raise OAuthError("the session token's issuer is not the shop's admin")
     sub = claims.get("sub")
-    if not isinstance(sub, str | int) or isinstance(sub, bool) or not str(sub).strip():
-        raise OAuthError("the session token names no user")
+    if not isinstance(sub, str) or not STAFF_USER_ID.fullmatch(sub):
+        raise OAuthError("the session token names no staff user")
     sid = claims.get("sid")
     return SessionToken(shop=shop, user_id=str(sub), session_id=sid if isinstance(sid, str) else None)
 

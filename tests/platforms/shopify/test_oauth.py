@@ -186,6 +186,11 @@ def test_valid_session_token_names_shop_and_user() -> None:
     assert (claims.shop, claims.user_id, claims.session_id) == (SHOP, "42", "s")
 
 
+def test_a_dest_with_a_trailing_slash_still_wants_the_admin_issuer() -> None:
+    claims = decode_session_token(token(dest=f"https://{SHOP}/"), api_key=KEY, secret=SECRET)
+    assert (claims.shop, claims.user_id) == (SHOP, "42")
+
+
 def test_small_clock_skew_is_tolerated() -> None:
     now = int(time.time())
     decode_session_token(token(nbf=now + 3, iat=now + 3), api_key=KEY, secret=SECRET)
@@ -208,6 +213,23 @@ def test_small_clock_skew_is_tolerated() -> None:
         (lambda: token(dest="http://demo-shop.myshopify.com"), "shop"),
         (lambda: token(dest="https://demo-shop.myshopify.com@evil.com"), "shop"),
         (lambda: token(iss="https://other-shop.myshopify.com/admin"), "issuer"),
+        # Only the admin issues staff tokens: a token without an issuer, or from another Shopify surface
+        # (a checkout or customer-account extension of this app, signed with the same secret), is no staff
+        # sign-in, even when its dest looks like a shop's.
+        (lambda: token(iss=None), "not valid"),
+        (lambda: token(iss=f"https://{SHOP}/checkouts"), "issuer"),
+        (lambda: token(iss=f"https://{SHOP}/account"), "issuer"),
+        (lambda: token(iss=f"https://{SHOP}"), "issuer"),
+        (lambda: token(iss=f"https://{SHOP}/admin/"), "issuer"),
+        # The staff user is Shopify's numeric user id; a customer GID (customer-account tokens) or anything
+        # else is nobody we sign in.
+        (lambda: token(sub="gid://shopify/Customer/7001"), "user"),
+        (lambda: token(iss=None, sub="gid://shopify/Customer/7001"), "not valid"),
+        (lambda: token(sub=""), "user"),
+        (lambda: token(sub=" 42"), "user"),
+        (lambda: token(sub="42a"), "user"),
+        (lambda: token(sub="\u0664\u0662"), "user"),  # Arabic-Indic digits: str.isdigit() says yes
+        (lambda: token(sub="1" * 40), "user"),
         (
             lambda: jwt.encode({"dest": f"https://{SHOP}", "aud": KEY, "sub": "1"}, key="", algorithm="none"),
             "not valid",
