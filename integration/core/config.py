@@ -20,10 +20,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_SHOPIFY_API_VERSION = "2026-10"
 MIB = 1024 * 1024
+# Every value APP_ENV may take; anything else is refused at startup (a typo must not mean development).
+APP_ENVS = ("development", "test", "production")
+# Sessions and the install's state cookie are signed with SECRET_KEY: in production at least 256 bits.
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(RuntimeError):
-    """The environment does not describe a runnable app (for example production without SECRET_KEY)."""
+    """The environment does not describe a runnable app (an unknown APP_ENV, production without a long
+    enough SECRET_KEY or with a plain-http URL, a bad number)."""
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -94,6 +99,37 @@ class Settings:
     subscriptions_interval: int = 6 * 3600
     log_level: str = "INFO"
 
+    def __post_init__(self) -> None:
+        # Checked on every construction (from_env, replace, by hand): no code path holds settings that
+        # would run production half-configured.
+        if self.app_env not in APP_ENVS:
+            raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}; got {self.app_env!r}")
+        if self.is_production:
+            self._check_production()
+
+    def _check_production(self) -> None:
+        if not self.secret_key:
+            raise ConfigError("SECRET_KEY must be set when APP_ENV=production")
+        if len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes when APP_ENV=production "
+                "(`python -c 'import secrets; print(secrets.token_urlsafe(48))'` makes one)"
+            )
+        if not self.token_encryption_key:
+            raise ConfigError("TOKEN_ENCRYPTION_KEY must be set when APP_ENV=production")
+        # Where codes, tokens and the client secrets are sent, and where the platforms and the admins'
+        # browsers reach us: never over plain http.
+        urls = {
+            "PUBLIC_URL": self.public_url,
+            "SHOPIFY_ADMIN_URL": self.shopify_admin_url.replace("{shop}", "shop.myshopify.com"),
+            "BIGCOMMERCE_API_URL": self.bigcommerce_api_url,
+            "BIGCOMMERCE_LOGIN_URL": self.bigcommerce_login_url,
+        }
+        for name, url in urls.items():
+            parts = urlsplit(url)
+            if parts.scheme != "https" or not parts.hostname:
+                raise ConfigError(f"{name} must be an https:// URL when APP_ENV=production; got {mask_url(url)!r}")
+
     def __repr__(self) -> str:
         # Secrets are left out (repr=False fields); passwords inside URLs are masked.
         shown = []
@@ -112,8 +148,10 @@ class Settings:
 
     @property
     def serves_https(self) -> bool:
-        """Everywhere but local development and tests: cookies are Secure (and SameSite=None)."""
-        return self.app_env not in ("development", "test")
+        """The app is reached over https (always in production; a development machine behind a tunnel
+        too): cookies are Secure, and the session cookie SameSite=None and Partitioned for the platforms'
+        frames. Plain http (local development, most tests) gets ordinary Lax cookies."""
+        return urlsplit(self.public_url).scheme == "https"
 
     @property
     def embedded_redis(self) -> bool:
@@ -141,7 +179,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``env`` (default ``os.environ``); ``overrides`` win (tests use them)."""
         env = os.environ if env is None else env
-        app_env = env.get("APP_ENV", "development")
+        app_env = env.get("APP_ENV") or "development"
         instance_path = Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
         values: dict[str, Any] = {
             "app_env": app_env,
@@ -178,16 +216,12 @@ class Settings:
         return settings.with_secret_key()
 
     def with_secret_key(self) -> Settings:
-        """Production must be given SECRET_KEY and TOKEN_ENCRYPTION_KEY; a local run generates each into
-        the instance folder once."""
+        """A local run generates SECRET_KEY and TOKEN_ENCRYPTION_KEY into the instance folder once
+        (production must be given both: :meth:`__post_init__` refused it before we get here)."""
         settings = self
         if not settings.secret_key:
-            if settings.is_production:
-                raise ConfigError("SECRET_KEY must be set when APP_ENV=production")
             settings = settings.replace(secret_key=_local_key(settings.instance_path / "secret_key", _url_safe_key))
         if not settings.token_encryption_key:
-            if settings.is_production:
-                raise ConfigError("TOKEN_ENCRYPTION_KEY must be set when APP_ENV=production")
             settings = settings.replace(
                 token_encryption_key=_local_key(settings.instance_path / "token_key", _fernet_key)
             )

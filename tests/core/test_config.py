@@ -79,7 +79,7 @@ def test_from_env_with_an_empty_environment_uses_the_defaults(tmp_path: Path) ->
 
 def test_from_env_reads_every_variable(tmp_path: Path) -> None:
     env = {
-        "APP_ENV": "staging",
+        "APP_ENV": "test",
         "SECRET_KEY": "s3cret-key",
         "TOKEN_ENCRYPTION_KEY": "a-key",
         "INSTANCE_PATH": str(tmp_path / "inst"),
@@ -110,7 +110,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
     }
     settings = Settings.from_env(env)
     assert dataclasses.asdict(settings) == {
-        "app_env": "staging",
+        "app_env": "test",
         "secret_key": "s3cret-key",
         "token_encryption_key": "a-key",
         "instance_path": (tmp_path / "inst").resolve(),
@@ -168,29 +168,130 @@ def test_empty_whole_number_means_the_default(tmp_path: Path, name: str) -> None
 
 
 def test_production_without_secret_key_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
-        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
-        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": ""})
+    env = production_env(tmp_path)
+    del env["SECRET_KEY"]
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+        Settings.from_env(env)
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+        Settings.from_env({**env, "SECRET_KEY": ""})
     # Production never falls back to a generated key file, even one left over from a local run.
-    (tmp_path / "secret_key").write_text("left-over-local-key")
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
-        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+    (tmp_path / "secret_key").write_text("left-over-local-key-" + "x" * 32)
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+        Settings.from_env(env)
+
+
+PRODUCTION_KEY = "p" * 32
+
+
+def production_env(tmp_path: Path, **changes: str) -> dict[str, str]:
+    """A complete production environment (every check satisfied) with ``changes`` applied."""
+    env = {
+        "APP_ENV": "production",
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": PRODUCTION_KEY,
+        "TOKEN_ENCRYPTION_KEY": "k",
+        "PUBLIC_URL": "https://commerce.example.com",
+    }
+    env.update(changes)
+    return env
 
 
 def test_production_with_secret_key(tmp_path: Path) -> None:
-    env = {"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "p", "TOKEN_ENCRYPTION_KEY": "k"}
-    settings = Settings.from_env(env)
+    settings = Settings.from_env(production_env(tmp_path))
     assert settings.is_production
-    assert (settings.secret_key, settings.token_encryption_key) == ("p", "k")
+    assert (settings.secret_key, settings.token_encryption_key) == (PRODUCTION_KEY, "k")
+    assert settings.serves_https
     assert not (tmp_path / "secret_key").exists()
     assert not (tmp_path / "token_key").exists()
 
 
 def test_production_without_token_encryption_key_is_refused(tmp_path: Path) -> None:
     (tmp_path / "token_key").write_text("left-over-local-key")
+    env = production_env(tmp_path)
+    del env["TOKEN_ENCRYPTION_KEY"]
     with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEY"):
-        Settings.from_env({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "p"})
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("app_env", ["staging", "prod", "Production", "production ", "dev", "testing", "TEST"])
+def test_app_env_accepts_only_development_test_and_production(tmp_path: Path, app_env: str) -> None:
+    # A typo used to run the app as development: generated keys, plain cookies, test routes' guard open.
+    with pytest.raises(ConfigError, match=r"APP_ENV must be one of development, test, production") as caught:
+        Settings.from_env({"APP_ENV": app_env, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k"})
+    assert repr(app_env) in str(caught.value)
+    with pytest.raises(ConfigError, match="APP_ENV"):
+        Settings(app_env=app_env)  # built by hand (tests, scripts) just the same
+
+
+@pytest.mark.parametrize("app_env", ["development", "test", "production"])
+def test_the_three_app_envs(tmp_path: Path, app_env: str) -> None:
+    assert Settings.from_env(production_env(tmp_path, APP_ENV=app_env)).app_env == app_env
+
+
+def test_an_empty_app_env_means_development(tmp_path: Path) -> None:
+    assert Settings.from_env({"APP_ENV": "", "INSTANCE_PATH": str(tmp_path)}).app_env == "development"
+
+
+@pytest.mark.parametrize("key", ["p" * 31, "short", "é" * 15 + "x"])  # the last is 31 bytes, 16 characters
+def test_production_refuses_a_secret_key_shorter_than_32_bytes(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY must be at least 32 bytes"):
+        Settings.from_env(production_env(tmp_path, SECRET_KEY=key))
+
+
+def test_production_counts_the_secret_key_in_bytes(tmp_path: Path) -> None:
+    assert Settings.from_env(production_env(tmp_path, SECRET_KEY="é" * 16)).is_production  # 32 bytes
+
+
+def test_a_short_secret_key_is_fine_outside_production(tmp_path: Path) -> None:
+    assert Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k"}).secret_key == "k"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PUBLIC_URL", "http://commerce.example.com"),
+        ("PUBLIC_URL", "commerce.example.com"),
+        ("PUBLIC_URL", "https://"),
+        ("SHOPIFY_ADMIN_URL", "http://{shop}"),
+        ("SHOPIFY_ADMIN_URL", "http://127.0.0.1:9999/{shop}"),
+        ("BIGCOMMERCE_API_URL", "http://api.bigcommerce.com"),
+        ("BIGCOMMERCE_LOGIN_URL", "http://login.bigcommerce.com"),
+        ("BIGCOMMERCE_LOGIN_URL", "ftp://login.bigcommerce.com"),
+    ],
+)
+def test_production_refuses_urls_that_are_not_https(tmp_path: Path, name: str, value: str) -> None:
+    # Codes, tokens and the client secrets travel to these; webhooks and the admins' browsers come to ours.
+    with pytest.raises(ConfigError, match=f"{name} must be an https:// URL when APP_ENV=production"):
+        Settings.from_env(production_env(tmp_path, **{name: value}))
+
+
+def test_production_needs_a_public_url(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    del env["PUBLIC_URL"]  # the default is the local http://127.0.0.1:8000
+    with pytest.raises(ConfigError, match="PUBLIC_URL must be an https:// URL"):
+        Settings.from_env(env)
+
+
+def test_the_platform_defaults_are_https(tmp_path: Path) -> None:
+    settings = Settings.from_env(production_env(tmp_path))
+    assert (settings.shopify_admin_url, settings.bigcommerce_api_url, settings.bigcommerce_login_url) == (
+        "https://{shop}",
+        "https://api.bigcommerce.com",
+        "https://login.bigcommerce.com",
+    )
+
+
+def test_http_urls_are_fine_outside_production(tmp_path: Path) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path), "APP_ENV": "test", "BIGCOMMERCE_API_URL": "http://127.0.0.1:9"}
+    settings = Settings.from_env(env)
+    assert settings.bigcommerce_api_url == "http://127.0.0.1:9"
+    assert not settings.serves_https
+
+
+def test_cookies_follow_the_public_url_scheme(tmp_path: Path) -> None:
+    # An https public URL (production, or a tunnel to a development machine) is what the platforms frame.
+    assert Settings(public_url="https://tunnel.example.com").serves_https
+    assert not Settings(public_url="http://127.0.0.1:8000").serves_https
 
 
 def test_local_run_generates_a_token_key_that_encrypts(tmp_path: Path) -> None:
