@@ -13,7 +13,7 @@ from werkzeug.utils import import_string
 
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
-from integration.core.sessions import AppSessionInterface
+from integration.core.sessions import SESSION_LIFETIME, AppSessionInterface
 from integration.events.intake import EventIntake
 
 # Blueprints by dotted path: integration/ never imports the webhooks/ edge, it only mounts it.
@@ -26,7 +26,10 @@ BLUEPRINTS = (
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
-    """Build the Flask app. ``config`` is a :class:`Settings` or overrides of its fields (tests)."""
+    """Build the Flask app. ``config`` is a :class:`Settings` or overrides of its fields (tests).
+
+    The app has no test-only routes: the test suite adds its sign-in to the app it builds.
+    """
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -35,14 +38,19 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_webhook_bytes,
         SESSION_COOKIE_HTTPONLY=True,
-        # Shopify and BigCommerce frame our pages in their admin, a third-party context in which a
-        # browser sends only SameSite=None cookies, and those only when Secure. Local development runs
-        # on plain http, where Secure cookies would never come back: Lax there.
+        # Shopify and BigCommerce frame our pages in their admin: a third-party context, in which a
+        # browser sends only SameSite=None cookies, only Secure ones, and (Chrome, Firefox, Safari 26.2)
+        # blocks even those unless they are Partitioned (CHIPS: a cookie jar of our own per embedding
+        # site). Local development runs on plain http, where none of that applies: Lax there.
         SESSION_COOKIE_SECURE=settings.serves_https,
         SESSION_COOKIE_SAMESITE="None" if settings.serves_https else "Lax",
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        SESSION_COOKIE_PARTITIONED=settings.serves_https,
+        # A session ends SESSION_LIFETIME after sign-in, however busy (integration/web/staff.py checks
+        # the sign-in time it holds): the cookie is not renewed on every request either.
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(seconds=SESSION_LIFETIME),
+        SESSION_REFRESH_EACH_REQUEST=False,
         # A settings form left open stays submittable as long as the session it belongs to.
-        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=SESSION_LIFETIME,
     )
     app.session_interface = AppSessionInterface()
     runtime = Runtime.from_settings(settings)
@@ -53,8 +61,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     for path in (*BLUEPRINTS, *(parts.blueprint for parts in PLATFORMS.values())):
         app.register_blueprint(import_string(path))
-    if settings.app_env == "test":
-        app.register_blueprint(import_string("integration.web.testing:bp"))  # POST /_test/sign-in
+    # No test routes, whatever APP_ENV says: the suite mounts its sign-in itself (tests/sign_in.py).
 
     @app.errorhandler(HTTPException)
     def json_error(exc: HTTPException) -> Any:

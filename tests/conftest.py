@@ -29,6 +29,7 @@ from integration.shops.registry import RegisteredShop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import BIGCOMMERCE_SECRET, SHOPIFY_PREVIOUS_SECRET, SHOPIFY_SECRET, TEST_TOKEN_KEY, add_shop
+from tests.sign_in import mount as mount_test_sign_in
 
 # Fixtures shared across folders: the fake platforms' clients, and staff with sign-in.
 pytest_plugins = ["tests.platform_fixtures", "tests.staff_fixtures"]
@@ -148,7 +149,8 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
-    app = create_app(settings)
+    """The app with the test sign-in (``POST /_test/sign-in``), which only the suite ever mounts."""
+    app = mount_test_sign_in(create_app(settings))
     app.testing = True
     yield app
     from integration import intake_of, runtime_of

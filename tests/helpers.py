@@ -181,12 +181,16 @@ def bin_path(name: str) -> str:
 
 
 class LiveServer:
-    """The app under gunicorn, as the Procfile runs it, in a subprocess: real HTTP."""
+    """The app under gunicorn, as the Procfile runs it, in a subprocess: real HTTP.
 
-    def __init__(self, settings: Settings, workers: int = 2) -> None:
+    ``test_sign_in`` serves ``tests.live_app:app`` instead, the same app plus ``POST /_test/sign-in``.
+    """
+
+    def __init__(self, settings: Settings, workers: int = 2, *, test_sign_in: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = settings.instance_path / f"gunicorn-{self.port}.log"
+        self.wsgi_app = "tests.live_app:app" if test_sign_in else "integration.wsgi:app"
         with self.log.open("wb") as log:  # the child keeps its own copy of the descriptor
             self.process = self._spawn(settings, workers, log)
         deadline = time.monotonic() + 20
@@ -208,7 +212,7 @@ class LiveServer:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--no-control-socket",
-                "integration.wsgi:app",
+                self.wsgi_app,
             ],
             # Its own address is where the platforms (fakes) send the browser back to.
             env={**settings_env(settings), "PUBLIC_URL": self.url},

@@ -1,14 +1,17 @@
-"""Test-only sign-in: a session for a staff user without either platform (mounted only when APP_ENV=test).
+"""Test-only sign-in: ``POST /_test/sign-in`` (``staff_id``) starts a session for a staff user without
+either platform; ``POST /_test/sign-out`` ends it.
 
-Tests and the headless-browser test call ``POST /_test/sign-in`` with ``staff_id``; the real sign-in
-comes from the install flows (Shopify session token, BigCommerce load).
+The app itself never mounts this, whatever the environment says: the suite's ``app`` fixture and
+``tests/live_app.py`` (the gunicorn app of the browser tests) call :func:`mount`. It lives under tests/, so
+no deployed copy of the app contains it. The real sign-in comes from the platforms (Shopify session token,
+BigCommerce ``load``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, request
 
 from integration import runtime_of
 from integration.shops.models import StaffUser
@@ -17,9 +20,15 @@ from integration.shops.staff import sign_in, sign_out
 bp = Blueprint("testing", __name__, url_prefix="/_test")
 
 
+def mount(app: Flask) -> Flask:
+    """Add the test sign-in to ``app`` (before its first request)."""
+    app.register_blueprint(bp)
+    return app
+
+
 @bp.before_request
 def only_in_tests() -> None:
-    # create_app mounts this blueprint only in tests; refuse anyway should it ever be mounted elsewhere.
+    # Belt and braces: an app mounted by mistake outside the suite's settings still refuses.
     if runtime_of(current_app).settings.app_env != "test":
         abort(404)
 

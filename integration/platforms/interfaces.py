@@ -237,4 +237,7 @@ class PlatformParts:
     connect: Callable[[Runtime, ShopAccess, requests.Session | None], Connection]
     # Platforms whose offline tokens expire: (runtime, identifier, refresh token, http) -> the new pair.
     refresh_token: Callable[[Runtime, str, str, requests.Session | None], GrantedToken] | None = None
+    # Seconds within which a signed-in person must be confirmed again by a fresh platform token, for a
+    # platform that never tells us someone was removed (None: it does, and sessions just run their course).
+    confirm_staff_every: int | None = None
     title: str = ""  # how people call the platform ("Shopify"), for pages

@@ -401,17 +401,3 @@ def test_the_page_shows_every_section(client: FlaskClient, people: People) -> No
 def test_test_sign_in_refuses_unknown_people(client: FlaskClient, people: People) -> None:
     assert client.post("/_test/sign-in", data={"staff_id": "999"}).status_code == 404
     assert client.post("/_test/sign-in", data={}).status_code == 400
-
-
-def test_test_sign_in_is_not_mounted_outside_tests(app_runtime: Runtime) -> None:
-    from integration import create_app
-
-    app = create_app(app_runtime.settings.replace(app_env="development"))
-    try:
-        assert "testing" not in app.blueprints
-        assert app.test_client().post("/_test/sign-in", data={"staff_id": "1"}).status_code == 404
-    finally:
-        from integration import intake_of, runtime_of
-
-        intake_of(app)._discard_connection()
-        runtime_of(app).engine.dispose()

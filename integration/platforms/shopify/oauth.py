@@ -382,7 +382,8 @@ class SessionToken:
 
 def decode_session_token(token: str, *, api_key: str, secret: str, leeway: int = SESSION_TOKEN_LEEWAY) -> SessionToken:
     """Verify an admin App Bridge session token (HS256 with the app secret, ``aud`` the API key, unexpired,
-    ``iss`` the shop's admin, ``sub`` a numeric staff user id) and read the shop and user from it. Raises :class:`OAuthError` (never echoing the token)."""
+    ``iss`` the shop's admin, ``sub`` a numeric staff user id) and read the shop and user from it.
+    Raises :class:`OAuthError` (never echoing the token)."""
     if not secret or not api_key:
         raise OAuthError("the app's Shopify key and secret are not configured")
     try:

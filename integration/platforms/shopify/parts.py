@@ -58,4 +58,7 @@ PARTS = PlatformParts(
     adapter=_adapter,
     connect=_connect,
     refresh_token=_refresh_token,
+    # Shopify has no remove-user callback: a staff session counts only while a session token confirmed
+    # the person within the hour (every load of the app from the admin brings one).
+    confirm_staff_every=3600,
 )
