@@ -183,12 +183,16 @@ def bin_path(name: str) -> str:
 class LiveServer:
     """The app under gunicorn, as the Procfile runs it, in a subprocess: real HTTP.
 
-    ``test_sign_in`` serves ``tests.live_app:app`` instead, the same app plus ``POST /_test/sign-in``.
+    ``test_sign_in`` serves ``tests.live_app:app`` instead, the same app plus ``POST /_test/sign-in``;
+    ``public_url`` is the address the app believes it is reached at (default: its own, plain http).
     """
 
-    def __init__(self, settings: Settings, workers: int = 2, *, test_sign_in: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, workers: int = 2, *, test_sign_in: bool = False, public_url: str | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.public_url = public_url or self.url
         self.log = settings.instance_path / f"gunicorn-{self.port}.log"
         self.wsgi_app = "tests.live_app:app" if test_sign_in else "integration.wsgi:app"
         with self.log.open("wb") as log:  # the child keeps its own copy of the descriptor
@@ -215,7 +219,7 @@ class LiveServer:
                 self.wsgi_app,
             ],
             # Its own address is where the platforms (fakes) send the browser back to.
-            env={**settings_env(settings), "PUBLIC_URL": self.url},
+            env={**settings_env(settings), "PUBLIC_URL": self.public_url},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

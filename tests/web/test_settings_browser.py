@@ -1,4 +1,5 @@
-"""The settings page in a real headless Chromium against the app under gunicorn: a typo, then a save.
+"""The settings page in a real headless Chromium against the app under gunicorn: a typo, then a save; and
+the same page inside the BigCommerce control panel's frame with third-party cookies blocked.
 
 Uses Debian's /usr/bin/chromium through Playwright (never ``playwright install``); skipped without it.
 """
@@ -7,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+import sqlalchemy as sa
 
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
-from integration.shops.models import Shop, StaffRole
-from tests.helpers import LiveServer, add_shop
+from integration.shops.models import Shop, StaffRole, StaffUser
+from tests.helpers import STORE_HASH, LiveServer, add_shop
 from tests.staff_fixtures import add_staff
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -100,3 +103,99 @@ def test_the_admin_fixes_a_bad_address_and_saves(server: LiveServer, runtime: Ru
         assert saved.sender_email == "orders@example.com"
         assert saved.time_zone == "Europe/Berlin"
         assert saved.postal_address == "Example GmbH\nHauptstraße 1\n10115 Berlin"
+
+
+# -- inside the platform's frame, with third-party cookies blocked
+
+CONTROL_PANEL = f"https://store-{STORE_HASH}.mybigcommerce.com"
+COOKIE_PROBE = """() => {
+    // Written from inside the frame, where this page is a third party: what does the browser keep?
+    document.cookie = "probe_plain=1; SameSite=None; Secure; Path=/";
+    document.cookie = "probe_partitioned=1; SameSite=None; Secure; Path=/; Partitioned";
+    return document.cookie.split("; ").map((pair) => pair.split("=")[0]).sort();
+}"""
+
+
+@pytest.fixture
+def framed_server(settings: Settings) -> Iterator[LiveServer]:
+    """The app as deployed: it believes it is reached over https, so its cookies are the embedded kind.
+
+    It listens on http://127.0.0.1, which Chromium counts as a secure context (Secure cookies work), and
+    which is another site than the control panel that frames it.
+    """
+    # Two workers: Chromium opens a connection for the frame it does not use at once, and a single sync
+    # worker would sit on it until gunicorn's 30 s timeout (behind a real proxy this never reaches it).
+    live = LiveServer(settings, workers=2, public_url="https://app.example.com")
+    yield live
+    live.stop()
+
+
+def test_the_settings_page_works_inside_the_control_panel_with_third_party_cookies_blocked(
+    framed_server: LiveServer, runtime: Runtime
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.platforms.bigcommerce.test_install import OWNER_ID, signed
+
+    shop = add_shop(runtime, "bigcommerce", STORE_HASH, "bc-token")
+    load_url = f"{framed_server.url}/bigcommerce/load?{urlencode({'signed_payload_jwt': signed()})}"
+    problems: list[str] = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            context = browser.new_context()
+            context.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
+            # Chromium asks before a public site's page reaches a loopback address (Local Network Access);
+            # the control panel is "public" here and the app on loopback only because this is a test.
+            context.grant_permissions(["local-network-access"])
+            page = context.new_page()
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+            # The control panel (another site, https) frames the app's load callback, as BigCommerce does.
+            page.route(
+                f"{CONTROL_PANEL}/**",
+                lambda route: route.fulfill(
+                    content_type="text/html",
+                    body=f'<!doctype html><title>Control panel</title><iframe name="app" src="{load_url}"></iframe>',
+                ),
+            )
+            page.goto(f"{CONTROL_PANEL}/manage/app/1")
+            frame = page.frame_locator("iframe[name=app]")
+            expect(frame.get_by_role("heading", name="Settings", exact=True)).to_be_visible()  # signed in
+            app_frame = page.frame(name="app")
+            assert app_frame is not None and app_frame.url == f"{framed_server.url}/settings"
+
+            # This browser blocks third-party cookies: only a partitioned one survives in the frame. (Without
+            # that the test would prove nothing about the session cookie.)
+            assert app_frame.evaluate(COOKIE_PROBE) == ["probe_partitioned"]
+            session = [c for c in context.cookies(framed_server.url) if c["name"] == "session"]
+            assert len(session) == 1, session
+            assert session[0]["secure"] and session[0]["httpOnly"] and session[0]["sameSite"] == "None"
+            assert session[0].get("partitionKey") == "https://mybigcommerce.com"  # CHIPS: keyed by the top site
+
+            # A form posts, the redirect comes back to a signed-in page.
+            frame.get_by_label("Time zone").fill("America/Chicago")
+            frame.get_by_label("Sending name").fill("Bea at the store")
+            frame.get_by_label("Sending address").fill("bea@example.com")
+            frame.get_by_role("button", name="Save shop settings").click()
+            expect(frame.locator(".flash-success")).to_have_text("Shop settings saved.")
+
+            # Still signed in on the next page view inside the frame.
+            app_frame.goto(f"{framed_server.url}/settings")
+            expect(frame.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+            expect(frame.get_by_label("Sending address")).to_have_value("bea@example.com")
+            assert problems == []
+        finally:
+            browser.close()
+
+    with runtime.session() as db:
+        saved = db.get_one(Shop, shop.id)
+        assert (saved.time_zone, saved.sender_name, saved.sender_email) == (
+            "America/Chicago",
+            "Bea at the store",
+            "bea@example.com",
+        )
+        admin = db.scalars(sa.select(StaffUser).where(StaffUser.shop_id == shop.id)).one()
+        assert (admin.platform_user_id, admin.role) == (str(OWNER_ID), StaffRole.ADMIN)
