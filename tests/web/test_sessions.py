@@ -21,10 +21,10 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from integration import create_app, intake_of, runtime_of
 from integration.core.config import Settings
-from integration.shops.models import StaffUser
 from integration.core.runtime import Runtime
 from integration.core.sessions import SESSION_LIFETIME
 from integration.platforms.registry import PLATFORMS
+from integration.shops.models import StaffUser
 from integration.shops.staff import SESSION_CONFIRMED, SESSION_SIGNED_IN, SESSION_STAFF
 from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import SHOP_DOMAIN, LiveServer
