@@ -204,3 +204,24 @@ def intake(runtime: Runtime) -> Iterator[EventIntake]:
 def shop(runtime: Runtime) -> RegisteredShop:
     """The default Shopify shop (tests.helpers.SHOP_DOMAIN), registered and active."""
     return add_shop(runtime)
+
+
+# --- the browser tests: never silently skipped in CI -----------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_HINT = "sudo apt-get install chromium"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # CI (.ci/run) installs Debian's chromium and sets REQUIRE_BROWSER=1: a run without it must fail,
+    # not pass with the page tests skipped.
+    if os.environ.get("REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
+        pytest.exit(f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing ({BROWSER_HINT})", returncode=3)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "Chromium" in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} browser tests were skipped: no {CHROMIUM}. Enable them with: {BROWSER_HINT}", yellow=True
+        )
