@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -61,14 +62,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _ensure_sqlite_folder(url: str) -> None:
+    # SQLite creates the file but not its folder. The default file lives in instance/, which nothing
+    # else makes when the keys come from the environment: whoever opens the database makes the folder.
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+    """Create the engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys (and the
+    folder of its file, if missing).
 
     ``hide_parameters``: a statement's bound values are customers' emails, names and addresses, and
     SQLAlchemy puts them in every error message it raises; those messages end up in logs.
     """
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        _ensure_sqlite_folder(url)
         kwargs.setdefault("connect_args", {})["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
