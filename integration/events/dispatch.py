@@ -127,15 +127,32 @@ class SweepReport:
 
 
 def _live_jobs(runtime: Runtime, event_ids: Sequence[int]) -> set[int]:
-    """Which of these events have a job Redis still knows as waiting, scheduled or running."""
+    """Which of these events have a job Redis still knows as waiting, scheduled or running.
+
+    A "queued" job counts only while its queue holds it: a worker killed while blocked in BLPOP can
+    leave its connection open (a forked child of it, such as RQ's scheduler, keeps the socket), and
+    Redis then hands the next job to that dead connection. The hash still says "queued"; nothing will
+    ever run it. (A job a live worker popped this very moment is re-queued at worst: processing an
+    event twice is safe, the upserts are idempotent and ordered.)
+    """
     if not event_ids:
         return set()
     jobs = Job.fetch_many([event_job_id(i) for i in event_ids], connection=runtime.redis)
-    return {
-        event_id
+    live = {
+        event_id: job
         for event_id, job in zip(event_ids, jobs, strict=True)
         if job is not None and job.get_status(refresh=False) in LIVE_JOB_STATES
     }
+    queued = [(event_id, job) for event_id, job in live.items() if job.get_status(refresh=False) == JobStatus.QUEUED]
+    if queued:
+        with runtime.redis.pipeline(transaction=False) as pipe:
+            for _, job in queued:
+                pipe.lpos(runtime.queue(job.origin).key, job.id)
+            positions = pipe.execute()
+        for (event_id, _), position in zip(queued, positions, strict=True):
+            if position is None:
+                del live[event_id]
+    return set(live)
 
 
 def requeue(runtime: Runtime, event_ids: Sequence[int]) -> None:

@@ -189,6 +189,26 @@ def test_sweep_requeues_an_event_whose_job_redis_lost(
     assert done.status == EventStatus.DONE
 
 
+def test_sweep_requeues_an_event_whose_job_a_dead_worker_popped(
+    runtime: Runtime, intake: EventIntake, shop: RegisteredShop
+) -> None:
+    """Regression: a SIGKILLed worker's BLPOP stays open in Redis while its RQ scheduler child (which
+    holds a copy of the socket) lives on; Redis hands the next job to that dead connection, so the job
+    hash says "queued" but no queue holds it, and the sweep took "queued" for alive: never processed."""
+    (event_id,) = store(intake, 1, body=fixture_bytes("shopify/shopify_orders_create.json"))
+    assert relay_once(runtime) == 1
+    queue = runtime.queue(EVENTS)
+    assert runtime.redis.blpop([queue.key], timeout=1) is not None  # popped, never read
+    assert Job.fetch(event_job_id(event_id), connection=runtime.redis).get_status() == JobStatus.QUEUED
+
+    report = sweep(runtime, now=past_stale(runtime))
+
+    assert report.requeued == [event_id]
+    drain(runtime)
+    (done,) = rows(runtime, [event_id])
+    assert done.status == EventStatus.DONE
+
+
 def test_sweep_leaves_an_event_whose_job_is_still_queued(runtime: Runtime, intake: EventIntake) -> None:
     (event_id,) = store(intake, 1)
     assert relay_once(runtime) == 1
