@@ -93,6 +93,8 @@ MODEL_MODULES = (
     "integration.events.models",
     "integration.customers.models",
     "integration.sync.models",
+    "integration.reps.models",
+    "integration.messaging.models",
 )
 
 
