@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from integration.core.db import utcnow
+from integration.core.db import rows_changed, utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
 from integration.reps.hours import WeeklyHours, parse_hours
@@ -82,7 +82,7 @@ def _take_place(session: Session, rep_id: int) -> bool:
         .where(Rep.id == rep_id, Rep.state != RepState.LEFT, Rep.book_size < Rep.capacity)
         .values(book_size=Rep.book_size + 1)
     )
-    return bool(taken.rowcount)
+    return bool(rows_changed(taken))
 
 
 def _give_back(session: Session, rep_id: int) -> None:
@@ -112,7 +112,7 @@ def assign(session: Session, customer_id: int, *, now: dt.datetime | None = None
             .where(Customer.id == customer_id, Customer.rep_id.is_(None))
             .values(rep_id=candidate.rep_id, rep_assigned_at=now, pool_since=None)
         )
-        if not claimed.rowcount:  # another worker assigned this customer first
+        if not rows_changed(claimed):  # another worker assigned this customer first
             _give_back(session, candidate.rep_id)
             return session.scalar(sa.select(Customer.rep_id).where(Customer.id == customer_id))
         add_timeline(
@@ -164,5 +164,5 @@ def release(session: Session, customer_ids: Sequence[int]) -> None:
         cleared = session.execute(
             sa.update(Customer).where(Customer.id == customer_id, Customer.rep_id == rep_id).values(rep_id=None)
         )
-        if cleared.rowcount:
+        if rows_changed(cleared):
             _give_back(session, rep_id)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from integration.core.db import utcnow
+from integration.core.db import rows_changed, utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
 from integration.reps.books import assign, fill_from_pool
@@ -136,7 +136,7 @@ def return_due_reps(session: Session, today: dt.date) -> int:
         .where(Rep.state == RepState.AWAY, Rep.away_until < today)
         .values(state=RepState.ACTIVE, away_from=None, away_until=None, backup_rep_id=None)
     )
-    return int(back.rowcount or 0)
+    return rows_changed(back)
 
 
 def leave(session: Session, rep: Rep) -> None:
