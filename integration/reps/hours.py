@@ -1,14 +1,21 @@
 """Weekly hours: a rep's working hours, a shop's calling window, a customer's daytime.
 
-Text (what merchants type, and the ``--hours`` flag): parts separated by ``;``, each ``DAYS HH:MM-HH:MM``
-where DAYS is a day (``Sat``) or a range (``Mon-Fri``; ``Fri-Mon`` wraps over the weekend). Days are
-English three-letter names, any case; times are 24-hour. ``Mon-Fri 09:00-12:30; Mon-Fri 13:30-17:00``
-has a lunch break. A range ends after it starts: a night shift is two parts (``Mon 22:00-24:00; Tue
-00:00-06:00``), so ``24:00`` is allowed as an end.
+Text (what merchants type, and the ``--hours`` flag)::
 
-Hours are wall-clock hours in a zone: 09:00-17:00 on the day clocks spring forward is still 09:00 to
-17:00 there (seven hours of it on a day whose night lost one never happens within working hours in any
-real zone, but the arithmetic holds: intervals are built from local times, then made UTC).
+    hours := part ( (";" | ",") part )*
+    part  := DAYS [ HH:MM "-" HH:MM ]
+    DAYS  := DAY | DAY "-" DAY
+
+``Mon-Fri 09:00-17:00; Sat 10:00-14:00``. A range may wrap over the weekend (``Fri-Mon``). A part with
+days but no times takes the times of the next part, which is how lists read naturally without an
+ambiguous comma: ``Mon, Wed 09:00-12:00`` is ``Mon 09:00-12:00; Wed 09:00-12:00``; ``;`` and ``,`` are
+interchangeable. A DAY is any case and any two or more leading letters of its English name (``Mo``,
+``Tues``, ``Thursday``). Times are 24-hour; a span ends after it starts, so a night shift is two parts
+(``Mon 22:00-24:00; Tue 00:00-06:00``) and ``24:00`` is allowed as an end. Repeating days adds spans
+(``Mon-Fri 09:00-12:30; Mon-Fri 13:30-17:00`` is a lunch break); overlapping or touching spans merge.
+
+Hours are wall-clock hours in a zone, turned into real (UTC) intervals per local day; see :func:`_instant`
+for what a time the clocks skip or repeat means.
 """
 
 from __future__ import annotations
@@ -21,30 +28,47 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _PART_RE = re.compile(
-    r"\s*(?P<first>[a-z]{3})(?:\s*-\s*(?P<last>[a-z]{3}))?\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*",
+    r"(?P<first>[a-z]+)(?:\s*-\s*(?P<last>[a-z]+))?"
+    r"(?:\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2}))?",
     re.IGNORECASE,
 )
-_MAX_PARTS = 21  # three per day is plenty; more is a paste gone wrong
+_MAX_TEXT = 1000  # far more than any week needs; beyond that it is a paste gone wrong
+_SHOWN = 40  # at most this much of a bad part goes back into a message
+EXAMPLE = "Mon-Fri 09:00-17:00"
 
 Span = tuple[int, int]  # minutes since local midnight, end exclusive (0..1440)
 
 
+def _shown(text: str) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "...")
+
+
 def _minutes(text: str, *, end: bool) -> int:
-    hours, minutes = (int(x) for x in text.split(":"))
-    if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not end)):
-        raise ValueError(f"{text!r} is not a time of day (use 00:00 to 23:59, or 24:00 as an end)")
-    return hours * 60 + minutes
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"{_shown(text)} is not a time like 09:00")
+    h, m = int(hours), int(minutes)
+    if m > 59 or h > 24 or (h == 24 and (m or not end)):
+        raise ValueError(f"{_shown(text)} is not a time of day (use 00:00 to 23:59, or 24:00 as an end)")
+    return h * 60 + m
+
+
+def _day(token: str) -> int:
+    word = token.lower()
+    if len(word) >= 2:
+        for index, name in enumerate(_NAMES):
+            if name.startswith(word):
+                return index
+    raise ValueError(f"{_shown(token)} is not a day (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)")
 
 
 def _day_range(first: str, last: str | None) -> list[int]:
-    try:
-        start = DAYS.index(first.lower())
-        stop = DAYS.index((last or first).lower())
-    except ValueError:
-        raise ValueError(
-            f"{first if last is None else f'{first}-{last}'!r}: days are Mon, Tue, Wed, Thu, Fri, Sat, Sun"
-        ) from None
+    """The days from ``first`` to ``last`` inclusive, wrapping past Sunday (``Fri-Mon``)."""
+    start = _day(first)
+    stop = start if last is None else _day(last)
     return [(start + i) % 7 for i in range((stop - start) % 7 + 1)]
 
 
@@ -58,14 +82,38 @@ def _merge(spans: Iterable[Span]) -> tuple[Span, ...]:
     return tuple((a, b) for a, b in merged)
 
 
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _days_text(days: list[int]) -> str:
+    """``[0, 1, 2, 3, 4]`` -> ``Mon-Fri``; ``[0, 2]`` -> ``Mon, Wed``; ``[0, 4, 5, 6]`` -> ``Fri-Mon``."""
+    chosen = set(days)
+    if len(chosen) == 7:
+        return "Mon-Sun"
+    runs: list[str] = []
+    for first in sorted(chosen):
+        if (first - 1) % 7 in chosen:
+            continue  # not the start of a run
+        last = first
+        while (last + 1) % 7 in chosen:
+            last = (last + 1) % 7
+        runs.append(DAYS[first].title() if last == first else f"{DAYS[first].title()}-{DAYS[last].title()}")
+    return ", ".join(runs)
+
+
 @dataclass(frozen=True)
 class WeeklyHours:
-    """Per weekday (0 = Monday), sorted non-overlapping spans of local minutes."""
+    """Per weekday (0 = Monday), sorted, disjoint, non-touching spans of local minutes."""
 
     days: tuple[tuple[Span, ...], ...]
 
     @classmethod
     def from_spans(cls, spans: Mapping[int, Iterable[Span]]) -> WeeklyHours:
+        for day, day_spans in spans.items():
+            for start, end in day_spans:
+                if not (0 <= day < 7 and 0 <= start < end <= 1440):
+                    raise ValueError(f"not a span of a day: {day}, {start}-{end}")
         return cls(tuple(_merge(spans.get(day, ())) for day in range(7)))
 
     @property
@@ -73,6 +121,7 @@ class WeeklyHours:
         return not any(self.days)
 
     def to_json(self) -> str:
+        """``{"mon":[["09:00","17:00"]],...}``: days without hours are left out."""
         return json.dumps(
             {DAYS[d]: [[_hhmm(a), _hhmm(b)] for a, b in spans] for d, spans in enumerate(self.days) if spans},
             separators=(",", ":"),
@@ -80,77 +129,121 @@ class WeeklyHours:
 
     @classmethod
     def from_json(cls, text: str) -> WeeklyHours:
-        data = json.loads(text)
-        return cls.from_spans(
-            {
-                DAYS.index(day): [(_minutes(a, end=False), _minutes(b, end=True)) for a, b in spans]
-                for day, spans in data.items()
-            }
-        )
+        """The inverse of :meth:`to_json`; anything else stored is a ValueError, never a TypeError later."""
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            spans: dict[int, list[Span]] = {}
+            for day, day_spans in data.items():
+                if day not in DAYS or not isinstance(day_spans, list):
+                    raise ValueError(f"bad day {day!r}")
+                for start, end in day_spans:
+                    spans.setdefault(DAYS.index(day), []).append((_minutes(start, end=False), _minutes(end, end=True)))
+            return cls.from_spans(spans)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(f"stored hours are not valid: {str(exc)[:80]}") from None
 
     def __str__(self) -> str:
-        """Back to the text syntax, days with the same spans grouped into ranges."""
-        parts: list[str] = []
-        day = 0
-        while day < 7:
-            spans = self.days[day]
-            last = day
-            while last + 1 < 7 and self.days[last + 1] == spans:
-                last += 1
+        """Back to the text syntax: days with the same spans share a part; ``parse_hours`` reads it back."""
+        groups: dict[tuple[Span, ...], list[int]] = {}
+        for day, spans in enumerate(self.days):
             if spans:
-                days = DAYS[day].title() if last == day else f"{DAYS[day].title()}-{DAYS[last].title()}"
-                parts += [f"{days} {_hhmm(a)}-{_hhmm(b)}" for a, b in spans]
-            day = last + 1
-        return "; ".join(parts)
+                groups.setdefault(spans, []).append(day)
+        parts: list[tuple[str, str]] = []
+        for spans, days in groups.items():
+            text = _days_text(days)
+            parts += [(text, f"{text} {_hhmm(a)}-{_hhmm(b)}") for a, b in spans]
+        # In the order the groups first appear as written (a wrapping Fri-Mon group sorts at Fri).
+        order = {text: DAYS.index(text[:3].lower()) for text, _ in parts}
+        return "; ".join(part for _, part in sorted(parts, key=lambda p: order[p[0]]))
 
     def intervals(self, start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
-        """The UTC intervals of these local hours within [start, end) (both aware)."""
+        """The UTC intervals of these local hours within [start, end), sorted and disjoint.
+
+        Built per local day from wall-clock times, so 09:00-17:00 is 09:00 to 17:00 on the clock before and
+        after a DST change (8 hours on an ordinary day; a span across the change is an hour shorter or longer).
+        """
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("intervals needs aware datetimes")
         found: list[tuple[dt.datetime, dt.datetime]] = []
+        # From the day before: a wall-clock day can begin after the UTC moment its date suggests.
         local_day = start.astimezone(zone).date() - dt.timedelta(days=1)
         last_day = end.astimezone(zone).date()
         while local_day <= last_day:
             for a, b in self.days[local_day.weekday()]:
-                begin = _local(local_day, a, zone)
-                finish = _local(local_day, b, zone)
-                lo, hi = max(begin, start), min(finish, end)
+                lo = max(_instant(local_day, a, zone), start)
+                hi = min(_instant(local_day, b, zone), end)
                 if lo < hi:
-                    found.append((lo.astimezone(dt.UTC), hi.astimezone(dt.UTC)))
+                    if found and lo <= found[-1][1]:  # 24:00 meets the next day's 00:00
+                        found[-1] = (found[-1][0], hi.astimezone(dt.UTC))
+                    else:
+                        found.append((lo.astimezone(dt.UTC), hi.astimezone(dt.UTC)))
             local_day += dt.timedelta(days=1)
         return found
 
 
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+def _instant(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
+    """The first moment the clock in ``zone`` shows ``minutes`` after midnight of ``day``, or later.
 
+    Why this rule: it keeps a day's times in order (so no span turns inside out) and reads the way people
+    work, "start when the clock first says 09:00". For the two DST cases:
 
-def _local(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
-    """Wall-clock ``minutes`` after local midnight of ``day``, as an aware moment.
-
-    A time the clocks skip (02:30 on a spring-forward night) resolves with fold=0, i.e. as if the old
-    offset still held, which lands just after the jump; a time that happens twice takes its first
-    occurrence. Either way the moment exists and the order of a day's times is kept.
+    * a time that happens twice (01:30 on a fall-back night) is its first occurrence, zoneinfo's fold=0; a
+      span 01:00-02:00 that night runs from 01:00 summer time to 02:00 winter time, two real hours;
+    * a time the clocks skip (02:30 on a spring-forward night) is the moment of the jump (03:00 new time):
+      a span 02:30-04:00 that night is 03:00-04:00, and a span wholly inside the gap is empty that day.
+      (zoneinfo's fold=0 alone would say 03:30, after the 03:15 end of a 02:30-03:15 span.)
     """
     naive = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minutes)
-    return naive.replace(tzinfo=zone).astimezone(dt.UTC)
+    after = naive.replace(tzinfo=zone).astimezone(dt.UTC)  # fold=0: the offset from before any change
+    if after.astimezone(zone).replace(tzinfo=None) == naive:
+        return after  # the time exists; if it repeats, this is the first time
+    # Skipped: fold=1 reads it with the new offset, which lands before the jump; find the jump between.
+    before = naive.replace(tzinfo=zone, fold=1).astimezone(dt.UTC)
+    offset = after.astimezone(zone).utcoffset()
+    while after - before > dt.timedelta(seconds=1):  # a dozen steps for an hour's gap; rare
+        middle = before + (after - before) / 2
+        if middle.astimezone(zone).utcoffset() == offset:
+            after = middle
+        else:
+            before = middle
+    return after.replace(microsecond=0)
 
 
 def parse_hours(text: str) -> WeeklyHours:
     """Parse the text syntax; ValueError says which part is wrong and how to write it."""
     if not text or not text.strip():
-        raise ValueError("no hours given (e.g. Mon-Fri 09:00-17:00)")
-    parts = [part for part in text.split(";") if part.strip()]
-    if len(parts) > _MAX_PARTS:
-        raise ValueError(f"at most {_MAX_PARTS} parts")
+        raise ValueError(f"no hours given (e.g. {EXAMPLE})")
+    if len(text) > _MAX_TEXT:
+        raise ValueError(f"hours are at most {_MAX_TEXT} characters")
     spans: dict[int, list[Span]] = {}
-    for part in parts:
-        match = _PART_RE.fullmatch(part)
+    waiting: list[int] = []  # days of parts without times, for the next part's times
+    waiting_text = ""
+    # Dashes pasted from documents are hyphens here.
+    for part in re.split(r"[;,]", text.replace("\u2013", "-").replace("\u2014", "-")):
+        if not part.strip():
+            continue
+        match = _PART_RE.fullmatch(part.strip())
+        if match is None and part.strip()[:1].isdigit():
+            raise ValueError(f"{_shown(part)} needs days in front (e.g. '{EXAMPLE}')")
         if match is None:
-            shown = part.strip()[:40]
-            raise ValueError(f"{shown!r} is not like 'Mon-Fri 09:00-17:00' (parts are separated by ';')")
+            raise ValueError(f"{_shown(part)} is not like '{EXAMPLE}'")
+        days = _day_range(match["first"], match["last"])
+        if match["start"] is None:
+            waiting += days
+            waiting_text = part
+            continue
         start = _minutes(match["start"], end=False)
         end = _minutes(match["end"], end=True)
         if end <= start:
-            raise ValueError(f"{match['start']}-{match['end']} ends before it starts (split a night into two days)")
-        for day in _day_range(match["first"], match["last"]):
+            raise ValueError(
+                f"{match['start']}-{match['end']} does not end after it starts; hours cannot run past midnight, "
+                "so split a night in two, e.g. 'Mon 22:00-24:00; Tue 00:00-06:00'"
+            )
+        for day in [*waiting, *days]:
             spans.setdefault(day, []).append((start, end))
+        waiting = []
+    if waiting:
+        raise ValueError(f"{_shown(waiting_text)} has no times (e.g. 'Sat 10:00-14:00')")
     return WeeklyHours.from_spans(spans)
