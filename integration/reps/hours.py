@@ -21,6 +21,7 @@ for what a time the clocks skip or repeat means.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -154,37 +155,61 @@ class WeeklyHours:
         for spans, days in groups.items():
             text = _days_text(days)
             parts += [(text, f"{text} {_hhmm(a)}-{_hhmm(b)}") for a, b in spans]
-        # In the order the groups first appear as written (a wrapping Fri-Mon group sorts at Fri).
+        # Groups in the order of their first day as written (a wrapping Fri-Mon group sorts at Fri).
         order = {text: DAYS.index(text[:3].lower()) for text, _ in parts}
         return "; ".join(part for _, part in sorted(parts, key=lambda p: order[p[0]]))
 
     def intervals(self, start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
-        """The UTC intervals of these local hours within [start, end), sorted and disjoint.
+        """The UTC intervals of these local hours within [start, end) (aware bounds), sorted and disjoint.
 
         Built per local day from wall-clock times, so 09:00-17:00 is 09:00 to 17:00 on the clock before and
         after a DST change (8 hours on an ordinary day; a span across the change is an hour shorter or longer).
         """
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValueError("intervals needs aware datetimes")
-        found: list[tuple[dt.datetime, dt.datetime]] = []
-        # From the day before: a wall-clock day can begin after the UTC moment its date suggests.
-        local_day = start.astimezone(zone).date() - dt.timedelta(days=1)
-        last_day = end.astimezone(zone).date()
-        while local_day <= last_day:
-            for a, b in self.days[local_day.weekday()]:
-                lo = max(_instant(local_day, a, zone), start)
-                hi = min(_instant(local_day, b, zone), end)
+        return [(moment(a), moment(b)) for a, b in self.utc_micros(micros(start), micros(end), zone)]
+
+    def utc_micros(self, start: int, end: int, zone: ZoneInfo) -> list[tuple[int, int]]:
+        """:meth:`intervals` in microseconds since the epoch: the hot path, as integers compare far faster
+        than aware datetimes (which ask their zones for offsets at every comparison)."""
+        found: list[list[int]] = []
+        # Local dates are within a day of UTC dates; one more day before, as a local day can begin (00:00)
+        # after the UTC moment its date suggests. Spare days cost only cache look-ups.
+        day = start // _DAY + _EPOCH_DAY - 2
+        last = end // _DAY + _EPOCH_DAY + 1
+        while day <= last:
+            for a, b in self.days[(day - 1) % 7]:  # ordinal 1 (0001-01-01) was a Monday
+                lo = max(_instant(day, a, zone), start)
+                hi = min(_instant(day, b, zone), end)
                 if lo < hi:
                     if found and lo <= found[-1][1]:  # 24:00 meets the next day's 00:00
-                        found[-1] = (found[-1][0], hi.astimezone(dt.UTC))
+                        found[-1][1] = hi
                     else:
-                        found.append((lo.astimezone(dt.UTC), hi.astimezone(dt.UTC)))
-            local_day += dt.timedelta(days=1)
-        return found
+                        found.append([lo, hi])
+            day += 1
+        return [(lo, hi) for lo, hi in found]
 
 
-def _instant(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
-    """The first moment the clock in ``zone`` shows ``minutes`` after midnight of ``day``, or later.
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_EPOCH_DAY = _EPOCH.toordinal()
+_MICRO = dt.timedelta(microseconds=1)
+_DAY = 86_400_000_000
+
+
+def micros(when: dt.datetime) -> int:
+    """An aware datetime as microseconds since the epoch."""
+    if when.tzinfo is None:
+        raise ValueError("hours need aware datetimes (UTC), not naive ones")
+    return (when - _EPOCH) // _MICRO
+
+
+def moment(value: int) -> dt.datetime:
+    """Microseconds since the epoch as an aware UTC datetime."""
+    return _EPOCH + dt.timedelta(microseconds=value)
+
+
+@functools.lru_cache(maxsize=16384)  # every delivery event asks about the same few days and zones
+def _instant(day: int, minutes: int, zone: ZoneInfo) -> int:
+    """The first moment the clock in ``zone`` shows ``minutes`` after midnight of ``day`` (an ordinal), or
+    later, in microseconds since the epoch.
 
     Why this rule: it keeps a day's times in order (so no span turns inside out) and reads the way people
     work, "start when the clock first says 09:00". For the two DST cases:
@@ -195,20 +220,28 @@ def _instant(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
       a span 02:30-04:00 that night is 03:00-04:00, and a span wholly inside the gap is empty that day.
       (zoneinfo's fold=0 alone would say 03:30, after the 03:15 end of a 02:30-03:15 span.)
     """
-    naive = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minutes)
-    after = naive.replace(tzinfo=zone).astimezone(dt.UTC)  # fold=0: the offset from before any change
-    if after.astimezone(zone).replace(tzinfo=None) == naive:
-        return after  # the time exists; if it repeats, this is the first time
-    # Skipped: fold=1 reads it with the new offset, which lands before the jump; find the jump between.
-    before = naive.replace(tzinfo=zone, fold=1).astimezone(dt.UTC)
-    offset = after.astimezone(zone).utcoffset()
+    naive = dt.datetime.fromordinal(day) + dt.timedelta(minutes=minutes)
+    # PEP 495: fold=0 reads a local time with the offset from before a change, fold=1 with the one after.
+    first = _offset(naive.replace(tzinfo=zone))
+    second = _offset(naive.replace(tzinfo=zone, fold=1))
+    if first >= second:  # equal: an ordinary time; greater: a repeated one, and fold=0 is its first time
+        return micros((naive - first).replace(tzinfo=dt.UTC))
+    # Skipped (the clocks went forward past it): the jump lies between the two readings; find it.
+    before, after = naive - second, naive - first
     while after - before > dt.timedelta(seconds=1):  # a dozen steps for an hour's gap; rare
         middle = before + (after - before) / 2
-        if middle.astimezone(zone).utcoffset() == offset:
+        if _offset(middle.replace(tzinfo=dt.UTC).astimezone(zone)) == second:
             after = middle
         else:
             before = middle
-    return after.replace(microsecond=0)
+    return micros(after.replace(microsecond=0, tzinfo=dt.UTC))
+
+
+def _offset(when: dt.datetime) -> dt.timedelta:
+    offset = when.utcoffset()
+    if offset is None:  # never for a ZoneInfo; for the type checker
+        raise ValueError("no UTC offset")
+    return offset
 
 
 def parse_hours(text: str) -> WeeklyHours:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from integration.reps.hours import WeeklyHours, parse_hours
+from tests.reps.clocks import HOURS, ZONED_MOMENTS, inside, quarter_hours
 
 NEW_YORK = ZoneInfo("America/New_York")
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -142,7 +144,8 @@ def test_bad_stored_hours_are_a_value_error(stored: str) -> None:
 
 
 SPAN_ENDS = st.integers(min_value=0, max_value=96).map(lambda quarter: quarter * 15)
-DAY_SPANS = st.lists(st.tuples(SPAN_ENDS, SPAN_ENDS).filter(lambda s: s[0] < s[1]), max_size=3)
+SPANS = st.lists(SPAN_ENDS, min_size=2, max_size=2, unique=True).map(lambda ends: (min(ends), max(ends)))
+DAY_SPANS = st.lists(SPANS, max_size=3)
 WEEKS = st.lists(DAY_SPANS, min_size=7, max_size=7).map(lambda days: WeeklyHours.from_spans(dict(enumerate(days))))
 
 
@@ -243,3 +246,18 @@ def test_intervals_are_clipped_merged_over_midnight_and_need_aware_bounds() -> N
     assert berlin[0][0].tzinfo is UTC
     with pytest.raises(ValueError, match="aware"):
         parse_hours("Mon 09:00-10:00").intervals(dt.datetime(2027, 1, 4), at("2027-01-05 00:00"), UTC)
+
+
+@settings(max_examples=200, deadline=None)
+@given(zoned=ZONED_MOMENTS, hours=HOURS)
+def test_intervals_are_exactly_the_moments_the_clock_is_within_the_hours(
+    zoned: tuple[ZoneInfo, dt.datetime], hours: WeeklyHours
+) -> None:
+    # Mostly two days from within two days of one of the zone's clock changes.
+    zone, start = zoned
+    end = start + dt.timedelta(days=2)
+    found = hours.intervals(start, end, zone)
+    assert all(start <= lo < hi <= end and lo.tzinfo is UTC for lo, hi in found)
+    assert all(earlier[1] < later[0] for earlier, later in itertools.pairwise(found))  # sorted, apart
+    for moment in quarter_hours(start, end):
+        assert inside(moment, hours, zone) == any(lo <= moment < hi for lo, hi in found), moment
