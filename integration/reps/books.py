@@ -26,7 +26,7 @@ from integration.core.db import rows_changed, utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
 from integration.reps.hours import WeeklyHours, parse_hours
-from integration.reps.models import Rep, RepState
+from integration.reps.models import OPEN_CHECKIN, CheckIn, Rep, RepState
 from integration.reps.schedule import overlap_minutes
 
 # When a customer is "awake": the hours a rep's working day should overlap, in the customer's own zone.
@@ -117,6 +117,12 @@ def assign(session: Session, customer_id: int, *, now: dt.datetime | None = None
             return session.scalar(sa.select(Customer.rep_id).where(Customer.id == customer_id))
         add_timeline(
             session, customer_id, "rep_assigned", f"rep-{candidate.rep_id}", now, f"Your contact is {candidate.name}"
+        )
+        # Open check-ins go with the book (a customer out of the pool, or handed over by a leaver).
+        session.execute(
+            sa.update(CheckIn)
+            .where(CheckIn.customer_id == customer_id, CheckIn.status.in_(OPEN_CHECKIN))
+            .values(rep_id=candidate.rep_id)
         )
         return candidate.rep_id
     session.execute(

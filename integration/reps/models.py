@@ -100,6 +100,13 @@ class CheckIn(Base):
             postgresql_where=sa.text("status IN ('scheduled', 'due') AND kind = 'post_purchase'"),
         ),
         sa.Index("ix_checkins_shop_status_due", "shop_id", "status", "due_at"),
+        # The sweep's question (scheduled tasks past their time, every shop at once).
+        sa.Index(
+            "ix_checkins_scheduled_due",
+            "due_at",
+            sqlite_where=sa.text("status = 'scheduled'"),
+            postgresql_where=sa.text("status = 'scheduled'"),
+        ),
         sa.Index("ix_checkins_rep_status_due", "rep_id", "status", "due_at"),
     )
 
@@ -110,6 +117,9 @@ class CheckIn(Base):
     kind: Mapped[str] = mapped_column(sa.String(16), default="post_purchase", server_default="post_purchase")
     status: Mapped[str] = mapped_column(sa.String(16), default=CheckInStatus.SCHEDULED)
     delivered_at: Mapped[dt.datetime | None]  # the (first) delivery the call is about
+    # Not seen delivered: shipped (or marked fulfilled) plus the shop's transit days. A real delivery
+    # reported later moves a task that is still scheduled.
+    delivery_estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     due_at: Mapped[dt.datetime]  # UTC
     # No slot inside both the customer's window and the rep's hours within 7 days: due in the rep's next
     # working hour instead, and shown so.

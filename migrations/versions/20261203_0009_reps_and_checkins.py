@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), server_default="post_purchase", nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("delivered_at", Moment, nullable=True),
+        sa.Column("delivery_estimated", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("due_at", Moment, nullable=False),
         sa.Column("outside_window", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
@@ -110,6 +111,13 @@ def upgrade() -> None:
     with op.batch_alter_table("checkins", schema=None) as batch_op:
         batch_op.create_index("ix_checkins_rep_status_due", ["rep_id", "status", "due_at"], unique=False)
         batch_op.create_index("ix_checkins_shop_status_due", ["shop_id", "status", "due_at"], unique=False)
+        batch_op.create_index(
+            "ix_checkins_scheduled_due",
+            ["due_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'scheduled'"),
+            postgresql_where=sa.text("status = 'scheduled'"),
+        )
         batch_op.create_index(
             "uq_checkins_open_customer",
             ["customer_id"],
@@ -179,6 +187,11 @@ def downgrade() -> None:
             "uq_checkins_open_customer",
             sqlite_where=sa.text("status IN ('scheduled', 'due') AND kind = 'post_purchase'"),
             postgresql_where=sa.text("status IN ('scheduled', 'due') AND kind = 'post_purchase'"),
+        )
+        batch_op.drop_index(
+            "ix_checkins_scheduled_due",
+            sqlite_where=sa.text("status = 'scheduled'"),
+            postgresql_where=sa.text("status = 'scheduled'"),
         )
         batch_op.drop_index("ix_checkins_shop_status_due")
         batch_op.drop_index("ix_checkins_rep_status_due")
