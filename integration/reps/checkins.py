@@ -275,6 +275,29 @@ def reschedule(session: Session, checkin: CheckIn, slot: Slot, *, now: dt.dateti
     plan(session, checkin.id, slot.due_at)
 
 
+def reslot_book(session: Session, rep_id: int, *, now: dt.datetime | None = None) -> int:
+    """The rep went away or came back: their scheduled tasks are placed again, on the same local day where
+    possible, in the hours of whoever works them now (the backup in the away dates). Returns how many moved."""
+    now = now or utcnow()
+    rows = session.execute(
+        sa.select(CheckIn, Customer.time_zone)
+        .join(Customer, Customer.id == CheckIn.customer_id)
+        .where(CheckIn.rep_id == rep_id, CheckIn.status == CheckInStatus.SCHEDULED, CheckIn.due_at > now)
+    ).all()
+    if not rows:
+        return 0
+    rules = rules_for(session, rows[0][0].shop_id)
+    moved = 0
+    for checkin, customer_zone in rows:
+        tz = zone(customer_zone or rules.shop_zone)
+        day_start = dt.datetime.combine(checkin.due_at.astimezone(tz).date(), dt.time(0, 0), tz).astimezone(dt.UTC)
+        slot = slot_for(session, rules, customer_zone, rep_id, max(day_start, now))
+        if (slot.due_at, slot.outside_window) != (checkin.due_at, checkin.outside_window):
+            reschedule(session, checkin, slot, now=now)
+            moved += 1
+    return moved
+
+
 # --- closing ---------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from integration.core.db import rows_changed, utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
 from integration.reps.books import assign, fill_from_pool
+from integration.reps.checkins import reslot_book
 from integration.reps.hours import parse_hours
 from integration.reps.models import DUNBAR, Rep, RepState
 from integration.shops.models import StaffUser
@@ -123,10 +124,14 @@ def send_away(session: Session, rep: Rep, until: dt.date, backup: Rep, *, today:
     if until < today:
         raise RosterError("the away date is in the past")
     rep.state, rep.away_from, rep.away_until, rep.backup_rep_id = RepState.AWAY, today, until, backup.id
+    session.flush()
+    reslot_book(session, rep.id)  # calls in the away dates move into the backup's hours
 
 
 def come_back(session: Session, rep: Rep) -> None:
     rep.state, rep.away_from, rep.away_until, rep.backup_rep_id = RepState.ACTIVE, None, None, None
+    session.flush()
+    reslot_book(session, rep.id)
 
 
 def return_due_reps(session: Session, today: dt.date) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from integration.reps.listing import CheckInView, list_checkins
 from integration.reps.models import Rep
-from integration.reps.roster import send_away
+from integration.reps.roster import come_back, send_away
 from tests.reps.conftest import World, utc
 
 DAY = dt.timedelta(days=2)  # the shop's default delay: a delivery at T is first callable at T + 2 days
@@ -112,3 +112,9 @@ def test_an_away_rep_s_calls_go_to_the_backup_in_the_away_dates_and_stay_in_the_
     assert after.due_at == utc(2027, 3, 11, 12)
     assert set(views(world, rep_id=eli)) == {"ann@example.com"}
     assert set(views(world, rep_id=dana)) == {"bo@example.com"}
+    with world.runtime.session() as session:  # Dana is back early: her call returns to her hours
+        back = session.get(Rep, dana)
+        assert back is not None
+        come_back(session, back)
+    returned = views(world)["ann@example.com"]
+    assert (returned.due_at, returned.worker and returned.worker.id) == (utc(2027, 3, 8, 10), dana)
