@@ -19,7 +19,7 @@ from integration.reps.roster import find_rep
 STATUSES = [status.value for status in CheckInStatus]
 
 
-class IsoMoment(click.ParamType):
+class IsoMoment(click.ParamType[dt.datetime, Any]):
     """An ISO 8601 date or moment; without an offset it is read as UTC."""
 
     name = "ISO"

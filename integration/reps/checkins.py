@@ -49,7 +49,7 @@ DEFAULT_WINDOW_HOURS = parse_hours(DEFAULT_WINDOW)
 NO_CALLS = frozenset({"unsubscribed", "declined", "opted_out", "redacted"})
 # A delivery whose call would have been due this long ago is history (a backfill of old orders), not a task.
 STALE_AFTER = dt.timedelta(days=14)
-_DEAD_ORDER = {OrderStatus.CANCELLED: "order cancelled", OrderStatus.REFUNDED: "order refunded"}
+_DEAD_ORDER: dict[str, str] = {OrderStatus.CANCELLED: "order cancelled", OrderStatus.REFUNDED: "order refunded"}
 
 
 @dataclass(frozen=True)
