@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 from integration.core.db import utcnow
 from integration.customers.models import Customer, Fulfillment, Order, OrderLine
 from integration.customers.views import current_segment
+from integration.reps.checkins import wants_no_calls
 from integration.reps.models import CheckIn, CheckInAttempt, CheckInOrder
 
-# Call consent states that mean "do not call" (the platforms' word, or what a rep recorded).
-DO_NOT_CALL = frozenset({"unsubscribed", "do_not_call", "opted_out", "declined"})
 SEGMENT_LABELS = {
     "prospect": "Prospect",
     "new": "New",
@@ -99,7 +98,9 @@ class CustomerCard:
         now = utcnow().astimezone(zone_of(zone_name))
         offset = now.utcoffset() or dt.timedelta()
         segment = current_segment(customer)
-        place = ", ".join(p for p in (customer.city, customer.region or customer.region_code, customer.country_code) if p)
+        place = ", ".join(
+            p for p in (customer.city, customer.region or customer.region_code, customer.country_code) if p
+        )
         return cls(
             id=customer.id,
             name=display_name(customer.first_name, customer.last_name, customer.email, customer.id),
@@ -114,7 +115,7 @@ class CustomerCard:
             segment_label=SEGMENT_LABELS.get(segment, segment.title()),
             orders_count=customer.orders_count,
             total_spent=money(customer.total_spent, customer.currency),
-            do_not_call=(customer.call_consent or "").lower() in DO_NOT_CALL,
+            do_not_call=wants_no_calls(customer.call_consent),
             consent={
                 "Email": _consent_word(customer.email_consent),
                 "SMS": _consent_word(customer.sms_consent),
@@ -187,7 +188,9 @@ def load_orders(db: Session, order_ids: Collection[int], zone: str | None) -> di
             Fulfillment.status,
             Fulfillment.shipped_at,
             Fulfillment.delivered_at,
-        ).where(Fulfillment.shop_id.in_(shop_ids), Fulfillment.platform_order_id.in_([o.platform_order_id for o in orders]))
+        ).where(
+            Fulfillment.shop_id.in_(shop_ids), Fulfillment.platform_order_id.in_([o.platform_order_id for o in orders])
+        )
     ):
         order_id = by_platform.get((f.shop_id, f.platform_order_id))
         if order_id is not None:

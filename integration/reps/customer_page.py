@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from integration.customers.models import Customer, Order, TimelineEntry
 from integration.reps.cards import OUTCOME_LABELS, CustomerCard, OrderCard, load_orders, local
-from integration.reps.models import OPEN_CHECKIN, CheckIn, CheckInAttempt, Rep
+from integration.reps.models import OPEN_CHECKIN, CheckIn, CheckInAttempt, Rep, RepState
 from integration.reps.pages import Page
 from integration.shops.models import Shop
 
@@ -60,10 +60,12 @@ class CustomerDetail:
 
 
 def visible_to_rep(rep_id: int) -> sa.ColumnElement[bool]:
-    """A rep sees the customers of their book, and those whose open call is theirs (as a backup)."""
+    """A rep sees the customers of their book, and, as the backup of an away rep, that rep's customers
+    with a call open (the backup works those due in the away dates)."""
+    covered = sa.select(Rep.id).where(Rep.backup_rep_id == rep_id, Rep.state == RepState.AWAY)
     theirs = (
         sa.select(CheckIn.id)
-        .where(CheckIn.customer_id == Customer.id, CheckIn.rep_id == rep_id, CheckIn.status.in_(OPEN_CHECKIN))
+        .where(CheckIn.customer_id == Customer.id, CheckIn.rep_id.in_(covered), CheckIn.status.in_(OPEN_CHECKIN))
         .exists()
     )
     return sa.or_(Customer.rep_id == rep_id, theirs)

@@ -101,7 +101,10 @@ class OutcomeForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF and WTForms shi
         valid: bool = super().validate(extra_validators)
         # A note without a date: said beside the date (an empty date stops that field's own checks).
         if self.follow_up_at.data is None and not self.follow_up_at.errors and self.follow_up_note.data:
-            self.follow_up_at.errors = [*self.follow_up_at.errors, "Choose a date for the follow-up, or clear its note."]
+            self.follow_up_at.errors = [
+                *self.follow_up_at.errors,
+                "Choose a date for the follow-up, or clear its note.",
+            ]
             valid = False
         return valid
 

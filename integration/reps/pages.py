@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -81,10 +81,8 @@ def current_rep() -> SignedInRep | None:
     if "signed_in_rep" in g:
         return cast("SignedInRep | None", g.signed_in_rep)
     rep_id, shop_id = session.get(SESSION_REP), session.get(SESSION_SHOP)
-    if isinstance(rep_id, int) and isinstance(shop_id, int):
-        found = _rep_by_link(rep_id, shop_id)
-    else:
-        found = _rep_by_staff()
+    by_link = isinstance(rep_id, int) and isinstance(shop_id, int)
+    found = _rep_by_link(rep_id, shop_id) if by_link else _rep_by_staff()
     g.signed_in_rep = found
     return found
 
@@ -184,15 +182,3 @@ class Page:
 def page_number() -> int:
     raw = request.args.get("page", "1")
     return max(1, min(int(raw), 100_000)) if raw.isdigit() else 1
-
-
-def paged(total: int, size: int = PAGE_SIZE) -> Page:
-    number = page_number()
-    page = Page(number, size, total)
-    return Page(min(number, page.pages), size, total)
-
-
-def page_url(endpoint: str, number: int, keep: Sequence[str] = ("q", "segment", "rep", "from", "to"), **values: Any) -> str:
-    """The URL of page ``number`` of a list, keeping the list's filters."""
-    args = {key: request.args[key] for key in keep if request.args.get(key)}
-    return url_for(endpoint, **values, **args, page=number)

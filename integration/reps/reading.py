@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from integration.core.db import utcnow
 from integration.customers.models import Customer, Order
-from integration.customers.profiles import segment_expression
 from integration.reps.cards import (
     CustomerCard,
     LastCall,
@@ -25,6 +24,7 @@ from integration.reps.cards import (
     local,
     zone_of,
 )
+from integration.reps.checkins import works_it
 from integration.reps.models import OPEN_CHECKIN, CheckIn, CheckInAttempt, CheckInSettings, CheckInStatus, Rep
 from integration.reps.pages import PAGE_SIZE, Page
 from integration.shops.models import Shop
@@ -75,16 +75,36 @@ def _when(due_at: dt.datetime, now: dt.datetime, rep_zone: str) -> tuple[str, bo
     return f"Due at {local(due_at, rep_zone, with_day=False)}", False
 
 
+def shop_roster(db: Session, shop_id: int) -> dict[int, Rep]:
+    """The shop's reps by id (one query): who works a task depends on its owner's away dates and backup."""
+    return {r.id: r for r in db.scalars(sa.select(Rep).where(Rep.shop_id == shop_id))}
+
+
+def whose(reps: dict[int, Rep], rep_id: int) -> list[int]:
+    """The reps whose tasks ``rep_id`` may work: their own, and those of the reps they are the backup of."""
+    return [rep_id, *(r.id for r in reps.values() if r.backup_rep_id == rep_id)]
+
+
+def works(reps: dict[int, Rep], checkin: CheckIn, rep_id: int) -> bool:
+    """Whether ``rep_id`` calls for this task: their own, unless they are away then; or an away rep's
+    whose backup they are (``checkins.works_it``)."""
+    owner = reps.get(checkin.rep_id) if checkin.rep_id is not None else None
+    worker = works_it(owner, reps, checkin.due_at)
+    return worker is not None and worker.id == rep_id
+
+
 def due_today(db: Session, rep: Rep, shop: Shop, *, now: dt.datetime | None = None) -> list[Task]:
-    """The rep's due and overdue calls: open tasks due before the end of the rep's own day (or marked
-    due), the customers furthest into their own day first (their calling day ends soonest)."""
+    """The calls the rep works that are due or overdue: open tasks due before the end of the rep's own
+    day (or marked due), their own and those of reps they cover for, the customers furthest into their
+    own day first (their calling day ends soonest)."""
     now = now or utcnow()
+    reps = shop_roster(db, shop.id)
     rows = db.execute(
         sa.select(CheckIn, Customer)
         .join(Customer, Customer.id == CheckIn.customer_id)
         .where(
             CheckIn.shop_id == shop.id,
-            CheckIn.rep_id == rep.id,
+            CheckIn.rep_id.in_(whose(reps, rep.id)),
             CheckIn.status.in_(OPEN_CHECKIN),
             sa.or_(CheckIn.status == CheckInStatus.DUE, CheckIn.due_at < end_of_local_day(now, rep.time_zone)),
         )
@@ -93,6 +113,8 @@ def due_today(db: Session, rep: Rep, shop: Shop, *, now: dt.datetime | None = No
     ).all()
     tasks = []
     for checkin, customer in rows:
+        if not works(reps, checkin, rep.id):
+            continue
         card = CustomerCard.of(customer, shop.time_zone)
         when, overdue = _when(checkin.due_at, now, rep.time_zone)
         tasks.append(
@@ -130,13 +152,17 @@ def call_script(db: Session, shop_id: int) -> list[str]:
 
 
 def find_task(db: Session, shop: Shop, rep: Rep, checkin_id: int) -> tuple[CheckIn, Customer] | None:
-    """One of this rep's check-ins (any status), or None: another rep's or shop's is not found."""
+    """One of the check-ins this rep works (their own, or one they cover for), or None: another rep's or
+    another shop's is not found."""
+    reps = shop_roster(db, shop.id)
     row = db.execute(
         sa.select(CheckIn, Customer)
         .join(Customer, Customer.id == CheckIn.customer_id)
-        .where(CheckIn.id == checkin_id, CheckIn.shop_id == shop.id, CheckIn.rep_id == rep.id)
+        .where(CheckIn.id == checkin_id, CheckIn.shop_id == shop.id, CheckIn.rep_id.in_(whose(reps, rep.id)))
     ).one_or_none()
-    return (row[0], row[1]) if row is not None else None
+    if row is None or not (row[0].rep_id == rep.id or works(reps, row[0], rep.id)):
+        return None
+    return row[0], row[1]
 
 
 # --- lists of customers --------------------------------------------------------------------------
@@ -157,6 +183,15 @@ class Filters:
         )
 
 
+def shown_segment(now: dt.datetime | None = None) -> sa.ColumnElement[str]:
+    """The segment the pages show (``customers.views.current_segment``) as SQL: the stored one, or lapsed
+    when the lapse time has passed since the hourly refresh."""
+    lapsed = sa.and_(
+        Customer.orders_count > 0, Customer.lapses_at.is_not(None), Customer.lapses_at <= (now or utcnow())
+    )
+    return sa.case((lapsed, "lapsed"), else_=Customer.segment)
+
+
 @dataclass
 class Row:
     card: CustomerCard
@@ -170,7 +205,7 @@ def _matching(shop_id: int, book_of: int | None, filters: Filters) -> list[sa.Co
     if book_of is not None:
         conditions.append(Customer.rep_id == book_of)
     if filters.segment:
-        conditions.append(segment_expression() == filters.segment)
+        conditions.append(shown_segment() == filters.segment)
     if filters.rep == "none":
         conditions.append(Customer.rep_id.is_(None))
     elif filters.rep.isdigit():
@@ -190,7 +225,11 @@ def _matching(shop_id: int, book_of: int | None, filters: Filters) -> list[sa.Co
             .exists()
         )
         conditions.append(
-            sa.or_(name.contains(q, autoescape=True), sa.func.lower(Customer.email).contains(q, autoescape=True), order_match)
+            sa.or_(
+                name.contains(q, autoescape=True),
+                sa.func.lower(Customer.email).contains(q, autoescape=True),
+                order_match,
+            )
         )
     return conditions
 

@@ -160,7 +160,9 @@ def ask() -> Any:
 def send() -> Any:
     email = (request.form.get("email") or "").strip().lower()
     if not EMAIL_RE.fullmatch(email) or len(email) > 320:
-        return render_template("reps/signin.html", email=email, error="Enter your email address, like you@example.com."), 422
+        return render_template(
+            "reps/signin.html", email=email, error="Enter your email address, like you@example.com."
+        ), 422
     try:
         limited = _over_limit("address", email, PER_ADDRESS) or _over_limit(
             "client", request.remote_addr or "-", PER_CLIENT

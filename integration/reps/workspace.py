@@ -3,20 +3,19 @@ and one customer. A rep sees only their own book and tasks; anything else is 404
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from sqlalchemy.orm import Session
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
 
 from integration import runtime_of
 from integration.core.db import utcnow
 from integration.customers.models import Customer
 from integration.reps.cards import CustomerCard, checkin_orders, last_calls, load_orders, local, zone_of
-from integration.reps.checkins import record_outcome
 from integration.reps.customer_page import customer_detail
 from integration.reps.models import OPEN_CHECKIN, CheckIn, Rep
 from integration.reps.outcome import OutcomeForm
+from integration.reps.outcomes import OutcomeError, record_outcome
 from integration.reps.pages import PAGE_SIZE, Page, page_blueprint, page_number, rep_required, signed_in_rep
 from integration.reps.reading import Filters, call_script, customers, due_today, fill_tasks, find_task
 from integration.shops.models import Shop
@@ -103,10 +102,6 @@ def log_outcome(checkin_id: int) -> Any:
         if not form.validate():
             page = render_template("reps/checkin.html", shop=me.shop, rep=me.rep, form=form, nav="today", **context)
             return page, 422
-        follow_up = None
-        if form.follow_up_at.data is not None:
-            # The start of that day where the customer is: scheduling moves it into their calling hours.
-            follow_up = dt.datetime.combine(form.follow_up_at.data, dt.time(), tzinfo=zone_of(card.time_zone))
         try:
             record_outcome(
                 db,
@@ -117,11 +112,11 @@ def log_outcome(checkin_id: int) -> Any:
                 form.score,
                 form.improve.data or None,
                 form.improve_product_id.data or None,
-                follow_up,
+                form.follow_up_at.data,  # a date: the first slot of that day in the customer's window
                 form.follow_up_note.data or None,
                 bool(form.do_not_call.data),
             )
-        except ValueError as exc:
+        except OutcomeError as exc:
             abort(409, description=str(exc))
     flash(f"Call with {card.name} saved.", "success")
     return redirect(url_for("reps_workspace.today"), code=303)

@@ -13,7 +13,8 @@ from flask.testing import FlaskClient
 from integration.core.db import utcnow
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, TimelineEntry
-from integration.reps.models import CheckIn, CheckInAttempt, CheckInSettings
+from integration.reps.models import CheckIn, CheckInAttempt, CheckInSettings, Rep
+from integration.reps.roster import send_away
 from tests.helpers import STORE_HASH, add_shop
 from tests.reps.world import (
     Bought,
@@ -73,7 +74,7 @@ def test_today_lists_the_reps_due_calls_with_what_the_call_needs(
     assert "Bob" not in html
     assert "Tokyo, JP" in html and "Los Angeles, US" in html
     assert "JST" in html  # Kim's time now
-    assert "1 × Linen shirt" in html and "2 × Wool scarf" in html
+    assert "1 \u00d7 Linen shirt" in html and "2 \u00d7 Wool scarf" in html
     assert "Delivered " in html
     assert "Loves the green scarf" in html  # the last call's notes
     assert ">VIP<" in html and ">Returning<" in html
@@ -90,9 +91,27 @@ def test_today_holds_what_is_due_by_the_end_of_the_reps_day(
     tomorrow = new_customer(app_runtime, world.shop_id, "Tom", "Morrow", rep_id=world.reps["rita"])
     overdue = new_customer(app_runtime, world.shop_id, "Otto", "Late", rep_id=world.reps["rita"])
     done = new_customer(app_runtime, world.shop_id, "Dora", "Done", rep_id=world.reps["rita"])
-    new_checkin(app_runtime, world.shop_id, tomorrow, world.reps["rita"], [], status="scheduled", due_at=now + dt.timedelta(days=2))
-    new_checkin(app_runtime, world.shop_id, overdue, world.reps["rita"], [], status="scheduled", due_at=now - dt.timedelta(days=3))
-    new_checkin(app_runtime, world.shop_id, done, world.reps["rita"], [], status="done", due_at=now - dt.timedelta(hours=2))
+    new_checkin(
+        app_runtime,
+        world.shop_id,
+        tomorrow,
+        world.reps["rita"],
+        [],
+        status="scheduled",
+        due_at=now + dt.timedelta(days=2),
+    )
+    new_checkin(
+        app_runtime,
+        world.shop_id,
+        overdue,
+        world.reps["rita"],
+        [],
+        status="scheduled",
+        due_at=now - dt.timedelta(days=3),
+    )
+    new_checkin(
+        app_runtime, world.shop_id, done, world.reps["rita"], [], status="done", due_at=now - dt.timedelta(hours=2)
+    )
     html = text(rita.get("/workspace"))
     assert "Otto Late" in html and "Overdue since" in html
     assert "Tom Morrow" not in html and "Dora Done" not in html
@@ -220,7 +239,9 @@ def test_a_rep_sees_only_their_own_book_and_tasks(
         key = "bob" if other is world else "ada"
         assert rita.get(f"/workspace/checkins/{other.checkins[key]}").status_code == 404
         assert rita.get(f"/workspace/customers/{other.customers[key]}").status_code == 404
-        denied = rita.post(f"/workspace/checkins/{other.checkins[key]}", data={"csrf_token": token, "outcome": "reached"})
+        denied = rita.post(
+            f"/workspace/checkins/{other.checkins[key]}", data={"csrf_token": token, "outcome": "reached"}
+        )
         assert denied.status_code == 404
     assert rita.get(f"/workspace/customers/{world.customers['ada']}").status_code == 200
     book = text(rita.get("/workspace/customers"))
@@ -229,15 +250,22 @@ def test_a_rep_sees_only_their_own_book_and_tasks(
         assert db.scalar(sa.select(sa.func.count()).select_from(CheckInAttempt)) == 0
 
 
-def test_a_backup_sees_the_customer_of_a_call_given_to_them(
-    client: FlaskClient, app_runtime: Runtime, world: ShopWorld
-) -> None:
+def test_the_backup_works_the_calls_of_an_away_rep(client: FlaskClient, app_runtime: Runtime, world: ShopWorld) -> None:
     with app_runtime.session() as db:
-        db.execute(sa.update(CheckIn).where(CheckIn.id == world.checkins["bob"]).values(rep_id=world.reps["rita"]))
+        rob, rita = db.get_one(Rep, world.reps["rob"]), db.get_one(Rep, world.reps["rita"])
+        send_away(
+            db, rob, (utcnow() + dt.timedelta(days=7)).date(), rita, today=(utcnow() - dt.timedelta(days=1)).date()
+        )
     sign_in_rep(client, app_runtime, "rita@example.com")
-    assert client.get(f"/workspace/customers/{world.customers['bob']}").status_code == 200
     assert "Bob Brooklyn" in text(client.get("/workspace"))
+    assert client.get(f"/workspace/checkins/{world.checkins['bob']}").status_code == 200
+    assert client.get(f"/workspace/customers/{world.customers['bob']}").status_code == 200
     assert "Bob Brooklyn" not in text(client.get("/workspace/customers"))  # not in her book
+
+    robs = client.application.test_client()
+    sign_in_rep(robs, app_runtime, "rob@example.com")
+    assert "Bob Brooklyn" not in text(robs.get("/workspace"))  # away: his calls are Rita's
+    assert robs.get(f"/workspace/customers/{world.customers['bob']}").status_code == 200  # still his book
 
 
 def test_my_customers_searches_by_name_email_and_order_number(
@@ -248,7 +276,12 @@ def test_my_customers_searches_by_name_email_and_order_number(
     html = text(rita.get("/workspace/customers"))
     assert all(name in html for name in ("Ada Lovelace", "Kim Tokyo", "Lou Angeles"))
     assert "3 of 150 places" in html
-    for query, expected in (("lovelace", "Ada Lovelace"), ("LOU.ANGELES@", "Lou Angeles"), ("#77123", "Kim Tokyo"), ("77123", "Kim Tokyo")):
+    for query, expected in (
+        ("lovelace", "Ada Lovelace"),
+        ("LOU.ANGELES@", "Lou Angeles"),
+        ("#77123", "Kim Tokyo"),
+        ("77123", "Kim Tokyo"),
+    ):
         found = text(rita.get("/workspace/customers", query_string={"q": query}))
         names = re.findall(r'<th scope="row"><a [^>]+>([^<]+)</a>', found)
         assert names == [expected], query
@@ -273,7 +306,7 @@ def test_a_customer_page_has_what_a_rep_needs_before_a_call(
     html = text(rita.get(f"/workspace/customers/{world.customers['kim']}"))
     assert "<h1>Kim Tokyo</h1>" in html
     assert "Tokyo, JP" in html and "JST" in html
-    assert "1 × Linen shirt" in html and "Delivered" in html
+    assert "1 \u00d7 Linen shirt" in html and "Delivered" in html
     assert "Email</dt><dd>Subscribed" in html and "Calls</dt><dd>Not known" in html
     assert "Order #" in html  # the timeline
     assert "No calls yet." in html

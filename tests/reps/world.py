@@ -28,9 +28,7 @@ def csrf_from(html: str) -> str:
     return found.group(1)
 
 
-def new_rep(
-    runtime: Runtime, shop_id: int, email: str, name: str, zone: str = "Europe/London", **kw: object
-) -> int:
+def new_rep(runtime: Runtime, shop_id: int, email: str, name: str, zone: str = "Europe/London", **kw: object) -> int:
     with runtime.session() as db:
         return add_rep(db, shop_id, RepInput(name=name, email=email, time_zone=zone, **kw)).id  # type: ignore[arg-type]
 
@@ -129,7 +127,11 @@ def new_order(
             )
         db.add(
             TimelineEntry(
-                customer_id=customer_id, at=order.placed_at, kind="order", ref=f"order-{number}", summary=f"Order {order.name}"
+                customer_id=customer_id,
+                at=order.placed_at,
+                kind="order",
+                ref=f"order-{number}",
+                summary=f"Order {order.name}",
             )
         )
         return order.id
