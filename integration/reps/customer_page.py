@@ -72,9 +72,10 @@ def visible_to_rep(rep_id: int) -> sa.ColumnElement[bool]:
 
 
 def customer_detail(
-    db: Session, shop: Shop, customer_id: int, timeline_page: int, *, rep_id: int | None = None
+    db: Session, shop: Shop, customer_id: int, timeline_page: int, *, rep_id: int | None = None, zone: str | None = None
 ) -> CustomerDetail | None:
-    """The customer's page, or None when they are not this shop's (or, for a rep, not theirs)."""
+    """The customer's page, or None when they are not this shop's (or, for a rep, not theirs). Times are
+    shown in ``zone`` (the reader's: a rep's own, else the shop's)."""
     query = (
         sa.select(Customer, Rep.name)
         .outerjoin(Rep, Rep.id == Customer.rep_id)
@@ -86,8 +87,8 @@ def customer_detail(
     if row is None:
         return None
     customer, rep_name = row
-    zone = shop.time_zone
-    card = CustomerCard.of(customer, zone, rep_name)
+    zone = zone or shop.time_zone
+    card = CustomerCard.of(customer, shop.time_zone, rep_name)
 
     latest = db.execute(
         sa.select(Order.id, sa.func.count().over().label("total"))

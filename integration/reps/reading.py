@@ -135,11 +135,12 @@ def due_today(db: Session, rep: Rep, shop: Shop, *, now: dt.datetime | None = No
     return tasks
 
 
-def fill_tasks(db: Session, tasks: list[Task], shop: Shop) -> None:
-    """Orders (with lines and deliveries) and the last call of each task shown: five queries in all."""
+def fill_tasks(db: Session, tasks: list[Task], zone: str | None) -> None:
+    """Orders (with lines and deliveries) and the last call of each task shown: five queries in all.
+    Dates are shown in ``zone`` (the rep's)."""
     covered = checkin_orders(db, [t.id for t in tasks])
-    orders = load_orders(db, {o for ids in covered.values() for o in ids}, shop.time_zone)
-    calls = last_calls(db, {t.customer.id for t in tasks}, shop.time_zone)
+    orders = load_orders(db, {o for ids in covered.values() for o in ids}, zone)
+    calls = last_calls(db, {t.customer.id for t in tasks}, zone)
     for task in tasks:
         task.orders = [orders[o] for o in covered.get(task.id, []) if o in orders]
         task.last_call = calls.get(task.customer.id)
@@ -235,9 +236,18 @@ def _matching(shop_id: int, book_of: int | None, filters: Filters) -> list[sa.Co
 
 
 def customers(
-    db: Session, shop: Shop, filters: Filters, page_number: int, *, book_of: int | None = None, size: int = PAGE_SIZE
+    db: Session,
+    shop: Shop,
+    filters: Filters,
+    page_number: int,
+    *,
+    book_of: int | None = None,
+    size: int = PAGE_SIZE,
+    zone: str | None = None,
 ) -> tuple[list[Row], Page]:
-    """A page of the shop's customers (or of one rep's book), by name: four queries per page."""
+    """A page of the shop's customers (or of one rep's book), by name: four queries per page. Times are
+    shown in ``zone`` (the reader's: a rep's own, else the shop's)."""
+    zone = zone or shop.time_zone
     conditions = _matching(shop.id, book_of, filters)
     total = int(db.scalar(sa.select(sa.func.count()).select_from(Customer).where(*conditions)) or 0)
     page = Page(number=1, size=size, total=total)
@@ -281,10 +291,10 @@ def customers(
         for row in rows:
             when = contacted.get(row.card.id)
             if when is not None:
-                row.last_contact = local(when, shop.time_zone)
+                row.last_contact = local(when, zone)
             if row.card.id in upcoming:
                 row.next_task_id, due_at = upcoming[row.card.id]
-                row.next_task = f"Call {local(due_at, shop.time_zone)}"
+                row.next_task = f"Call {local(due_at, zone)}"
     return rows, page
 
 

@@ -32,7 +32,7 @@ def today_page() -> Any:
         page = Page(1, PAGE_SIZE, len(tasks))
         page = Page(min(page_number(), page.pages), PAGE_SIZE, len(tasks))
         shown = tasks[page.offset : page.offset + PAGE_SIZE]
-        fill_tasks(db, shown, me.shop)
+        fill_tasks(db, shown, me.rep.time_zone)
     return render_template(
         "reps/today.html",
         shop=me.shop,
@@ -46,8 +46,8 @@ def today_page() -> Any:
 
 def _checkin_context(db: Session, me_rep: Rep, shop: Shop, checkin: CheckIn, customer: Customer) -> dict[str, Any]:
     covered = checkin_orders(db, [checkin.id]).get(checkin.id, [])
-    cards = load_orders(db, covered, shop.time_zone)
-    calls = last_calls(db, [customer.id], shop.time_zone)
+    cards = load_orders(db, covered, me_rep.time_zone)
+    calls = last_calls(db, [customer.id], me_rep.time_zone)
     script = call_script(db, shop.id)
     orders = [cards[o] for o in covered if o in cards]
     card = CustomerCard.of(customer, shop.time_zone)
@@ -128,7 +128,7 @@ def book() -> Any:
     me = signed_in_rep()
     filters = Filters(query=Filters.of(request.args.to_dict()).query)
     with runtime_of(current_app).session() as db:
-        rows, page = customers(db, me.shop, filters, page_number(), book_of=me.rep.id)
+        rows, page = customers(db, me.shop, filters, page_number(), book_of=me.rep.id, zone=me.rep.time_zone)
     return render_template(
         "reps/book.html", shop=me.shop, rep=me.rep, rows=rows, page=page, filters=filters, nav="customers"
     )
@@ -139,7 +139,7 @@ def book() -> Any:
 def customer(customer_id: int) -> Any:
     me = signed_in_rep()
     with runtime_of(current_app).session() as db:
-        detail = customer_detail(db, me.shop, customer_id, page_number(), rep_id=me.rep.id)
+        detail = customer_detail(db, me.shop, customer_id, page_number(), rep_id=me.rep.id, zone=me.rep.time_zone)
     if detail is None:
         abort(404, description="No such customer in your book.")
     return render_template(
