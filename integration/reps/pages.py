@@ -81,8 +81,11 @@ def current_rep() -> SignedInRep | None:
     if "signed_in_rep" in g:
         return cast("SignedInRep | None", g.signed_in_rep)
     rep_id, shop_id = session.get(SESSION_REP), session.get(SESSION_SHOP)
-    by_link = isinstance(rep_id, int) and isinstance(shop_id, int)
-    found = _rep_by_link(rep_id, shop_id) if by_link else _rep_by_staff()
+    found = None
+    if isinstance(rep_id, int) and isinstance(shop_id, int):
+        found = _rep_by_link(rep_id, shop_id)
+    elif rep_id is None:
+        found = _rep_by_staff()
     g.signed_in_rep = found
     return found
 

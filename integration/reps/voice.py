@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -109,6 +110,17 @@ def _measures(attempt: type[CheckInAttempt] | sa.Subquery, *, distinct_calls: bo
     ]
 
 
+def _rollup(label: str, row: Any) -> Rollup:
+    return Rollup(
+        label,
+        int(row.attempted or 0),
+        int(row.reached or 0),
+        int(row.scored or 0),
+        int(row.promoters or 0),
+        int(row.detractors or 0),
+    )
+
+
 def _in_period(shop_id: int, start: dt.datetime, end: dt.datetime) -> list[sa.ColumnElement[bool]]:
     return [CheckIn.shop_id == shop_id, CheckInAttempt.at >= start, CheckInAttempt.at < end]
 
@@ -119,11 +131,11 @@ def voice(db: Session, shop: Shop, period: Period) -> Voice:
     calls = sa.select(CheckInAttempt).join(CheckIn, CheckIn.id == CheckInAttempt.checkin_id)
 
     total = db.execute(calls.with_only_columns(*_measures(CheckInAttempt)).where(*scope)).one()
-    overall = Rollup("All calls", *total)
+    overall = _rollup("All calls", total)
 
     per_rep = [
-        Rollup(name or "A rep no longer on the roster", *measured)
-        for name, _rep_id, *measured in db.execute(
+        _rollup(row.name or "A rep no longer on the roster", row)
+        for row in db.execute(
             calls.with_only_columns(Rep.name, CheckInAttempt.rep_id, *_measures(CheckInAttempt))
             .outerjoin(Rep, Rep.id == CheckInAttempt.rep_id)
             .where(*scope)
@@ -150,9 +162,9 @@ def voice(db: Session, shop: Shop, period: Period) -> Voice:
     )
     measures = _measures(lines, distinct_calls=True)
     per_product = [
-        Rollup(title, *row)
-        for _, title, *row in db.execute(
-            sa.select(lines.c.product, sa.func.max(lines.c.title), *measures)
+        _rollup(row.title, row)
+        for row in db.execute(
+            sa.select(lines.c.product, sa.func.max(lines.c.title).label("title"), *measures)
             .group_by(lines.c.product)
             .order_by(sa.desc("scored"), sa.desc("attempted"), sa.func.max(lines.c.title))
             .limit(PRODUCTS_SHOWN)
