@@ -185,7 +185,12 @@ def confirm(token: str) -> Any:
             rep = _rep_for(db, claims)
             shop = db.get_one(Shop, rep.shop_id)
             who, where = rep.name, shop.name or shop.identifier
-        if _redis().exists(SPENT_KEY.format(jti=claims.jti)):
+        try:
+            spent = _redis().exists(SPENT_KEY.format(jti=claims.jti))
+        except redis.RedisError as exc:
+            log.error("workspace sign-in: Redis unavailable (%s)", type(exc).__name__)
+            abort(503, description="Signing in is unavailable for a moment; open the link again shortly.")
+        if spent:
             raise LinkError("This sign-in link was used already.")
     except LinkError as exc:
         return render_template("reps/signin_refused.html", reason=str(exc)), 400

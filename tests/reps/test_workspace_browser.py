@@ -19,12 +19,13 @@ import pytest
 import sqlalchemy as sa
 
 from integration.core.config import Settings
+from integration.core.db import utcnow
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
-from integration.reps.models import CheckInAttempt
+from integration.reps.models import CheckInAttempt, Rep
 from integration.shops.models import StaffRole
 from tests.helpers import LiveServer, add_shop
-from tests.reps.world import ShopWorld, outbox_link, populate
+from tests.reps.world import ShopWorld, new_customer, outbox_link, populate
 from tests.staff_fixtures import add_staff
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -62,6 +63,11 @@ def world(runtime: Runtime) -> ShopWorld:
             .where(Customer.id == world.customers["lou"])
             .values(last_name="Angeles-Montgomery-Wolfeschlegelsteinhausen", call_consent="unsubscribed")
         )
+        db.execute(sa.update(Rep).values(capacity=Rep.book_size))  # every book full: two customers wait
+    for first, segment in (("Wanda", "new"), ("Vera", "vip")):
+        waiting = new_customer(runtime, world.shop_id, first, "Waiting", rep_id=None, segment=segment)
+        with runtime.session() as db:
+            db.execute(sa.update(Customer).where(Customer.id == waiting).values(pool_since=utcnow()))
     return world
 
 
@@ -82,8 +88,46 @@ def watch(page: Any, problems: list[str]) -> None:
     )
 
 
+# WCAG 2 contrast of every visible text against the background it is drawn on (the first opaque
+# background up its ancestors): 4.5:1, or 3:1 for large text (24px, or 18.66px bold).
+LOW_CONTRAST = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!own || style.visibility === "hidden" || el.getClientRects().length === 0) continue;
+    if (el.closest(".visually-hidden") || el.closest(".skip-link")) continue;
+    const fg = lum(rgb(style.color)), bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    const text = el.textContent.trim().slice(0, 30);
+    if (ratio < needed) bad.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)} "${text}"`);
+  }
+  return bad;
+}"""
+
+
 def look(page: Any, name: str) -> None:
-    """The page at desktop and phone widths: no sideways overflow on the phone; screenshots if asked."""
+    """The page at desktop and phone widths: readable contrast, no sideways overflow on the phone, and
+    the skip link first under the keyboard; screenshots if asked."""
+    assert page.evaluate(LOW_CONTRAST) == [], name
+    assert page.locator("main").count() == 1 and page.locator("header.top").count() == 1
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content", name
+    page.evaluate("document.activeElement.blur()")
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
         if label == "phone":
@@ -186,6 +230,9 @@ def test_a_rep_signs_in_by_link_logs_a_call_and_the_merchant_hears_it(
             expect(mpage.locator("tr", has=mpage.get_by_role("rowheader", name="Wool scarf"))).to_contain_text("+100")
             expect(mpage.get_by_text("Longer scarves")).to_be_visible()
             look(mpage, "09-voice")
+            mpage.goto(f"{server.url}/merchant/waiting")
+            expect(mpage.locator(".notice")).to_contain_text("Books are full.")
+            assert mpage.locator("tbody th").all_inner_texts() == ["Vera Waiting", "Wanda Waiting"]
             for path, name in (
                 ("/merchant/reps", "10-roster"),
                 (f"/merchant/reps/{world.reps['rita']}", "11-rep"),
