@@ -311,3 +311,73 @@ def test_a_customer_page_has_what_a_rep_needs_before_a_call(
     assert "Order #" in html  # the timeline
     assert "No calls yet." in html
     assert f"/workspace/checkins/{world.checkins['kim']}" in html  # the next call, linked
+
+
+def test_the_form_passes_do_not_call_and_follow_ups_to_the_checkins(
+    rita: FlaskClient, app_runtime: Runtime, world: ShopWorld
+) -> None:
+    url = f"/workspace/checkins/{world.checkins['kim']}"
+    token = csrf_from(text(rita.get(url)))
+    follow_up = (utcnow() + dt.timedelta(days=20)).date()
+    saved = rita.post(
+        url,
+        data={
+            "csrf_token": token,
+            "outcome": "reached",
+            "follow_up_at": follow_up.isoformat(),
+            "follow_up_note": "Ask about the winter range",
+        },
+    )
+    assert saved.status_code == 303
+    with app_runtime.session() as db:
+        task = db.scalars(sa.select(CheckIn).where(CheckIn.kind == "follow_up")).one()
+        assert (task.customer_id, task.note, task.status) == (
+            world.customers["kim"],
+            "Ask about the winter range",
+            "scheduled",
+        )
+        assert task.due_at.date() >= follow_up - dt.timedelta(days=1)
+    page = text(rita.get(f"/workspace/customers/{world.customers['kim']}"))
+    assert "follow-up: Ask about the winter range" in page
+
+    url = f"/workspace/checkins/{world.checkins['ada']}"
+    both = rita.post(
+        url,
+        data={"csrf_token": token, "outcome": "reached", "do_not_call": "y", "follow_up_at": follow_up.isoformat()},
+    )
+    assert both.status_code == 422 and "a follow-up call cannot be planned" in text(both)
+    saved = rita.post(url, data={"csrf_token": token, "outcome": "reached", "do_not_call": "y"})
+    assert saved.status_code == 303
+    with app_runtime.session() as db:
+        assert db.get_one(Customer, world.customers["ada"]).call_consent == "unsubscribed"
+        attempt = db.scalars(sa.select(CheckInAttempt).where(CheckInAttempt.checkin_id == world.checkins["ada"])).one()
+        assert attempt.do_not_call
+    page = text(rita.get(f"/workspace/customers/{world.customers['ada']}"))
+    assert "Asked not to be called" in page and ">Do not call<" in page
+
+
+def test_workspace_pages_carry_the_page_headers(client: FlaskClient, app_runtime: Runtime, world: ShopWorld) -> None:
+    anonymous = client.get("/workspace/sign-in")
+    assert "frame-ancestors 'none'" in anonymous.headers["Content-Security-Policy"]
+    sign_in_rep(client, app_runtime, "rita@example.com")
+    for page in ("/workspace", f"/workspace/checkins/{world.checkins['ada']}", "/workspace/customers"):
+        headers = client.get(page).headers
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert "https://demo-shop.myshopify.com" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Cache-Control"] == "no-store"
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_a_platform_sign_in_linked_on_the_roster_is_that_rep(
+    client: FlaskClient, app_runtime: Runtime, world: ShopWorld
+) -> None:
+    from integration.shops.models import StaffRole
+    from tests.staff_fixtures import add_staff, sign_in
+
+    staff = add_staff(app_runtime, world.shop_id, "99", role=StaffRole.REP)  # Shopify tells no email
+    with app_runtime.session() as db:
+        db.get_one(Rep, world.reps["rob"]).staff_user_id = staff
+    sign_in(client, staff)
+    html = text(client.get("/workspace"))
+    assert "Rob Rep" in html and "Bob Brooklyn" in html and "Ada Lovelace" not in html
