@@ -3,7 +3,8 @@
 Two kinds of people use these pages:
 
 * **A rep**, in the workspace (``/workspace``). A rep is signed in by an emailed link (the session then
-  holds ``rep_id`` and ``shop_id``), or by the platform's own sign-in: a staff session whose person is a
+  holds ``rep_id``, ``shop_id`` and the sign-in time: like every session it ends 12 hours after, never
+  extended), or by the platform's own sign-in: a staff session whose person is a
   rep of that shop (linked on the roster, or with the same email) is that rep. A rep who left, or whose
   shop was uninstalled, is nobody.
 * **The shop's admin**, on the merchant pages: the existing platform sign-in (``admin_required``).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -27,9 +29,10 @@ from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
 from integration import runtime_of
+from integration.core.sessions import SESSION_LIFETIME
 from integration.reps.models import Rep, RepState
 from integration.shops.models import Shop, ShopState
-from integration.shops.staff import SESSION_SHOP, current_staff
+from integration.shops.staff import SESSION_SHOP, SESSION_SIGNED_IN, current_staff
 from integration.web.security import apply_page_headers
 
 SESSION_REP = "rep_id"
@@ -83,7 +86,11 @@ def current_rep() -> SignedInRep | None:
     rep_id, shop_id = session.get(SESSION_REP), session.get(SESSION_SHOP)
     found = None
     if isinstance(rep_id, int) and isinstance(shop_id, int):
-        found = _rep_by_link(rep_id, shop_id)
+        signed_in = session.get(SESSION_SIGNED_IN)
+        if isinstance(signed_in, int) and 0 <= time.time() - signed_in < SESSION_LIFETIME:
+            found = _rep_by_link(rep_id, shop_id)
+        else:
+            session.clear()  # ended for good (12 hours after the link was used): the cookie goes
     elif rep_id is None:
         found = _rep_by_staff()
     g.signed_in_rep = found

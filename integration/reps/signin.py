@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from integration.reps.models import Rep, RepState
 from integration.reps.pages import SESSION_REP, current_rep, page_blueprint
 from integration.reps.roster import EMAIL_RE
 from integration.shops.models import Shop, ShopState
-from integration.shops.staff import SESSION_SHOP
+from integration.shops.staff import SESSION_SHOP, SESSION_SIGNED_IN
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ def spend(token: str) -> Any:
     session.clear()  # a fresh session: nothing carried over from before the sign-in
     session[SESSION_REP] = rep_id
     session[SESSION_SHOP] = shop_id
+    session[SESSION_SIGNED_IN] = int(time.time())
     session.permanent = True
     return redirect(url_for("reps_workspace.today"), code=303)
 

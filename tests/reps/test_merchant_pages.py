@@ -120,7 +120,7 @@ def test_adding_a_rep(admin: FlaskClient, app_runtime: Runtime, world: ShopWorld
         ({"email": "nina@"}, "email", "Enter an email address like"),
         ({"email": "rita@example.com"}, "email", "rita@example.com is already on the roster."),
         ({"time_zone": "Mars/Olympus"}, "time_zone", "is not a time zone we know"),
-        ({"hours": "weekdays"}, "hours", "is not like"),
+        ({"hours": "weekdays"}, "hours", "is not a day"),
         ({"capacity": "0"}, "capacity", "Choose a capacity from 1 to 1000."),
         ({"capacity": "200"}, "capacity", "Above 150 needs the override"),
     ],

@@ -184,3 +184,15 @@ def test_signing_out_ends_the_session(client: FlaskClient, app_runtime: Runtime,
     out = client.post("/workspace/sign-out", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
     assert out.status_code == 303
     assert client.get("/workspace").status_code == 303
+
+
+def test_a_session_by_link_ends_12_hours_after_sign_in(client: FlaskClient, app_runtime: Runtime, shop_id: int) -> None:
+    new_rep(app_runtime, shop_id, "rita@example.com", "Rita Rep")
+    sign_in_rep(client, app_runtime, "rita@example.com")
+    assert client.get("/workspace").status_code == 200
+    with client.session_transaction() as session:
+        assert abs(session["signed_in_at"] - time.time()) < 60
+        session["signed_in_at"] -= 12 * 3600  # signed in 12 hours ago (the cookie itself is still valid)
+    assert client.get("/workspace").status_code == 303
+    with client.session_transaction() as session:
+        assert "rep_id" not in session  # ended for good, not just refused

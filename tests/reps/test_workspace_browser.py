@@ -49,7 +49,7 @@ pytestmark = [
 
 @pytest.fixture
 def server(settings: Settings) -> Iterator[LiveServer]:
-    live = LiveServer(settings, workers=1)
+    live = LiveServer(settings, workers=1, test_sign_in=True)
     yield live
     live.stop()
 
