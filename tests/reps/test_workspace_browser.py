@@ -239,6 +239,7 @@ def test_a_rep_signs_in_by_link_logs_a_call_and_the_merchant_hears_it(
                 ("/merchant/waiting", "12-waiting"),
                 ("/merchant/customers", "13-customers"),
                 (f"/merchant/customers/{world.customers['lou']}", "14-merchant-customer"),
+                ("/settings", "15-settings"),
             ):
                 response = mpage.goto(f"{server.url}{path}")
                 assert response is not None and response.status == 200, path
