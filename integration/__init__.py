@@ -22,6 +22,10 @@ BLUEPRINTS = (
     "webhooks:bp",
     "integration.web.settings:bp",
     "integration.customers.api:bp",
+    "integration.reps.signin:bp",
+    "integration.reps.workspace:bp",
+    "integration.reps.merchant:bp",
+    "integration.reps.roster_page:bp",
 )
 
 

@@ -290,3 +290,15 @@ def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05, me
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def apply_changes(runtime: Runtime, shop_id: int, *changes: Any, now: Any = None) -> None:
+    """What processing does with one translated event, without the event: each change applied, then every
+    domain's reaction to it, in one transaction (``now``: the reactions' clock)."""
+    from integration.customers.upserts import apply_change
+    from integration.reps.reactions import after_change
+
+    with runtime.session() as session:
+        for change in changes:
+            apply_change(session, shop_id, change)
+            after_change(session, shop_id, change, now=now)

@@ -6,11 +6,13 @@ from flask import Flask
 
 
 def register_commands(app: Flask) -> None:
-    from integration.cli import customers, events, keys, processes, shops
+    from integration.cli import checkins, customers, events, keys, processes, reps, shops
 
     app.cli.add_command(shops.shops)
     app.cli.add_command(events.events)
     app.cli.add_command(customers.customers)
+    app.cli.add_command(reps.reps)
+    app.cli.add_command(checkins.checkins)
     app.cli.add_command(keys.keys)
     app.cli.add_command(processes.db)
     app.cli.add_command(processes.worker)

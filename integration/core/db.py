@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -104,6 +104,8 @@ MODEL_MODULES = (
     "integration.events.models",
     "integration.customers.models",
     "integration.sync.models",
+    "integration.reps.models",
+    "integration.messaging.models",
 )
 
 
@@ -114,3 +116,8 @@ def load_models() -> sa.MetaData:
     for module in MODEL_MODULES:
         importlib.import_module(module)
     return Base.metadata
+
+
+def rows_changed(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (``Session.execute`` is typed as returning a plain Result)."""
+    return int(cast("sa.CursorResult[Any]", result).rowcount or 0)

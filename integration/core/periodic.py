@@ -23,6 +23,7 @@ TASK_MODULES = (
     "integration.customers.tasks",
     "integration.shops.tasks",
     "integration.sync.tasks",
+    "integration.reps.tasks",
 )
 
 # A per-shop job that has more to do enqueues its continuation under the other of its two ids, so the

@@ -40,8 +40,13 @@ class Runtime:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error."""
+        """A session in a transaction: committed on success, rolled back on error.
+
+        The session knows its runtime (``session.info["runtime"]``), so work that must follow a commit
+        (a job to enqueue once the rows it reads exist) can reach Redis from an ``after_commit`` hook.
+        """
         with self.session_factory() as session, session.begin():
+            session.info["runtime"] = self
             yield session
 
     @property

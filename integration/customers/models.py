@@ -35,6 +35,8 @@ class Customer(Base):
         ),
         sa.Index("ix_customers_shop_phone", "shop_id", "phone_key"),
         sa.Index("ix_customers_shop_segment", "shop_id", "segment"),
+        sa.Index("ix_customers_rep", "rep_id"),
+        sa.Index("ix_customers_shop_pool", "shop_id", "pool_since"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -81,6 +83,13 @@ class Customer(Base):
     tags_at: Mapped[dt.datetime | None]
     # What write-back last put on the platform record: a write happens only when the profile differs
     # from this, which is also what stops the platform's resulting customers/update from echoing.
+    # The customer's dedicated rep (integration.reps), kept across orders; None while they wait in the pool.
+    rep_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("reps.id", ondelete="SET NULL", name="fk_customers_rep_id")
+    )
+    rep_assigned_at: Mapped[dt.datetime | None]
+    # Placed a qualifying order but every book was full: waiting for room since then (the pool).
+    pool_since: Mapped[dt.datetime | None]
     written_segment: Mapped[str | None] = mapped_column(sa.String(16))
     written_rep: Mapped[str | None] = mapped_column(sa.String(320))
     written_at: Mapped[dt.datetime | None]
@@ -112,6 +121,7 @@ class Order(Base):
     platform_status: Mapped[str | None] = mapped_column(sa.String(64))
     placed_at: Mapped[dt.datetime | None]
     cancelled_at: Mapped[dt.datetime | None]
+    test: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     ship_city: Mapped[str | None] = mapped_column(sa.String(255))
     ship_region: Mapped[str | None] = mapped_column(sa.String(255))
     ship_country_code: Mapped[str | None] = mapped_column(sa.String(2))

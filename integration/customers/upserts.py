@@ -117,6 +117,7 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
         "platform_status": change.platform_status,
         "placed_at": change.placed_at,
         "cancelled_at": change.cancelled_at,
+        "test": change.test,
         **_address(change.shipping_address, prefix="ship_"),
         "source_updated_at": change.updated_at,
         "created_at": now,

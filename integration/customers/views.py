@@ -75,6 +75,7 @@ def profile(session: Session, customer: Customer) -> dict[str, Any]:
     )
     return {
         **summary(customer),
+        **rep_and_next_checkin(session, customer),
         "orders": [
             {
                 "id": o.platform_order_id,
@@ -106,6 +107,27 @@ def profile(session: Session, customer: Customer) -> dict[str, Any]:
     }
 
 
+def rep_and_next_checkin(session: Session, customer: Customer) -> dict[str, Any]:
+    """The customer's dedicated rep (name, email) and their next open check-in, if any."""
+    from integration.reps.models import OPEN_CHECKIN, CheckIn, Rep
+
+    found = None
+    if customer.rep_id is not None:
+        found = session.execute(sa.select(Rep.name, Rep.email).where(Rep.id == customer.rep_id)).one_or_none()
+    checkin = session.execute(
+        sa.select(CheckIn.id, CheckIn.due_at, CheckIn.status)
+        .where(CheckIn.customer_id == customer.id, CheckIn.status.in_(OPEN_CHECKIN))
+        .order_by(CheckIn.due_at)
+        .limit(1)
+    ).one_or_none()
+    return {
+        "rep": {"name": found.name, "email": found.email} if found else None,
+        "next_checkin": (
+            {"id": checkin.id, "due_at": _iso(checkin.due_at), "status": checkin.status} if checkin else None
+        ),
+    }
+
+
 def summary(customer: Customer) -> dict[str, Any]:
     name = " ".join(part for part in (customer.first_name, customer.last_name) if part) or None
     return {
@@ -127,7 +149,8 @@ def summary(customer: Customer) -> dict[str, Any]:
         "last_order_at": _iso(customer.last_order_at),
         "segment": current_segment(customer),
         "consent": {"email": customer.email_consent, "sms": customer.sms_consent, "calls": customer.call_consent},
-        "rep": None,  # the dedicated rep arrives with the reps capability
+        "rep": None,  # filled by rep_and_next_checkin where the rep is read (profile, API)
+        "next_checkin": None,
         "orders": [],
         "timeline": [],
         "products": [],

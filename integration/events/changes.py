@@ -96,6 +96,8 @@ class OrderChange:
     customer: CustomerChange | None = None
     shipping_address: Address | None = None
     lines: tuple[OrderLineData, ...] = field(default_factory=tuple)
+    # A test order (Shopify ``test``): recorded like any other, but never given a rep, a call or a code.
+    test: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from werkzeug.utils import import_string
 
 from integration.core.db import utcnow
 from integration.core.queues import RETRY_INTERVALS
 from integration.core.runtime import Runtime
 from integration.customers.upserts import apply_change
-from integration.events.changes import ShopUninstalled, Skip
+from integration.events.changes import Change, ShopUninstalled, Skip
 from integration.events.models import EventStatus, WebhookEvent
 from integration.platforms.interfaces import (
     Adapter,
@@ -57,6 +60,17 @@ class Outcome(enum.StrEnum):
 
 class EventFailed(Exception):
     """Raised after recording a failed attempt, so that RQ applies its Retry policy."""
+
+
+# What other domains do with each applied change, in the same transaction (so a change and its
+# consequences commit together). Named by dotted path: events/ does not import the domains above it.
+REACTIONS = ("integration.reps.reactions:after_change",)
+Reaction = Callable[[Session, int, Change], None]
+
+
+@functools.cache
+def reactions() -> tuple[Reaction, ...]:
+    return tuple(import_string(path) for path in REACTIONS)
 
 
 def default_adapters(runtime: Runtime) -> Mapping[str, Adapter]:
@@ -224,6 +238,8 @@ class EventProcessor:
             for change in result:
                 if not isinstance(change, ShopUninstalled):
                     apply_change(session, access.shop_id, change)
+                    for react in reactions():
+                        react(session, access.shop_id, change)
             session.execute(
                 sa.update(WebhookEvent)
                 .where(WebhookEvent.id == event_id)

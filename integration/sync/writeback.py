@@ -56,12 +56,10 @@ MAX_ERROR_LENGTH = 2000
 
 
 def rep_expression() -> sa.ColumnElement[str | None]:
-    """The email of the customer's dedicated rep, as SQL (so selection stays in the database).
+    """The email of the customer's dedicated rep, as SQL (so selection stays in the database)."""
+    from integration.reps.models import Rep
 
-    There is no rep yet: the dedicated-rep issue fills this in. Until then every customer has none, and
-    write-back already carries and compares the rep so that issue only has to change this function.
-    """
-    return sa.cast(sa.null(), sa.String(320))
+    return sa.select(Rep.email).where(Rep.id == Customer.rep_id).scalar_subquery()
 
 
 @dataclass

@@ -35,6 +35,8 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -
     cron_jobs = sorted(job.func_name for job in runtime.queue(MAINTENANCE).get_jobs())
     assert cron_jobs == [
         "jobs.events.sweep_events",
+        "jobs.reps.morning_digests",
+        "jobs.reps.sweep_checkins",
         "jobs.shops.check_all_subscriptions",
         "jobs.sync.fetch_all_product_types",
         "jobs.sync.reconcile_all",

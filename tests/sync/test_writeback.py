@@ -496,3 +496,30 @@ def test_the_shop_job_writes_through_a_worker(wb_runtime: Runtime, bc: tuple[Fak
     assert customer(wb_runtime, profile).written_segment == "returning"
     assert attributes.value(STORE_HASH, BC_SEGMENT_ATTRIBUTE, 1) == "returning"
     assert enqueue_all(wb_runtime) == [shop_id]  # finished: the next cron run may enqueue it again
+
+
+def test_the_customer_s_rep_is_written_and_a_new_rep_rewritten(wb_runtime: Runtime, shopify: FakeShopify) -> None:
+    from integration.reps.books import assign
+    from integration.reps.models import Rep
+    from integration.reps.roster import RepInput, add_rep, hand_over, leave
+
+    shop_id = shopify_shop(wb_runtime)
+    shopify.add_customer(SHOP_DOMAIN, 1001)
+    profile = add_customer(wb_runtime, shop_id, "1001")
+    with wb_runtime.session() as session:
+        dana = add_rep(session, shop_id, RepInput("Dana", "dana@shop.example", "UTC")).id
+        assign(session, profile)
+
+    assert write_back_shop(wb_runtime, shop_id).written == 1
+    assert profile_metafield(shopify, "1001") == {"segment": "returning", "rep": "dana@shop.example"}
+    assert write_back_shop(wb_runtime, shop_id).written == 0  # nothing changed: nothing written
+
+    with wb_runtime.session() as session:
+        add_rep(session, shop_id, RepInput("Eli", "eli@shop.example", "UTC"))
+        leaving = session.get(Rep, dana)
+        assert leaving is not None
+        leave(session, leaving)
+        hand_over(session, dana)
+    assert write_back_shop(wb_runtime, shop_id).written == 1
+    assert profile_metafield(shopify, "1001") == {"segment": "returning", "rep": "eli@shop.example"}
+    assert customer(wb_runtime, profile).written_rep == "eli@shop.example"

@@ -218,6 +218,7 @@ def _order(payload: Payload, triggered_at: dt.datetime | None) -> OrderChange:
         customer=_order_customer(payload, updated_at),
         shipping_address=_address(_object(payload, "shipping_address")),
         lines=tuple(_line(item) for item in _objects(payload, "line_items")),
+        test=payload.get("test") is True,
     )
 
 

@@ -1,0 +1,23 @@
+"""The reps domain's jobs: handing a leaver's book over (one job per rep who leaves), and the periodic
+check-in jobs (the sweep that makes overdue tasks due when Redis lost their job, the morning digests)."""
+
+from __future__ import annotations
+
+from integration.core.periodic import Periodic, every
+from integration.core.queues import EVENTS
+from integration.core.runtime import Runtime
+
+HAND_OVER = "jobs.reps.hand_over"
+
+# One UPDATE on a partial index: a short maintenance job.
+SWEEP_CHECKINS = Periodic("jobs.reps.sweep_checkins", every=every(300), timeout=120)
+# Every 15 minutes, so each rep's digest goes out within a quarter of an hour of 08:00 in their zone.
+MORNING_DIGESTS = Periodic("jobs.reps.morning_digests", every=every(900), timeout=600)
+
+PERIODIC = (SWEEP_CHECKINS, MORNING_DIGESTS)
+
+
+def enqueue_hand_over(runtime: Runtime, rep_id: int) -> None:
+    # On the events queue: a book is at most a few hundred quick updates, and customers should not wait
+    # behind a backfill to learn who their new contact is.
+    runtime.queue(EVENTS).enqueue(HAND_OVER, rep_id, job_id=f"hand-over-{rep_id}", job_timeout=600, result_ttl=86400)

@@ -1,0 +1,41 @@
+"""Reps: handing a leaver's book over, check-ins made due, the sweep and the morning digests, run by RQ
+(see integration.reps)."""
+
+from __future__ import annotations
+
+import logging
+
+from integration.core.runtime import get_runtime
+from integration.reps.digest import write_digests
+from integration.reps.roster import hand_over as hand_over_book
+from integration.reps.timers import make_due, make_overdue_due
+
+log = logging.getLogger(__name__)
+
+
+def hand_over(rep_id: int) -> dict[str, int]:
+    """Give each customer of a rep who left a new rep; returns how many moved and how many wait."""
+    with get_runtime().session() as session:
+        moved, waiting = hand_over_book(session, rep_id)
+    return {"moved": moved, "waiting": waiting}
+
+
+def checkin_due(checkin_id: int) -> bool:
+    """A check-in's time has come (enqueued with ``enqueue_at``): ``scheduled`` becomes ``due``."""
+    with get_runtime().session() as session:
+        return make_due(session, checkin_id)
+
+
+def sweep_checkins() -> int:
+    """The safety net for lost jobs: every scheduled check-in past its time becomes due."""
+    with get_runtime().session() as session:
+        made_due = make_overdue_due(session)
+    if made_due:
+        log.info("check-in sweep: %d task(s) made due without their job", made_due)
+    return made_due
+
+
+def morning_digests() -> int:
+    """Write each rep's digest of the day's calls once their local time passes 08:00."""
+    with get_runtime().session() as session:
+        return write_digests(session)
