@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import Any, cast
@@ -67,7 +68,9 @@ def _ensure_sqlite_folder(url: str) -> None:
     # else makes when the keys come from the environment: whoever opens the database makes the folder.
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # One that cannot be made (a file in the way, no permission) is left to connecting to report.
+        with contextlib.suppress(OSError):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:

@@ -35,7 +35,11 @@ def make_app(settings: Settings) -> Iterator[MakeApp]:
 
 def unreachable_database(settings: Settings) -> str:
     if settings.database_url.startswith("sqlite"):
-        return f"sqlite:///{settings.instance_path}/no-such-folder/db.sqlite"
+        # The engine makes a missing folder, so a file stands where the folder would be.
+        blocker = settings.instance_path / "not-a-folder"
+        blocker.parent.mkdir(parents=True, exist_ok=True)
+        blocker.write_text("")
+        return f"sqlite:///{blocker}/db.sqlite"
     return "postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2"
 
 

@@ -204,6 +204,7 @@ def test_webhook_token_hash_of_active_unknown_and_uninstalled_shops(runtime: Run
 
 def test_unreachable_sqlite_raises_storage_unavailable_and_recovers(tmp_path: Path, sqlite_template: Path) -> None:
     folder = tmp_path / "not-yet"
+    folder.write_text("")  # a file where the folder should be: the engine cannot make it
     engine = create_db_engine(f"sqlite:///{folder / 'db.sqlite'}")
     intake = EventIntake(engine)
     try:
@@ -212,6 +213,7 @@ def test_unreachable_sqlite_raises_storage_unavailable_and_recovers(tmp_path: Pa
         with pytest.raises(StorageUnavailable):
             intake.webhook_token_hash("shopify", SHOP_DOMAIN)
 
+        folder.unlink()
         folder.mkdir()
         shutil.copyfile(sqlite_template, folder / "db.sqlite")
         stored = intake.store(delivery())
