@@ -16,9 +16,10 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
+from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 
@@ -36,6 +37,18 @@ SHOPIFY_PREVIOUS_SECRET = "shpss_test_previous_secret"
 BIGCOMMERCE_SECRET = "bc_test_client_secret"
 SHOP_DOMAIN = "demo-shop.myshopify.com"
 STORE_HASH = "abc123"
+
+
+class AppFactory(Protocol):
+    """The ``make_app`` fixture: another app on the test's settings, with some fields changed."""
+
+    def __call__(self, *, testing: bool = True, **changes: Any) -> Flask: ...
+
+
+class RuntimeFactory(Protocol):
+    """The ``make_runtime`` fixture: another runtime on the test's settings, with some fields changed."""
+
+    def __call__(self, **changes: Any) -> Runtime: ...
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -122,7 +135,7 @@ def job_environment(settings: Settings) -> Iterator[None]:
         yield
     finally:
         if get_runtime.cache_info().currsize:
-            get_runtime().engine.dispose()
+            get_runtime().close()
         get_runtime.cache_clear()
         os.environ.clear()
         os.environ.update(saved)

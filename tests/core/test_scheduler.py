@@ -68,7 +68,7 @@ def test_the_loop_waits_out_a_redis_outage_instead_of_exiting(settings: Settings
         scheduler.stop()
         thread.join(timeout=10)
         own.stop()
-        runtime.engine.dispose()
+        runtime.close()
     assert not thread.is_alive()
 
 

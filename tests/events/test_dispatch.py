@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 import redis
 import sqlalchemy as sa
 from rq.job import Job, JobStatus
 
-from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.core.queues import EVENTS, PROCESS_EVENT, event_job_id
 from integration.core.runtime import Runtime
@@ -23,7 +22,7 @@ from integration.events.processing import EventProcessor, Outcome
 from integration.platforms.interfaces import TransientPlatformError
 from integration.shops.registry import RegisteredShop
 from tests.events.test_processing import FakeAdapter
-from tests.helpers import SHOP_DOMAIN, drain, fixture_bytes
+from tests.helpers import SHOP_DOMAIN, RuntimeFactory, drain, fixture_bytes
 
 NOWHERE = "unix:///tmp/nonexistent.sock"
 _keys = itertools.count()
@@ -67,11 +66,8 @@ def past_stale(runtime: Runtime) -> dt.datetime:
 
 
 @pytest.fixture
-def unreachable_redis(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(settings.replace(redis_url=NOWHERE))
-    yield runtime
-    runtime.engine.dispose()
-    runtime.redis.close()
+def unreachable_redis(make_runtime: RuntimeFactory) -> Runtime:
+    return make_runtime(redis_url=NOWHERE)
 
 
 # --- relay -----------------------------------------------------------------------------------------

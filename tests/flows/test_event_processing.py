@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,7 @@ from tests.fakes.bigcommerce_api import (
 from tests.helpers import (
     STORE_HASH,
     LiveServer,
+    RuntimeFactory,
     add_shop,
     bigcommerce_body,
     crash,
@@ -65,15 +65,8 @@ def fake_bc(bigcommerce_server: FakeBigCommerce) -> FakeBigCommerce:
 
 
 @pytest.fixture
-def bc_settings(settings: Settings, fake_bc: FakeBigCommerce) -> Settings:
-    return settings.replace(bigcommerce_api_url=fake_bc.url)
-
-
-@pytest.fixture
-def bc_runtime(bc_settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(bc_settings)
-    yield runtime
-    runtime.engine.dispose()
+def bc_runtime(make_runtime: RuntimeFactory, fake_bc: FakeBigCommerce) -> Runtime:
+    return make_runtime(bigcommerce_api_url=fake_bc.url)
 
 
 def store_bigcommerce_event(runtime: Runtime, body: bytes) -> int:
@@ -93,16 +86,14 @@ def store_bigcommerce_event(runtime: Runtime, body: bytes) -> int:
     return stored.event_id
 
 
-def test_a_worker_killed_mid_job_is_finished_after_the_sweep(
-    bc_settings: Settings, bc_runtime: Runtime, fake_bc: FakeBigCommerce
-) -> None:
+def test_a_worker_killed_mid_job_is_finished_after_the_sweep(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
     add_shop(bc_runtime, "bigcommerce", STORE_HASH, token="bc-access-token")
     event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=218))
     # The platform stalls on this call, so the job is mid-flight when we kill the worker.
     fake_bc.queue_response("GET", r"/v2/orders/218$", 200, body=sample_order(), delay=60)
     assert relay_once(bc_runtime) == 1
 
-    worker = start_worker(bc_settings)
+    worker = start_worker(bc_runtime.settings)
     try:
         wait_until(lambda: status_of(bc_runtime, event_id) == EventStatus.PROCESSING, message="job started")
         wait_until(lambda: fake_bc.requests_to(r"/v2/orders/218$"), message="the platform call")
@@ -118,7 +109,7 @@ def test_a_worker_killed_mid_job_is_finished_after_the_sweep(
     report = sweep(bc_runtime, now=utcnow() + dt.timedelta(hours=1))
     assert report.requeued == [event_id]
 
-    finisher = start_worker(bc_settings, burst=True)
+    finisher = start_worker(bc_runtime.settings, burst=True)
     assert finisher.wait(timeout=60) == 0
     [event] = events(bc_runtime)
     assert (event.status, event.attempts) == (EventStatus.DONE, 2)
@@ -163,12 +154,12 @@ def test_two_processes_delivering_the_same_webhooks_at_once_store_and_process_ea
 
 
 def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
-    settings: Settings, short_tmp: Path, request: pytest.FixtureRequest
+    make_runtime: RuntimeFactory, short_tmp: Path, request: pytest.FixtureRequest
 ) -> None:
     own_redis = EmbeddedRedis(short_tmp / f"outage-{request.node.name[-8:]}-{os.getpid()}", persistent=True)
     own_redis.start()
-    settings = settings.replace(redis_url=own_redis.url)
-    runtime = Runtime.from_settings(settings)
+    runtime = make_runtime(redis_url=own_redis.url)
+    settings = runtime.settings
     add_shop(runtime)
     server = LiveServer(settings, workers=1)
     try:
@@ -196,7 +187,6 @@ def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
     finally:
         server.stop()
         own_redis.stop()
-        runtime.engine.dispose()
 
 
 def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime) -> None:

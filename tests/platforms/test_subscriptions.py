@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from integration.shops.registry import TokenGrant, register_shop
 from integration.shops.subscriptions import check_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, STORE_HASH, add_shop
+from tests.helpers import SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop
 
 bigcommerce_hooks = pytest.importorskip("integration.platforms.bigcommerce.hooks")
 shopify_subscriptions = pytest.importorskip("integration.platforms.shopify.subscriptions")
@@ -30,20 +29,14 @@ SHOPIFY_TOKEN = "shpat_e2e_token"
 
 @pytest.fixture
 def platform_runtime(
-    runtime: Runtime, fake_shopify: FakeShopify, bigcommerce_server: FakeBigCommerce
-) -> Iterator[Runtime]:
+    make_runtime: RuntimeFactory, fake_shopify: FakeShopify, bigcommerce_server: FakeBigCommerce
+) -> Runtime:
     bigcommerce_server.reset()
-    own = Runtime.from_settings(
-        runtime.settings.replace(
-            shopify_admin_url=fake_shopify.admin_url_template,
-            bigcommerce_api_url=bigcommerce_server.url,
-            public_url="https://app.example.com",
-        )
+    return make_runtime(
+        shopify_admin_url=fake_shopify.admin_url_template,
+        bigcommerce_api_url=bigcommerce_server.url,
+        public_url="https://app.example.com",
     )
-    yield own
-    own.engine.dispose()
-    if own._redis is not None:
-        own._redis.close()
 
 
 def stored_report(runtime: Runtime, shop_id: int) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +22,7 @@ from integration.shops.models import Shop, TokenState
 from integration.shops.registry import TokenGrant, register_shop
 from integration.shops.tokens import TokenRefreshFailed, fresh_access
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN
+from tests.helpers import SHOP_DOMAIN, RuntimeFactory
 
 
 @pytest.fixture
@@ -33,10 +32,8 @@ def shopify_settings(settings: Settings, fake_shopify: FakeShopify) -> Settings:
 
 
 @pytest.fixture
-def shop_runtime(shopify_settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(shopify_settings)
-    yield runtime
-    runtime.engine.dispose()
+def shop_runtime(make_runtime: RuntimeFactory, shopify_settings: Settings) -> Runtime:
+    return make_runtime(shopify_admin_url=shopify_settings.shopify_admin_url)
 
 
 def install(runtime: Runtime, fake: FakeShopify, *, expires_in: float, refresh: str = "shprt_first") -> int:
@@ -111,7 +108,7 @@ def test_two_workers_refresh_once_and_both_get_the_new_token(
         except BaseException as exc:  # reported below
             errors.append(exc)
         finally:
-            runtime.engine.dispose()
+            runtime.close()
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:

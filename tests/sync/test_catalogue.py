@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from integration.core.config import Settings
 from integration.core.queues import BULK
 from integration.core.runtime import Runtime
 from integration.customers.models import Product
@@ -22,7 +21,7 @@ from integration.platforms.interfaces import TransientPlatformError
 from integration.sync.catalogue import enqueue_product_type_jobs, fetch_product_types, missing_product_ids
 from integration.sync.tasks import PRODUCT_TYPES
 from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
-from tests.helpers import SHOP_DOMAIN, STORE_HASH, add_shop, drain
+from tests.helpers import SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop, drain
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 SHOPIFY_TOKEN = "shpat_x"
@@ -56,17 +55,8 @@ def bigcommerce(bigcommerce_catalogue_server: CatalogueBigCommerce) -> Catalogue
 
 
 @pytest.fixture
-def catalogue_settings(settings: Settings, shopify: CatalogueShopify, bigcommerce: CatalogueBigCommerce) -> Settings:
-    return settings.replace(shopify_admin_url=shopify.admin_url_template, bigcommerce_api_url=bigcommerce.url)
-
-
-@pytest.fixture
-def rt(catalogue_settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(catalogue_settings)
-    yield runtime
-    runtime.engine.dispose()
-    if runtime._redis is not None:
-        runtime._redis.close()
+def rt(make_runtime: RuntimeFactory, shopify: CatalogueShopify, bigcommerce: CatalogueBigCommerce) -> Runtime:
+    return make_runtime(shopify_admin_url=shopify.admin_url_template, bigcommerce_api_url=bigcommerce.url)
 
 
 def line(product_id: str | None, title: str, quantity: int) -> OrderLineData:

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.core.queues import BULK
 from integration.core.runtime import Runtime
@@ -31,7 +30,16 @@ from jobs.sync import write_back_all
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_customer
 from tests.fakes.bigcommerce_attributes import Attributes, install
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, STORE_HASH, add_shop, drain, fixture_bytes, job_environment, post_shopify
+from tests.helpers import (
+    SHOP_DOMAIN,
+    STORE_HASH,
+    RuntimeFactory,
+    add_shop,
+    drain,
+    fixture_bytes,
+    job_environment,
+    post_shopify,
+)
 
 SHOPIFY_TOKEN = "shpat_writeback"
 BC_TOKEN = "bc-writeback-token"
@@ -74,15 +82,9 @@ def bc(bc_server: tuple[FakeBigCommerce, Attributes]) -> tuple[FakeBigCommerce, 
 
 @pytest.fixture
 def wb_runtime(
-    settings: Settings, shopify_server: FakeShopify, bc_server: tuple[FakeBigCommerce, Attributes]
-) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(
-        settings.replace(shopify_admin_url=shopify_server.admin_url_template, bigcommerce_api_url=bc_server[0].url)
-    )
-    yield runtime
-    runtime.engine.dispose()
-    if runtime._redis is not None:
-        runtime._redis.close()
+    make_runtime: RuntimeFactory, shopify_server: FakeShopify, bc_server: tuple[FakeBigCommerce, Attributes]
+) -> Runtime:
+    return make_runtime(shopify_admin_url=shopify_server.admin_url_template, bigcommerce_api_url=bc_server[0].url)
 
 
 # --- data ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from integration.shops.models import Shop
 from tests.helpers import (
     BIGCOMMERCE_SECRET,
     STORE_HASH,
+    AppFactory,
     add_shop,
     bigcommerce_body,
     fixture_bytes,
@@ -45,7 +46,6 @@ HASH = "5a7b6cbd2d8a7ad6a7b9f0e2b1c3d4e5f6a7b8c9"  # what bigcommerce_body puts 
 PRIVATE = "very-private-person@example.com"
 
 Rows = Callable[[], list[WebhookEvent]]
-AppFactory = Callable[..., Flask]  # the make_app fixture
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from tests.helpers import (
     SHOP_DOMAIN,
     SHOPIFY_PREVIOUS_SECRET,
     SHOPIFY_SECRET,
+    AppFactory,
     fixture_bytes,
     free_port,
     post_shopify,
@@ -42,7 +43,6 @@ TRIGGERED_AT_UTC = dt.datetime(2023, 3, 29, 18, 0, 27, 877041, tzinfo=dt.UTC)
 OTHER_SHOP = "other-shop.myshopify.com"
 
 Rows = Callable[[], list[WebhookEvent]]
-AppFactory = Callable[..., Flask]  # the make_app fixture
 
 
 def backend_params(*, only_postgresql: bool = False) -> pytest.MarkDecorator:

@@ -27,6 +27,7 @@ from integration.platforms.bigcommerce.connection import store_client
 from integration.platforms.bigcommerce.rate_budget import StoreBudget, budget_factory, leases_key, quota_key
 from integration.platforms.interfaces import ShopAccess, StoredEvent, TransientPlatformError
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_order
+from tests.helpers import RuntimeFactory
 
 STORE = "rbstore1"
 TOKEN = "tok-RATEBUDGET-5e1d"
@@ -281,16 +282,14 @@ def test_max_concurrency_comes_from_the_environment() -> None:
     assert Settings.from_env({"SECRET_KEY": "k"}).bigcommerce_max_concurrency == 3
 
 
-def test_event_processing_shares_the_budget(fake: FakeBigCommerce, settings: Settings) -> None:
-    runtime = Runtime.from_settings(settings.replace(bigcommerce_api_url=fake.url))
+def test_event_processing_shares_the_budget(fake: FakeBigCommerce, make_runtime: RuntimeFactory) -> None:
+    runtime = make_runtime(bigcommerce_api_url=fake.url)
     adapter = default_adapters(runtime)["bigcommerce"]
     try:
         adapter.translate(order_event(), ShopAccess(1, STORE, TOKEN))
         assert runtime.redis.exists(quota_key(STORE))
     finally:
         adapter.close()
-        runtime.redis.close()
-        runtime.engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------- processes

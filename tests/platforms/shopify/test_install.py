@@ -580,4 +580,4 @@ def test_install_in_chromium_from_install_url_to_settings(
         assert shop is not None and shop.state == ShopState.ACTIVE
         assert staff_rows(runtime) == [(fake_shopify.oauth.user_id, StaffRole.ADMIN)]
     finally:
-        runtime.engine.dispose()
+        runtime.close()
