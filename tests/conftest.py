@@ -27,8 +27,6 @@ from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
 from integration.events.intake import EventIntake
 from integration.shops.registry import RegisteredShop
-from tests.fakes.bigcommerce_api import FakeBigCommerce
-from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import (
     BIGCOMMERCE_SECRET,
     SHOPIFY_PREVIOUS_SECRET,
@@ -40,7 +38,7 @@ from tests.helpers import (
 )
 from tests.sign_in import mount as mount_test_sign_in
 
-# Fixtures shared across folders: the fake platforms' clients, and staff with sign-in.
+# Fixtures shared across folders: the fake platforms and their clients, and staff with sign-in.
 pytest_plugins = ["tests.platform_fixtures", "tests.staff_fixtures"]
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -203,27 +201,6 @@ def client(app: Flask) -> FlaskClient:
 def app_runtime(app: Flask) -> Runtime:
     """The runtime inside ``app`` (same database and Redis as the requests it serves)."""
     return runtime_of(app)
-
-
-@pytest.fixture(scope="session")
-def shopify_server() -> Iterator[FakeShopify]:
-    """One fake Shopify Admin API (real HTTP) for the session; tests reset it (``fake_shopify``)."""
-    with FakeShopify() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_shopify(shopify_server: FakeShopify) -> FakeShopify:
-    """The session's fake Shopify, emptied: no shops, default bucket and costs, the real clock."""
-    shopify_server.reset()
-    return shopify_server
-
-
-@pytest.fixture(scope="session")
-def bigcommerce_server() -> Iterator[FakeBigCommerce]:
-    """One fake BigCommerce API (real HTTP) for the session; tests reset it."""
-    with FakeBigCommerce() as fake:
-        yield fake
 
 
 @pytest.fixture

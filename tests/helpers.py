@@ -37,6 +37,7 @@ SHOPIFY_PREVIOUS_SECRET = "shpss_test_previous_secret"
 BIGCOMMERCE_SECRET = "bc_test_client_secret"
 SHOP_DOMAIN = "demo-shop.myshopify.com"
 STORE_HASH = "abc123"
+BC_TOKEN = "tok-SECRET-8f3a1c9e"  # the API token of STORE_HASH on the fake BigCommerce (fake_bc)
 
 
 class AppFactory(Protocol):

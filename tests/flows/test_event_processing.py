@@ -29,6 +29,7 @@ from tests.fakes.bigcommerce_api import (
     sample_shipping_addresses,
 )
 from tests.helpers import (
+    BC_TOKEN,
     STORE_HASH,
     LiveServer,
     RuntimeFactory,
@@ -57,15 +58,9 @@ def status_of(runtime: Runtime, event_id: int) -> str:
 
 
 @pytest.fixture
-def fake_bc(bigcommerce_server: FakeBigCommerce) -> FakeBigCommerce:
-    bigcommerce_server.reset()
-    bigcommerce_server.add_store(STORE_HASH, "bc-access-token")
-    bigcommerce_server.add_order(STORE_HASH, sample_order(), sample_products(), sample_shipping_addresses())
-    return bigcommerce_server
-
-
-@pytest.fixture
 def bc_runtime(make_runtime: RuntimeFactory, fake_bc: FakeBigCommerce) -> Runtime:
+    """A runtime on the fake BigCommerce, whose store has order 218."""
+    fake_bc.add_order(STORE_HASH, sample_order(), sample_products(), sample_shipping_addresses())
     return make_runtime(bigcommerce_api_url=fake_bc.url)
 
 
@@ -87,7 +82,7 @@ def store_bigcommerce_event(runtime: Runtime, body: bytes) -> int:
 
 
 def test_a_worker_killed_mid_job_is_finished_after_the_sweep(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
-    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token="bc-access-token")
+    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
     event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=218))
     # The platform stalls on this call, so the job is mid-flight when we kill the worker.
     fake_bc.queue_response("GET", r"/v2/orders/218$", 200, body=sample_order(), delay=60)
@@ -211,7 +206,7 @@ def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime) -
 
 
 def test_bigcommerce_rate_limit_then_success_over_real_http(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
-    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token="bc-access-token")
+    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
     event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=218))
     fake_bc.queue_response("GET", r"/v2/orders/218$", 429, headers={"X-Rate-Limit-Time-Reset-Ms": "1500"})
 
@@ -236,7 +231,7 @@ def test_bigcommerce_rate_limit_then_success_over_real_http(bc_runtime: Runtime,
 def test_bigcommerce_order_gone_at_the_platform_finishes_with_the_reason(
     bc_runtime: Runtime, fake_bc: FakeBigCommerce
 ) -> None:
-    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token="bc-access-token")
+    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
     event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=9999, event_hash="f" * 40))
     drain(bc_runtime)
     with bc_runtime.session() as session:

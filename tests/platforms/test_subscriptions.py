@@ -18,23 +18,19 @@ from integration.shops.registry import TokenGrant, register_shop
 from integration.shops.subscriptions import check_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop
 
 bigcommerce_hooks = pytest.importorskip("integration.platforms.bigcommerce.hooks")
 shopify_subscriptions = pytest.importorskip("integration.platforms.shopify.subscriptions")
 
-BC_TOKEN = "bc-api-token-e2e"
 SHOPIFY_TOKEN = "shpat_e2e_token"
 
 
 @pytest.fixture
-def platform_runtime(
-    make_runtime: RuntimeFactory, fake_shopify: FakeShopify, bigcommerce_server: FakeBigCommerce
-) -> Runtime:
-    bigcommerce_server.reset()
+def platform_runtime(make_runtime: RuntimeFactory, fake_shopify: FakeShopify, fake_bc: FakeBigCommerce) -> Runtime:
     return make_runtime(
         shopify_admin_url=fake_shopify.admin_url_template,
-        bigcommerce_api_url=bigcommerce_server.url,
+        bigcommerce_api_url=fake_bc.url,
         public_url="https://app.example.com",
     )
 
@@ -47,14 +43,13 @@ def stored_report(runtime: Runtime, shop_id: int) -> dict[str, Any]:
 
 
 def test_bigcommerce_hooks_are_created_then_a_deactivated_one_is_reactivated(
-    platform_runtime: Runtime, bigcommerce_server: FakeBigCommerce
+    platform_runtime: Runtime, fake_bc: FakeBigCommerce
 ) -> None:
-    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
     shop = add_shop(platform_runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
 
     first = check_shop(platform_runtime, shop.id)
     assert first is not None and first.created and not first.problems
-    hooks = bigcommerce_server.hooks_of(STORE_HASH)
+    hooks = fake_bc.hooks_of(STORE_HASH)
     assert len(hooks) == len(first.created)
     # The hooks send the shop's current webhook token, which the intake checks.
     assert all(shop.webhook_token in (h["headers"] or {}).values() for h in hooks)
@@ -62,17 +57,17 @@ def test_bigcommerce_hooks_are_created_then_a_deactivated_one_is_reactivated(
 
     # BigCommerce deactivated one after 48 h of failed deliveries.
     dead = hooks[0]
-    bigcommerce_server.set_hook(STORE_HASH, dead["id"], is_active=False)
+    fake_bc.set_hook(STORE_HASH, dead["id"], is_active=False)
     second = check_shop(platform_runtime, shop.id)
     assert second is not None
     assert second.reactivated == (dead["scope"],)
     assert (second.created, second.problems) == ((), ())
-    assert all(h["is_active"] for h in bigcommerce_server.hooks_of(STORE_HASH))
+    assert all(h["is_active"] for h in fake_bc.hooks_of(STORE_HASH))
     assert stored_report(platform_runtime, shop.id)["reactivated"] == [dead["scope"]]
 
 
-def test_bigcommerce_refusal_is_recorded(platform_runtime: Runtime, bigcommerce_server: FakeBigCommerce) -> None:
-    bigcommerce_server.add_store(STORE_HASH, "another-token")  # ours was revoked: 401
+def test_bigcommerce_refusal_is_recorded(platform_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
+    fake_bc.add_store(STORE_HASH, "another-token")  # ours was revoked: 401
     shop = add_shop(platform_runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
     report = check_shop(platform_runtime, shop.id)
     assert report is not None and report.problems

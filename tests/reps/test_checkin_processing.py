@@ -28,8 +28,7 @@ from integration.reps.books import zone
 from integration.reps.models import CheckIn
 from integration.reps.roster import RepInput, add_rep
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_order, sample_shipment, sample_shipping_addresses
-from tests.helpers import STORE_HASH, add_shop, bigcommerce_body, drain, fixture_bytes, post_shopify
-from tests.platform_fixtures import TOKEN
+from tests.helpers import BC_TOKEN, STORE_HASH, add_shop, bigcommerce_body, drain, fixture_bytes, post_shopify
 
 ALL_WEEK = "Mon-Sun 00:00-24:00"  # the rep is always working: only the customer's window decides
 
@@ -126,7 +125,7 @@ def rfc2822(moment: dt.datetime) -> str:
 
 
 def test_a_bigcommerce_order_marked_shipped_then_its_shipment(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
-    shop = add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=TOKEN).id
+    shop = add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN).id
     with bc_runtime.session() as session:
         add_rep(session, shop, RepInput("Dana", "dana@shop.example", "America/Chicago", hours=ALL_WEEK))
     t0 = utcnow().replace(microsecond=0)

@@ -25,12 +25,10 @@ from integration.sync.models import SyncCursor
 from integration.sync.reconcile import OVERLAP, enqueue_reconciliations, reconcile_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_customer, sample_order, sample_products
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import add_shop, drain
+from tests.helpers import BC_TOKEN, STORE_HASH, add_shop, drain
 
 SHOP = "reconcile-shop.myshopify.com"
 TOKEN = "shpat_reconcile"
-STORE_HASH = "rec0store"
-BC_TOKEN = "bc-reconcile-token"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
@@ -39,11 +37,8 @@ def stamp(moment: dt.datetime) -> str:
 
 
 @pytest.fixture
-def settings(settings: Settings, fake_shopify: FakeShopify, bigcommerce_server: FakeBigCommerce) -> Settings:
-    bigcommerce_server.reset()
-    return settings.replace(
-        shopify_admin_url=fake_shopify.admin_url_template, bigcommerce_api_url=bigcommerce_server.url
-    )
+def settings(settings: Settings, fake_shopify: FakeShopify, fake_bc: FakeBigCommerce) -> Settings:
+    return settings.replace(shopify_admin_url=fake_shopify.admin_url_template, bigcommerce_api_url=fake_bc.url)
 
 
 def customer_node(customer_id: str, updated_at: dt.datetime, **fields: Any) -> dict[str, Any]:
@@ -303,18 +298,13 @@ def rfc2822(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
-def test_bigcommerce_orders_and_customers_no_webhook_announced(
-    runtime: Runtime, bigcommerce_server: FakeBigCommerce
-) -> None:
-    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
+def test_bigcommerce_orders_and_customers_no_webhook_announced(runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
     shop_id = add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
     recent = NOW - dt.timedelta(hours=2)
-    bigcommerce_server.add_order(
-        STORE_HASH, sample_order(id=301, status_id=11, date_modified=rfc2822(recent)), sample_products()
-    )
+    fake_bc.add_order(STORE_HASH, sample_order(id=301, status_id=11, date_modified=rfc2822(recent)), sample_products())
     # Older than the backfill window: not listed.
-    bigcommerce_server.add_order(STORE_HASH, sample_order(id=302, date_modified=rfc2822(NOW - dt.timedelta(days=90))))
-    bigcommerce_server.add_customer(STORE_HASH, sample_customer(11, date_modified=stamp(recent)))
+    fake_bc.add_order(STORE_HASH, sample_order(id=302, date_modified=rfc2822(NOW - dt.timedelta(days=90))))
+    fake_bc.add_customer(STORE_HASH, sample_customer(11, date_modified=stamp(recent)))
 
     report = reconcile_shop(runtime, shop_id)
     assert report.as_dict()["resources"] == {
@@ -322,7 +312,7 @@ def test_bigcommerce_orders_and_customers_no_webhook_announced(
         "customers": {"found": 1, "stored": 1},
     }
     assert sorted(e.topic for e in events(runtime)) == ["reconcile/customer", "reconcile/order"]
-    listed = bigcommerce_server.requests_to(r"/v2/orders$")[-1]
+    listed = fake_bc.requests_to(r"/v2/orders$")[-1]
     assert listed.query["min_date_modified"] == stamp(report.resources[0].since)
 
     drain(runtime)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -28,9 +27,9 @@ from integration.sync.writeback import (
 )
 from jobs.sync import write_back_all
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_customer
-from tests.fakes.bigcommerce_attributes import Attributes, install
 from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import (
+    BC_TOKEN,
     SHOP_DOMAIN,
     STORE_HASH,
     RuntimeFactory,
@@ -40,51 +39,26 @@ from tests.helpers import (
     job_environment,
     post_shopify,
 )
+from tests.platform_fixtures import SuiteBigCommerce
 
 SHOPIFY_TOKEN = "shpat_writeback"
-BC_TOKEN = "bc-writeback-token"
 OTHER_APP_TAG = "loyalty-app:gold"
 
 
 # --- fakes and runtimes -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shopify_server() -> Iterator[FakeShopify]:
-    with FakeShopify() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def bc_server() -> Iterator[tuple[FakeBigCommerce, Attributes]]:
-    # A fake of our own: routes can only be added to a Flask app before it serves its first request.
-    fake = FakeBigCommerce()
-    attributes = install(fake)
-    with fake:
-        yield fake, attributes
-
-
 @pytest.fixture
-def shopify(shopify_server: FakeShopify) -> FakeShopify:
-    shopify_server.reset()
-    shopify_server.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    return shopify_server
-
-
-@pytest.fixture
-def bc(bc_server: tuple[FakeBigCommerce, Attributes]) -> tuple[FakeBigCommerce, Attributes]:
-    fake, attributes = bc_server
-    fake.reset()
-    attributes.reset()
-    fake.add_store(STORE_HASH, BC_TOKEN)
-    return fake, attributes
+def shopify(fake_shopify: FakeShopify) -> FakeShopify:
+    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
+    return fake_shopify
 
 
 @pytest.fixture
 def wb_runtime(
-    make_runtime: RuntimeFactory, shopify_server: FakeShopify, bc_server: tuple[FakeBigCommerce, Attributes]
+    make_runtime: RuntimeFactory, shopify_server: FakeShopify, bigcommerce_server: SuiteBigCommerce
 ) -> Runtime:
-    return make_runtime(shopify_admin_url=shopify_server.admin_url_template, bigcommerce_api_url=bc_server[0].url)
+    return make_runtime(shopify_admin_url=shopify_server.admin_url_template, bigcommerce_api_url=bigcommerce_server.url)
 
 
 # --- data ---------------------------------------------------------------------------------------------
@@ -350,9 +324,9 @@ def add_bc_customers(runtime: Runtime, fake: FakeBigCommerce, shop_id: int, ids:
 
 
 def test_bigcommerce_attributes_are_made_once_and_values_go_in_tens(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake, attributes = bc
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     profiles = add_bc_customers(wb_runtime, fake, shop_id, range(1, 13))
 
@@ -382,9 +356,9 @@ def test_bigcommerce_attributes_are_made_once_and_values_go_in_tens(
 
 
 def test_bigcommerce_attributes_the_store_already_has_are_found_by_name(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake, attributes = bc
+    fake, attributes = fake_bc, fake_bc.attributes
     segment_id = attributes.add_attribute(STORE_HASH, BC_SEGMENT_ATTRIBUTE)
     attributes.add_attribute(STORE_HASH, "Personal Commerce segment (old)")
     shop_id = bc_shop(wb_runtime)
@@ -399,9 +373,9 @@ def test_bigcommerce_attributes_the_store_already_has_are_found_by_name(
 
 
 def test_a_bigcommerce_failure_mid_run_keeps_what_was_written_and_the_next_run_finishes(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake, attributes = bc
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     profiles = add_bc_customers(wb_runtime, fake, shop_id, range(1, 13))
     attributes.fail_upserts(None, 503)  # the first ten go through, the call for the last two fails
@@ -416,9 +390,9 @@ def test_a_bigcommerce_failure_mid_run_keeps_what_was_written_and_the_next_run_f
 
 
 def test_a_bigcommerce_429_writes_nothing_and_the_next_run_writes(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake = bc[0]
+    fake = fake_bc
     shop_id = bc_shop(wb_runtime)
     (profile,) = add_bc_customers(wb_runtime, fake, shop_id, range(1, 2))
     # Short quota windows: the store is paced until the window the 429 spent is over.
@@ -434,9 +408,9 @@ def test_a_bigcommerce_429_writes_nothing_and_the_next_run_writes(
 
 
 def test_one_refused_bigcommerce_customer_does_not_hold_up_the_others(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake, attributes = bc
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     first, second = add_bc_customers(wb_runtime, fake, shop_id, range(1, 3))
     missing = add_customer(wb_runtime, shop_id, "99")  # deleted in the store, and we missed the webhook
@@ -452,10 +426,8 @@ def test_one_refused_bigcommerce_customer_does_not_hold_up_the_others(
     assert len(attributes.upserts) == upserts
 
 
-def test_an_unassigned_rep_is_removed_from_bigcommerce(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
-) -> None:
-    fake, attributes = bc
+def test_an_unassigned_rep_is_removed_from_bigcommerce(wb_runtime: Runtime, fake_bc: SuiteBigCommerce) -> None:
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     rep_id = attributes.add_attribute(STORE_HASH, BC_REP_ATTRIBUTE)
     attributes.add_attribute(STORE_HASH, BC_SEGMENT_ATTRIBUTE)
@@ -487,8 +459,8 @@ def test_the_cron_enqueues_one_job_per_active_shop_and_never_two(wb_runtime: Run
     assert len(wb_runtime.queue(BULK).job_ids) == 2
 
 
-def test_the_shop_job_writes_through_a_worker(wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]) -> None:
-    fake, attributes = bc
+def test_the_shop_job_writes_through_a_worker(wb_runtime: Runtime, fake_bc: SuiteBigCommerce) -> None:
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     (profile,) = add_bc_customers(wb_runtime, fake, shop_id, range(1, 2))
     with job_environment(wb_runtime.settings):
