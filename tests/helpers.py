@@ -52,6 +52,23 @@ class RuntimeFactory(Protocol):
     def __call__(self, **changes: Any) -> Runtime: ...
 
 
+class FakeClock:
+    """Stands in for time.sleep and time.monotonic together: a sleep is recorded and moves the clock on
+    (so a fake that reads the same clock, like FakeShopify's bucket, sees the time pass), and nobody waits.
+    A test moves time on by hand with ``clock.now += seconds``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 def fixture_bytes(name: str) -> bytes:
     """A fixture file's exact bytes (``shopify/…`` or ``bigcommerce/…``)."""
     return (FIXTURES / name).read_bytes()

@@ -1,5 +1,5 @@
-"""The fake platforms (one real-HTTP server each for the session, reset per test) and BigCommerce clients
-on them."""
+"""The fake platforms (one real-HTTP server each for the session, reset per test), BigCommerce clients on
+them, and a fake clock for the code under test."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from integration.platforms.bigcommerce.client import BigCommerceClient
 from integration.platforms.interfaces import ShopAccess
 from tests.fakes.bigcommerce_attributes import Attributes, install
 from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
-from tests.helpers import BC_TOKEN, STORE_HASH
+from tests.helpers import BC_TOKEN, STORE_HASH, FakeClock
 
 
 class SuiteBigCommerce(CatalogueBigCommerce):
@@ -27,20 +27,6 @@ class SuiteBigCommerce(CatalogueBigCommerce):
         super().reset()
         if hasattr(self, "attributes"):  # FakeBigCommerce.__init__ resets before they are installed
             self.attributes.reset()
-
-
-class SleepRecorder:
-    """Stands in for time.sleep and time.monotonic: records waits, never waits."""
-
-    def __init__(self) -> None:
-        self.sleeps: list[float] = []
-        self.now = 1000.0
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +59,9 @@ def fake_bc(bigcommerce_server: SuiteBigCommerce) -> SuiteBigCommerce:
 
 
 @pytest.fixture
-def bc_clock() -> SleepRecorder:
-    return SleepRecorder()
+def clock() -> FakeClock:
+    """time.sleep and time.monotonic for the code under test: waits are counted, not spent."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -85,22 +72,22 @@ def bc_http() -> Iterator[requests.Session]:
 
 
 @pytest.fixture
-def bc_client(fake_bc: SuiteBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder) -> BigCommerceClient:
+def bc_client(fake_bc: SuiteBigCommerce, bc_http: requests.Session, clock: FakeClock) -> BigCommerceClient:
     return BigCommerceClient(
-        fake_bc.url, STORE_HASH, BC_TOKEN, session=bc_http, sleep=bc_clock.sleep, monotonic=bc_clock.monotonic
+        fake_bc.url, STORE_HASH, BC_TOKEN, session=bc_http, sleep=clock.sleep, monotonic=clock.monotonic
     )
 
 
 @pytest.fixture
-def bc_adapter(fake_bc: SuiteBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder) -> BigCommerceAdapter:
+def bc_adapter(fake_bc: SuiteBigCommerce, bc_http: requests.Session, clock: FakeClock) -> BigCommerceAdapter:
     def new_client(store_hash: str, token: str) -> BigCommerceClient:
         return BigCommerceClient(
             fake_bc.url,
             store_hash,
             token,
             session=bc_http,
-            sleep=bc_clock.sleep,
-            monotonic=bc_clock.monotonic,
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
         )
 
     return BigCommerceAdapter(fake_bc.url, client_factory=new_client)

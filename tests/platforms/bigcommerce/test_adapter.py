@@ -46,8 +46,7 @@ from tests.fakes.bigcommerce_api import (
     sample_shipment,
     sample_shipping_addresses,
 )
-from tests.helpers import BC_TOKEN, STORE_HASH
-from tests.platform_fixtures import SleepRecorder
+from tests.helpers import BC_TOKEN, STORE_HASH, FakeClock
 
 UTC = dt.UTC
 TRIGGERED_AT = dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -414,34 +413,32 @@ def test_errors_and_logs_never_carry_the_token_or_customer_data(
 
 
 def test_low_requests_left_makes_the_next_call_wait(
-    fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, bc_clock: SleepRecorder
+    fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, clock: FakeClock
 ) -> None:
     fake_bc.add_shipment(STORE_HASH, 218, sample_shipment())
     fake_bc.rate_limit_left = 2  # at the default min_requests_left
     fake_bc.rate_limit_reset_ms = 4200
 
     bc_client.get_shipment("218", "12")
-    assert bc_clock.sleeps == []  # the wait is before the next call, not after this one
+    assert clock.sleeps == []  # the wait is before the next call, not after this one
 
-    bc_clock.now += 1.0  # a second passes before the next call: only the rest of the window is waited
+    clock.now += 1.0  # a second passes before the next call: only the rest of the window is waited
     bc_client.get_shipment("218", "12")
-    assert bc_clock.sleeps == [pytest.approx(3.2)]
+    assert clock.sleeps == [pytest.approx(3.2)]
 
 
 def test_plenty_of_requests_left_never_waits(
-    fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, bc_clock: SleepRecorder
+    fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, clock: FakeClock
 ) -> None:
     add_sample_order(fake_bc)
     fake_bc.rate_limit_left = 3
 
     bc_client.get_order("218")
 
-    assert bc_clock.sleeps == []
+    assert clock.sleeps == []
 
 
-def test_wait_is_capped_at_max_wait(
-    fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder
-) -> None:
+def test_wait_is_capped_at_max_wait(fake_bc: FakeBigCommerce, bc_http: requests.Session, clock: FakeClock) -> None:
     add_sample_order(fake_bc)
     fake_bc.rate_limit_left = 0
     fake_bc.rate_limit_reset_ms = 120_000
@@ -451,26 +448,26 @@ def test_wait_is_capped_at_max_wait(
         BC_TOKEN,
         session=bc_http,
         max_wait=10.0,
-        sleep=bc_clock.sleep,
-        monotonic=bc_clock.monotonic,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
     )
 
     bc_client.get_order("218")
 
-    assert bc_clock.sleeps == [10.0, 10.0]  # before the products call and before the addresses call
+    assert clock.sleeps == [10.0, 10.0]  # before the products call and before the addresses call
 
 
 def test_adapter_keeps_the_quota_pause_across_events_of_a_store(
-    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess, bc_clock: SleepRecorder
+    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess, clock: FakeClock
 ) -> None:
     add_sample_order(fake_bc, status_id=0)
     fake_bc.rate_limit_left = 1
     fake_bc.rate_limit_reset_ms = 2000
 
     bc_adapter.translate(order_event(), bc_shop)
-    assert bc_clock.sleeps == []
+    assert clock.sleeps == []
     bc_adapter.translate(order_event(), bc_shop)
-    assert bc_clock.sleeps == [2.0]
+    assert clock.sleeps == [2.0]
 
 
 # -------------------------------------------------------------------------------------------- customers

@@ -27,7 +27,7 @@ from integration.platforms.bigcommerce.connection import store_client
 from integration.platforms.bigcommerce.rate_budget import StoreBudget, budget_factory, leases_key, quota_key
 from integration.platforms.interfaces import ShopAccess, StoredEvent, TransientPlatformError
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_order
-from tests.helpers import BC_TOKEN, STORE_HASH, RuntimeFactory
+from tests.helpers import BC_TOKEN, STORE_HASH, FakeClock, RuntimeFactory
 
 ORDER_PATH = "/v2/orders/218"
 
@@ -44,21 +44,6 @@ def fake(fake_bc: FakeBigCommerce) -> FakeBigCommerce:
     """The fake BigCommerce, its store holding order 218."""
     fake_bc.add_order(STORE_HASH, sample_order())
     return fake_bc
-
-
-class Clock:
-    """time.sleep and time.monotonic for waits that should be counted, not spent."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 def record(redis_client: Redis) -> dict[str, int]:
@@ -169,8 +154,7 @@ def test_reserve_request_waits_for_the_reset(redis_client: Redis) -> None:
     assert slept
 
 
-def test_a_wait_longer_than_max_wait_is_left_to_a_retry(redis_client: Redis) -> None:
-    clock = Clock()
+def test_a_wait_longer_than_max_wait_is_left_to_a_retry(redis_client: Redis, clock: FakeClock) -> None:
     budget = StoreBudget(redis_client, STORE_HASH, max_wait=1.0, sleep=clock.sleep, monotonic=clock.monotonic)
     budget.record(None, left=0, reset_ms=5000, quota=10, window_ms=30000)
     with pytest.raises(TransientPlatformError) as raised:
@@ -193,8 +177,7 @@ def test_leases_are_capped_per_store_and_freed_on_release(redis_client: Redis) -
     assert budget.try_acquire() is not None
 
 
-def test_a_full_store_is_left_to_a_retry_after_max_wait(redis_client: Redis) -> None:
-    clock = Clock()
+def test_a_full_store_is_left_to_a_retry_after_max_wait(redis_client: Redis, clock: FakeClock) -> None:
     budget = StoreBudget(
         redis_client, STORE_HASH, max_concurrency=1, max_wait=1.0, sleep=clock.sleep, monotonic=clock.monotonic
     )
