@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import requests
+from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
@@ -132,6 +133,12 @@ def post_bigcommerce(client: FlaskClient, body: bytes, token: str, **headers: st
         data=body,
         headers={"Content-Type": "application/json", "X-Webhook-Token": token, **headers},
     )
+
+
+def invoke(app: Flask, *args: str) -> Result:
+    """Run ``flask --app integration ARGS`` in this process: like FlaskGroup, push the app's context first."""
+    with app.app_context():
+        return app.test_cli_runner().invoke(args=list(args))
 
 
 def add_shop(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from click.testing import Result
 from cryptography.fernet import Fernet
 from flask import Flask
 
@@ -13,16 +12,11 @@ from integration.core.crypto import SecretUnreadable, TokenCipher
 from integration.core.runtime import Runtime
 from integration.shops.models import Shop
 from integration.shops.registry import TokenGrant, register_shop, uninstall_shop
-from tests.helpers import STORE_HASH, TEST_TOKEN_KEY, AppFactory, RuntimeFactory, add_shop
+from tests.helpers import STORE_HASH, TEST_TOKEN_KEY, AppFactory, RuntimeFactory, add_shop, invoke
 
 KEY_B = Fernet.generate_key().decode()
 NEWEST_FIRST = f"{KEY_B},{TEST_TOKEN_KEY}"  # key B added in front of the suite's key
 COLUMNS = ("access_token_enc", "refresh_token_enc", "webhook_token_enc")
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    with app.app_context():
-        return app.test_cli_runner().invoke(args=list(args))
 
 
 def seed(runtime: Runtime) -> dict[int, dict[str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from click.testing import Result
 from flask import Flask
 
 from integration.core.db import utcnow
@@ -14,12 +13,7 @@ from integration.platforms.interfaces import SubscriptionReport
 from integration.shops.lifecycle import uninstall
 from integration.shops.models import Shop, TokenState
 from integration.shops.subscriptions import report_json
-from tests.helpers import STORE_HASH, add_shop
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    with app.app_context():
-        return app.test_cli_runner().invoke(args=list(args))
+from tests.helpers import STORE_HASH, add_shop, invoke
 
 
 def seed(runtime: Runtime) -> dict[str, int]:

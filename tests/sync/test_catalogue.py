@@ -20,7 +20,7 @@ from integration.platforms.interfaces import TransientPlatformError
 from integration.sync.catalogue import enqueue_product_type_jobs, fetch_product_types, missing_product_ids
 from integration.sync.tasks import PRODUCT_TYPES
 from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
-from tests.helpers import BC_TOKEN, SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop, drain
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop, drain, invoke
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 SHOPIFY_TOKEN = "shpat_x"
@@ -131,7 +131,7 @@ def test_shopify_types_are_fetched_once_and_shown_most_bought_first(
     api = http.get(f"/api/shops/{SHOP_DOMAIN}/customers/77").get_json()
     assert api["product_types"] == data["product_types"]
     assert api["products"] == data["products"]
-    text = app.test_cli_runner().invoke(args=["customers", "show", SHOP_DOMAIN, "ann@example.com"]).output
+    text = invoke(app, "customers", "show", SHOP_DOMAIN, "ann@example.com").output
     assert "types bought most: Drinkware x7, Tea x5" in text
 
 

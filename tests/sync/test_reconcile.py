@@ -25,7 +25,7 @@ from integration.sync.models import SyncCursor
 from integration.sync.reconcile import OVERLAP, enqueue_reconciliations, reconcile_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_customer, sample_order, sample_products
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import BC_TOKEN, STORE_HASH, add_shop, drain
+from tests.helpers import BC_TOKEN, STORE_HASH, add_shop, drain, invoke
 
 SHOP = "reconcile-shop.myshopify.com"
 TOKEN = "shpat_reconcile"
@@ -353,18 +353,18 @@ def test_backfill_command_shows_progress(app: Flask, fake_shopify: FakeShopify) 
         updated = NOW - dt.timedelta(days=days)
         fake_shopify.add_order(SHOP, 5001 + n, stamp(updated), **order_fields("4001", updated))
 
-    result = app.test_cli_runner().invoke(args=["shops", "backfill", SHOP, "--days", "7"])
+    result = invoke(app, "shops", "backfill", SHOP, "--days", "7")
     assert result.exit_code == 0, result.output
     assert "orders: 1 listed, 1 queued" in result.stderr
     assert "orders: 1 changed since" in result.stdout
 
-    again = app.test_cli_runner().invoke(args=["shops", "backfill", SHOP, "--days", "30", "--json"])
+    again = invoke(app, "shops", "backfill", SHOP, "--days", "30", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["resources"]["orders"] == {"found": 2, "stored": 1}
 
 
 def test_backfill_of_an_unknown_shop(app: Flask) -> None:
-    result = app.test_cli_runner().invoke(args=["shops", "backfill", "nope.myshopify.com"])
+    result = invoke(app, "shops", "backfill", "nope.myshopify.com")
     assert result.exit_code == 1
     assert "shop not found" in result.stderr
 
@@ -372,9 +372,7 @@ def test_backfill_of_an_unknown_shop(app: Flask) -> None:
 def test_a_new_shop_starts_its_backfill_at_once(app: Flask) -> None:
     from integration import runtime_of
 
-    result = app.test_cli_runner().invoke(
-        args=["shops", "add", "--platform", "shopify", "--domain", SHOP, "--token", TOKEN]
-    )
+    result = invoke(app, "shops", "add", "--platform", "shopify", "--domain", SHOP, "--token", TOKEN)
     assert result.exit_code == 0, result.output
     (job,) = runtime_of(app).queue("bulk").get_jobs()
     assert (job.func_name, job.args) == ("jobs.sync.reconcile_shop", (1,))
