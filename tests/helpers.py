@@ -19,15 +19,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import requests
+import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 
 from integration.core.config import Settings
+from integration.core.db import utcnow
 from integration.core.queues import ALL
 from integration.core.runtime import Runtime
-from integration.shops.registry import RegisteredShop, register_shop
+from integration.customers.models import Customer
+from integration.shops.models import Shop
+from integration.shops.registry import RegisteredShop, TokenGrant, register_shop
 
 ROOT = Path(__file__).resolve().parent.parent
 # A fixed Fernet key for tests (32 bytes, url-safe base64); never used outside tests.
@@ -142,10 +146,41 @@ def invoke(app: Flask, *args: str) -> Result:
 
 
 def add_shop(
-    runtime: Runtime, platform: str = "shopify", identifier: str = SHOP_DOMAIN, token: str = "shpat_x"
+    runtime: Runtime,
+    platform: str = "shopify",
+    identifier: str = SHOP_DOMAIN,
+    token: str = "shpat_x",
+    *,
+    grant: TokenGrant | None = None,
+    **columns: Any,
 ) -> RegisteredShop:
+    """A shop registered as an install would (tokens encrypted, active), then ``columns`` set on its row
+    (``vip_threshold_override``, ``time_zone``, …)."""
     with runtime.session() as session:
-        return register_shop(session, runtime.cipher, platform, identifier, token)
+        shop = register_shop(session, runtime.cipher, platform, identifier, token, grant=grant)
+    if columns:
+        update_shop(runtime, shop.id, **columns)
+    return shop
+
+
+def update_shop(runtime: Runtime, shop_id: int, **columns: Any) -> None:
+    """Set columns on a shop's row (``state=ShopState.UNINSTALLED``, a foreign ``access_token_enc``, …)."""
+    with runtime.session() as session:
+        session.execute(sa.update(Shop).where(Shop.id == shop_id).values(**columns))
+
+
+def add_customer(
+    runtime: Runtime, shop_id: int, platform_id: str | None = None, *, email: str | None = None, **columns: Any
+) -> int:
+    """A customer of ``shop_id`` as the upserts would have stored it (changed now unless ``columns`` say
+    otherwise); returns its id."""
+    with runtime.session() as session:
+        customer = Customer(
+            shop_id=shop_id, platform_customer_id=platform_id, email=email, **{"source_updated_at": utcnow(), **columns}
+        )
+        session.add(customer)
+        session.flush()
+        return customer.id
 
 
 @contextmanager

@@ -11,8 +11,8 @@ from integration.cli.keys import rotate_keys
 from integration.core.crypto import SecretUnreadable, TokenCipher
 from integration.core.runtime import Runtime
 from integration.shops.models import Shop
-from integration.shops.registry import TokenGrant, register_shop, uninstall_shop
-from tests.helpers import STORE_HASH, TEST_TOKEN_KEY, AppFactory, RuntimeFactory, add_shop, invoke
+from integration.shops.registry import TokenGrant, uninstall_shop
+from tests.helpers import STORE_HASH, TEST_TOKEN_KEY, AppFactory, RuntimeFactory, add_shop, invoke, update_shop
 
 KEY_B = Fernet.generate_key().decode()
 NEWEST_FIRST = f"{KEY_B},{TEST_TOKEN_KEY}"  # key B added in front of the suite's key
@@ -22,17 +22,13 @@ COLUMNS = ("access_token_enc", "refresh_token_enc", "webhook_token_enc")
 def seed(runtime: Runtime) -> dict[int, dict[str, str]]:
     """Three shops under key A: one with a refresh token, one BigCommerce, one uninstalled (whose row
     still holds a secret); returns each shop's plaintext secrets by column."""
+    one = add_shop(runtime, "shopify", "one.myshopify.com", "shpat_one", grant=TokenGrant("shprt_one"))
+    two = add_shop(runtime, "bigcommerce", STORE_HASH, "bc_token_two")
+    gone = add_shop(runtime, "shopify", "gone.myshopify.com", "shpat_gone")
     with runtime.session() as session:
-        one = register_shop(
-            session, runtime.cipher, "shopify", "one.myshopify.com", "shpat_one", grant=TokenGrant("shprt_one")
-        )
-        two = register_shop(session, runtime.cipher, "bigcommerce", STORE_HASH, "bc_token_two")
-        gone = register_shop(session, runtime.cipher, "shopify", "gone.myshopify.com", "shpat_gone")
         uninstall_shop(session, gone.id)
-        # An older uninstall that left a secret behind: still rotated.
-        session.execute(
-            sa.update(Shop).where(Shop.id == gone.id).values(refresh_token_enc=runtime.cipher.encrypt("shprt_gone"))
-        )
+    # An older uninstall that left a secret behind: still rotated.
+    update_shop(runtime, gone.id, refresh_token_enc=runtime.cipher.encrypt("shprt_gone"))
     return {
         one.id: {
             "access_token_enc": "shpat_one",
@@ -114,8 +110,7 @@ def test_an_unreadable_secret_fails_naming_the_shop_and_the_rest_still_rotate(
     before = stored(runtime)
     # Only C and A are configured: the 'lost' shop's secrets were written under a key now dropped.
     other = TokenCipher(Fernet.generate_key().decode())
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == lost.id).values(access_token_enc=other.encrypt("shpat_lost")))
+    update_shop(runtime, lost.id, access_token_enc=other.encrypt("shpat_lost"))
     app = make_app(token_encryption_key=NEWEST_FIRST)
     result = invoke(app, "keys", "rotate")
     assert result.exit_code == 1
@@ -150,12 +145,7 @@ def test_a_secret_changed_during_rotation_is_not_overwritten(
         rotated = real_rotate(self, ciphertext)
         if not refreshed:  # the first read: the app refreshes the token right now, with the old config
             refreshed.append(True)
-            with runtime.session() as session:
-                session.execute(
-                    sa.update(Shop)
-                    .where(Shop.id == shop.id)
-                    .values(access_token_enc=runtime.cipher.encrypt("shpat_new"))
-                )
+            update_shop(runtime, shop.id, access_token_enc=runtime.cipher.encrypt("shpat_new"))
         return rotated
 
     monkeypatch.setattr(TokenCipher, "rotate", rotate_then_refresh)

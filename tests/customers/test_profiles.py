@@ -166,17 +166,13 @@ def test_products_bought_follow_line_changes(runtime: Runtime) -> None:
 
 
 def test_vip_from_the_merchants_threshold(runtime: Runtime) -> None:
-    shop = add_shop(runtime)
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop.id).values(vip_threshold_override=Decimal("40")))
+    shop = add_shop(runtime, vip_threshold_override=Decimal("40"))
     apply(runtime, shop.id, order(customer=account()))
     assert profiles(runtime)[0].segment == "vip"
 
 
 def test_time_zone_from_the_address_else_the_shops_marked_so(runtime: Runtime) -> None:
-    shop = add_shop(runtime)
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop.id).values(time_zone="Europe/London"))
+    shop = add_shop(runtime, time_zone="Europe/London")
     apply(runtime, shop.id, account())
     nowhere = CustomerChange("99", T0, email="z@example.com", address=Address(country_code="US"))
     apply(runtime, shop.id, nowhere)

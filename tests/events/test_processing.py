@@ -24,9 +24,9 @@ from integration.platforms.interfaces import (
     StoredEvent,
     TransientPlatformError,
 )
-from integration.shops.models import Shop, ShopState
+from integration.shops.models import ShopState
 from integration.shops.registry import RegisteredShop
-from tests.helpers import SHOP_DOMAIN, add_shop, fixture_bytes, post_shopify
+from tests.helpers import SHOP_DOMAIN, add_shop, fixture_bytes, post_shopify, update_shop
 
 ORDER_ID = "820982911946154500"
 
@@ -180,8 +180,7 @@ def test_unknown_shop_is_quarantined(runtime: Runtime, intake: EventIntake) -> N
 
 
 def test_uninstalled_shop_is_quarantined(runtime: Runtime, intake: EventIntake, shop: RegisteredShop) -> None:
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop.id).values(state=ShopState.UNINSTALLED))
+    update_shop(runtime, shop.id, state=ShopState.UNINSTALLED)
     event_id = store_shopify(intake, fixture_bytes("shopify/shopify_orders_create.json"))
     assert EventProcessor(runtime).process(event_id) is Outcome.QUARANTINED
     assert "is not installed" in (event(runtime, event_id).last_error or "")

@@ -19,10 +19,10 @@ from integration.platforms.shopify.connection import graphql_client
 from integration.platforms.shopify.subscriptions import SUBSCRIPTION_TOPICS, ensure_subscriptions, graphql_topic
 from integration.shops.access import shop_access
 from integration.shops.models import Shop, TokenState
-from integration.shops.registry import TokenGrant, register_shop
+from integration.shops.registry import TokenGrant
 from integration.shops.tokens import TokenRefreshFailed, fresh_access
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, RuntimeFactory
+from tests.helpers import SHOP_DOMAIN, RuntimeFactory, add_shop
 
 
 @pytest.fixture
@@ -40,20 +40,12 @@ def install(runtime: Runtime, fake: FakeShopify, *, expires_in: float, refresh: 
     """A shop holding an expiring token (``expires_in`` seconds left) and a live refresh token."""
     fake.add_shop(SHOP_DOMAIN, "shpat_first")
     fake.oauth.set_refresh_token(SHOP_DOMAIN, refresh)
-    with runtime.session() as session:
-        registered = register_shop(
-            session,
-            runtime.cipher,
-            "shopify",
-            SHOP_DOMAIN,
-            "shpat_first",
-            grant=TokenGrant(
-                refresh_token=refresh,
-                access_expires_at=utcnow() + dt.timedelta(seconds=expires_in),
-                refresh_expires_at=utcnow() + dt.timedelta(days=90),
-            ),
-        )
-    return registered.id
+    grant = TokenGrant(
+        refresh_token=refresh,
+        access_expires_at=utcnow() + dt.timedelta(seconds=expires_in),
+        refresh_expires_at=utcnow() + dt.timedelta(days=90),
+    )
+    return add_shop(runtime, "shopify", SHOP_DOMAIN, "shpat_first", grant=grant).id
 
 
 def stored(runtime: Runtime, shop_id: int) -> Shop:

@@ -20,7 +20,7 @@ from integration.platforms.interfaces import TransientPlatformError
 from integration.sync.catalogue import enqueue_product_type_jobs, fetch_product_types, missing_product_ids
 from integration.sync.tasks import PRODUCT_TYPES
 from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
-from tests.helpers import BC_TOKEN, SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop, drain, invoke
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop, drain, invoke, update_shop
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 SHOPIFY_TOKEN = "shpat_x"
@@ -240,11 +240,10 @@ def test_the_cron_fans_out_one_job_per_active_shop_and_the_jobs_fetch(
 
 
 def test_a_shop_that_is_not_active_is_skipped(rt: Runtime, shopify: CatalogueShopify) -> None:
-    from integration.shops.models import Shop, ShopState
+    from integration.shops.models import ShopState
 
     shop_id = shopify_shop(rt, shopify)
-    with rt.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop_id).values(state=ShopState.UNINSTALLED))
+    update_shop(rt, shop_id, state=ShopState.UNINSTALLED)
 
     assert fetch_product_types(rt, shop_id).skipped
     assert enqueue_product_type_jobs(rt) == 0
