@@ -13,15 +13,13 @@ from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.customers.profiles import upsert_profile
 from integration.events.changes import Address, CustomerChange
+from integration.platforms.shopify.subscriptions import SUBSCRIPTION_TOPICS, graphql_topic
 from integration.shops.models import Shop
 from integration.shops.registry import TokenGrant, register_shop
 from integration.shops.subscriptions import check_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import BC_TOKEN, SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop
-
-bigcommerce_hooks = pytest.importorskip("integration.platforms.bigcommerce.hooks")
-shopify_subscriptions = pytest.importorskip("integration.platforms.shopify.subscriptions")
 
 SHOPIFY_TOKEN = "shpat_e2e_token"
 
@@ -92,10 +90,8 @@ def _created(topic: str, errors: list[dict[str, str]] | None = None) -> dict[str
 def test_shopify_missing_subscriptions_are_created_and_a_refused_topic_recorded(
     platform_runtime: Runtime, fake_shopify: FakeShopify
 ) -> None:
-    topics = shopify_subscriptions.SUBSCRIPTION_TOPICS
-    graphql_topic = shopify_subscriptions.graphql_topic
     uri = "https://app.example.com/webhooks/shopify"
-    kept, refused, *missing = topics
+    kept, refused, *missing = SUBSCRIPTION_TOPICS
     fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
     shop = add_shop(platform_runtime, token=SHOPIFY_TOKEN)
     # The fake Admin API does not keep subscriptions: answer the calls in order, as Shopify would.
@@ -111,7 +107,7 @@ def test_shopify_missing_subscriptions_are_created_and_a_refused_topic_recorded(
     assert len(report.problems) == 1 and report.problems[0].startswith(f"{refused}: ")
     # What was sent: our token, our delivery URI.
     creates = fake_shopify.graphql_requests("webhookSubscriptionCreate")
-    assert len(creates) == len(topics) - 1
+    assert len(creates) == len(SUBSCRIPTION_TOPICS) - 1
     assert {r.body["variables"]["webhookSubscription"]["uri"] for r in creates} == {uri}  # type: ignore[index]
     assert {r.headers.get("X-Shopify-Access-Token") for r in fake_shopify.graphql_requests()} == {SHOPIFY_TOKEN}
     stored = stored_report(platform_runtime, shop.id)
