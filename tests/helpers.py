@@ -131,6 +131,23 @@ def bigcommerce_body(
     return json.dumps(payload).encode()
 
 
+def store_bigcommerce_event(runtime: Runtime, body: bytes) -> int:
+    """Store a delivery to STORE_HASH as the BigCommerce endpoint would (keyed by its scope and hash), without
+    the HTTP; returns the event's id."""
+    from integration.events.intake import Delivery, EventIntake
+
+    payload = json.loads(body)
+    scope, event_hash = payload["scope"], payload["hash"]
+    intake = EventIntake(runtime.engine)
+    try:
+        return intake.store(
+            Delivery("bigcommerce", STORE_HASH, scope, event_hash, f"{scope}:{event_hash}", body)
+        ).event_id
+    finally:
+        # Not close(): that would hand the engine's pool a connection with the intake's busy_timeout=0.
+        intake._discard_connection()
+
+
 def post_bigcommerce(client: FlaskClient, body: bytes, token: str, **headers: str) -> Any:
     return client.post(
         "/webhooks/bigcommerce",

@@ -4,7 +4,6 @@ BigCommerce over HTTP. These are the failure modes the spine promises to survive
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing
 import os
 from pathlib import Path
@@ -41,6 +40,7 @@ from tests.helpers import (
     fixture_bytes,
     shopify_headers,
     start_worker,
+    store_bigcommerce_event,
     wait_until,
 )
 
@@ -62,23 +62,6 @@ def bc_runtime(make_runtime: RuntimeFactory, fake_bc: FakeBigCommerce) -> Runtim
     """A runtime on the fake BigCommerce, whose store has order 218."""
     fake_bc.add_order(STORE_HASH, sample_order(), sample_products(), sample_shipping_addresses())
     return make_runtime(bigcommerce_api_url=fake_bc.url)
-
-
-def store_bigcommerce_event(runtime: Runtime, body: bytes) -> int:
-    from integration.events.intake import Delivery, EventIntake
-
-    payload = json.loads(body)
-    stored = EventIntake(runtime.engine).store(
-        Delivery(
-            platform="bigcommerce",
-            shop=STORE_HASH,
-            topic=payload["scope"],
-            webhook_id=payload["hash"],
-            dedupe_key=f"{payload['scope']}:{payload['hash']}",
-            body=body,
-        )
-    )
-    return stored.event_id
 
 
 def test_a_worker_killed_mid_job_is_finished_after_the_sweep(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:

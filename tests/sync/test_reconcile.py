@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -18,14 +19,31 @@ from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, Fulfillment, Order, OrderLine
 from integration.events.models import WebhookEvent
+from integration.events.processing import EventProcessor, Outcome
+from integration.platforms.bigcommerce import change_feed as bigcommerce_change_feed
 from integration.platforms.interfaces import ChangeFeed, ShopAccess, TransientPlatformError
 from integration.platforms.shopify.change_feed import ShopifyFeed
 from integration.platforms.shopify.client import ShopifyGraphQL
 from integration.sync.models import SyncCursor
 from integration.sync.reconcile import OVERLAP, enqueue_reconciliations, reconcile_shop
-from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_customer, sample_order, sample_products
+from tests.fakes.bigcommerce_api import (
+    FakeBigCommerce,
+    sample_customer,
+    sample_order,
+    sample_products,
+    sample_shipping_addresses,
+)
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import BC_TOKEN, STORE_HASH, add_shop, drain, invoke
+from tests.helpers import (
+    BC_TOKEN,
+    STORE_HASH,
+    add_shop,
+    bigcommerce_body,
+    drain,
+    invoke,
+    store_bigcommerce_event,
+    wait_until,
+)
 
 SHOP = "reconcile-shop.myshopify.com"
 TOKEN = "shpat_reconcile"
@@ -322,6 +340,66 @@ def test_bigcommerce_orders_and_customers_no_webhook_announced(runtime: Runtime,
         assert session.scalars(sa.select(Customer).where(Customer.platform_customer_id == "11")).one()
     assert {e.status for e in events(runtime)} == {"done"}
     assert reconcile_shop(runtime, shop_id).stored == 0
+
+
+QUOTA, WINDOW_MS = 6, 1200  # the store's quota: requests per window (we may spend QUOTA - 2 of them)
+WORKERS = 3  # event workers at once (BIGCOMMERCE_MAX_CONCURRENCY, the default cap)
+
+
+def test_a_backfill_and_event_workers_share_the_store_quota_and_never_get_a_429(
+    runtime: Runtime, fake_bc: FakeBigCommerce, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backfill spends the store's quota through the Redis budget like event processing does. Were it
+    pacing itself alone (as before the platform registry), workers starting after it had spent its share
+    of a window would find a full quota on record and overrun the store's real one."""
+    monkeypatch.setattr(bigcommerce_change_feed, "BC_PAGE_SIZE", 2)  # a backfill of many pages
+    shop_id = add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
+    recent = NOW - dt.timedelta(hours=2)
+    for order_id in range(301, 310):  # 5 pages of orders and 1 of customers: 6 calls, more than a window
+        fake_bc.add_order(
+            STORE_HASH,
+            sample_order(id=order_id, date_modified=rfc2822(recent)),
+            sample_products(),
+            sample_shipping_addresses(),
+        )
+    webhooks = [
+        store_bigcommerce_event(runtime, bigcommerce_body(resource_id=order_id, event_hash=f"hash-{order_id}"))
+        for order_id in (301, 302, 303)
+    ]
+    fake_bc.enable_quota(QUOTA, WINDOW_MS)
+    fake_bc.request_delay = 0.1  # calls take a while, as they do live: the workers' first ones overlap
+
+    # The webhooks' workers (threads standing in for worker processes: each its own processor, adapter and
+    # client, sharing the database and Redis) start together once the backfill has spent its share of the
+    # first window.
+    start = threading.Barrier(WORKERS)
+    outcomes: list[Outcome | BaseException] = []
+
+    def worker(event_id: int) -> None:
+        try:
+            wait_until(lambda: len(fake_bc.requests_to(r"/v2/orders$")) >= QUOTA - 2, interval=0.005)
+            start.wait(timeout=10)
+            outcomes.append(EventProcessor(runtime).process(event_id))
+        except BaseException as exc:  # reported below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(event_id,)) for event_id in webhooks]
+    for thread in threads:
+        thread.start()
+    try:
+        report = reconcile_shop(runtime, shop_id)
+    finally:
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert fake_bc.rate_limited(STORE_HASH) == 0
+    assert outcomes == [Outcome.DONE] * WORKERS
+    assert report.as_dict()["resources"] == {
+        "orders": {"found": 9, "stored": 9},
+        "customers": {"found": 0, "stored": 0},
+    }
+    assert len(fake_bc.requests_to(r"/v2/orders$")) == 5  # nothing was asked twice
+    assert len(fake_bc.requests_to(r"/v2/orders/\d+$")) == WORKERS
 
 
 # ------------------------------------------------------------------------------------- scheduling, CLI
