@@ -41,6 +41,7 @@ SHOPIFY_SECRET = "shpss_test_current_secret"
 SHOPIFY_PREVIOUS_SECRET = "shpss_test_previous_secret"
 BIGCOMMERCE_SECRET = "bc_test_client_secret"
 SHOP_DOMAIN = "demo-shop.myshopify.com"
+SHOPIFY_TOKEN = "shpat_x"  # the Admin API token of SHOP_DOMAIN on the fake Shopify (the shopify fixture)
 STORE_HASH = "abc123"
 BC_TOKEN = "tok-SECRET-8f3a1c9e"  # the API token of STORE_HASH on the fake BigCommerce (fake_bc)
 
@@ -166,7 +167,7 @@ def add_shop(
     runtime: Runtime,
     platform: str = "shopify",
     identifier: str = SHOP_DOMAIN,
-    token: str = "shpat_x",
+    token: str = SHOPIFY_TOKEN,
     *,
     grant: TokenGrant | None = None,
     **columns: Any,

@@ -13,7 +13,7 @@ from integration.platforms.bigcommerce.client import BigCommerceClient
 from integration.platforms.interfaces import ShopAccess
 from tests.fakes.bigcommerce_attributes import Attributes, install
 from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
-from tests.helpers import BC_TOKEN, STORE_HASH, FakeClock
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, FakeClock
 
 
 class SuiteBigCommerce(CatalogueBigCommerce):
@@ -41,6 +41,14 @@ def fake_shopify(shopify_server: CatalogueShopify) -> CatalogueShopify:
     """The session's fake Shopify, emptied: no shops, default bucket and costs, the real clock."""
     shopify_server.reset()
     return shopify_server
+
+
+@pytest.fixture
+def shopify(fake_shopify: CatalogueShopify) -> CatalogueShopify:
+    """The session's fake Shopify, emptied but for one shop, SHOP_DOMAIN, whose token is SHOPIFY_TOKEN
+    (``add_shop(runtime)`` registers that shop with that token)."""
+    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
+    return fake_shopify
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,7 @@ from integration.shops.registry import TokenGrant, register_shop
 from integration.shops.subscriptions import check_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import BC_TOKEN, SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop
-
-SHOPIFY_TOKEN = "shpat_e2e_token"
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, RuntimeFactory, add_shop
 
 
 @pytest.fixture
@@ -88,17 +86,16 @@ def _created(topic: str, errors: list[dict[str, str]] | None = None) -> dict[str
 
 
 def test_shopify_missing_subscriptions_are_created_and_a_refused_topic_recorded(
-    platform_runtime: Runtime, fake_shopify: FakeShopify
+    platform_runtime: Runtime, shopify: FakeShopify
 ) -> None:
     uri = "https://app.example.com/webhooks/shopify"
     kept, refused, *missing = SUBSCRIPTION_TOPICS
-    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    shop = add_shop(platform_runtime, token=SHOPIFY_TOKEN)
+    shop = add_shop(platform_runtime)
     # The fake Admin API does not keep subscriptions: answer the calls in order, as Shopify would.
-    fake_shopify.queue_response(200, _subscriptions_page([{"id": "gid://1", "topic": graphql_topic(kept), "uri": uri}]))
-    fake_shopify.queue_response(200, _created(refused, [{"field": "topic", "message": "Access denied for topic"}]))
+    shopify.queue_response(200, _subscriptions_page([{"id": "gid://1", "topic": graphql_topic(kept), "uri": uri}]))
+    shopify.queue_response(200, _created(refused, [{"field": "topic", "message": "Access denied for topic"}]))
     for topic in missing:
-        fake_shopify.queue_response(200, _created(topic))
+        shopify.queue_response(200, _created(topic))
 
     report = check_shop(platform_runtime, shop.id)
     assert report is not None
@@ -106,10 +103,10 @@ def test_shopify_missing_subscriptions_are_created_and_a_refused_topic_recorded(
     assert report.created == tuple(missing)
     assert len(report.problems) == 1 and report.problems[0].startswith(f"{refused}: ")
     # What was sent: our token, our delivery URI.
-    creates = fake_shopify.graphql_requests("webhookSubscriptionCreate")
+    creates = shopify.graphql_requests("webhookSubscriptionCreate")
     assert len(creates) == len(SUBSCRIPTION_TOPICS) - 1
     assert {r.body["variables"]["webhookSubscription"]["uri"] for r in creates} == {uri}  # type: ignore[index]
-    assert {r.headers.get("X-Shopify-Access-Token") for r in fake_shopify.graphql_requests()} == {SHOPIFY_TOKEN}
+    assert {r.headers.get("X-Shopify-Access-Token") for r in shopify.graphql_requests()} == {SHOPIFY_TOKEN}
     stored = stored_report(platform_runtime, shop.id)
     assert (stored["present"], stored["created"], stored["problems"]) == ([kept], list(missing), list(report.problems))
 

@@ -20,16 +20,19 @@ from integration.platforms.interfaces import TransientPlatformError
 from integration.sync.catalogue import enqueue_product_type_jobs, fetch_product_types, missing_product_ids
 from integration.sync.tasks import PRODUCT_TYPES
 from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
-from tests.helpers import BC_TOKEN, SHOP_DOMAIN, STORE_HASH, RuntimeFactory, add_shop, drain, invoke, update_shop
+from tests.helpers import (
+    BC_TOKEN,
+    SHOP_DOMAIN,
+    SHOPIFY_TOKEN,
+    STORE_HASH,
+    RuntimeFactory,
+    add_shop,
+    drain,
+    invoke,
+    update_shop,
+)
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-SHOPIFY_TOKEN = "shpat_x"
-
-
-@pytest.fixture
-def shopify(fake_shopify: CatalogueShopify) -> CatalogueShopify:
-    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    return fake_shopify
 
 
 @pytest.fixture

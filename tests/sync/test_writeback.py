@@ -31,6 +31,7 @@ from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import (
     BC_TOKEN,
     SHOP_DOMAIN,
+    SHOPIFY_TOKEN,
     STORE_HASH,
     RuntimeFactory,
     add_customer,
@@ -43,17 +44,10 @@ from tests.helpers import (
 )
 from tests.platform_fixtures import SuiteBigCommerce
 
-SHOPIFY_TOKEN = "shpat_writeback"
 OTHER_APP_TAG = "loyalty-app:gold"
 
 
 # --- fakes and runtimes -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def shopify(fake_shopify: FakeShopify) -> FakeShopify:
-    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    return fake_shopify
 
 
 @pytest.fixture
