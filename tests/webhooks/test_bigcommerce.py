@@ -140,16 +140,6 @@ def test_every_handled_scope_is_stored_received(client: FlaskClient, token: str,
     assert {row.status for row in rows} == {"received"}
 
 
-def test_unhandled_scope_is_stored_ignored(client: FlaskClient, token: str, stored: Rows) -> None:
-    assert_ok(post_bigcommerce(client, bigcommerce_body("store/product/updated"), token))
-    [row] = stored()
-    assert row.topic == "store/product/updated"
-    assert row.status == "ignored"
-    assert row.last_error is not None
-    assert "store/product/updated" in row.last_error
-    assert row.processed_at is not None
-
-
 # --- authentication (401) -----------------------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""What both webhook endpoints answer alike: our own reconciliation topics are never taken from outside,
-and storage that fails is a 503 the platform retries, never a 500."""
+"""What both webhook endpoints do alike: a topic we do not handle is stored ignored, our own reconciliation
+topics are never taken from outside, and storage that fails is a 503 the platform retries, never a 500."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ PRIVATE = "very-private-person@example.com"
 class Endpoint:
     send: Callable[[FlaskClient, str, str], TestResponse]  # (client, the store's webhook token, topic)
     topic: str  # an order's creation, in the platform's words
+    unhandled: str  # a topic we subscribe to nothing for
     secrets: tuple[str, ...]  # the endpoint's own, never echoed either
 
     def post(self, client: FlaskClient, token: str, topic: str | None = None) -> TestResponse:
@@ -51,11 +52,13 @@ ENDPOINTS = {
             client, b'{"id": 1, "email": "' + PRIVATE.encode() + b'"}', topic=topic
         ),
         "orders/create",
+        "products/create",
         (SHOPIFY_SECRET, SHOPIFY_PREVIOUS_SECRET),
     ),
     "bigcommerce": Endpoint(
         lambda client, token, topic: post_bigcommerce(client, bigcommerce_body(topic, email=PRIVATE), token),
         "store/order/created",
+        "store/product/updated",
         (BIGCOMMERCE_SECRET,),
     ),
 }
@@ -75,6 +78,17 @@ def token(app_runtime: Runtime) -> str:
 def assert_retry_later(response: TestResponse, *not_echoed: str) -> None:
     assert_error(response, 503, PRIVATE, *not_echoed)
     assert response.headers["Retry-After"] == "30"
+
+
+def test_unknown_topic_is_stored_ignored(client: FlaskClient, endpoint: Endpoint, token: str, stored: Rows) -> None:
+    assert_ok(endpoint.post(client, token, endpoint.unhandled))
+    [row] = stored()
+    assert row.topic == endpoint.unhandled
+    assert row.status == "ignored"
+    assert row.last_error is not None
+    assert endpoint.unhandled in row.last_error
+    assert row.processed_at is not None
+    assert row.processed_at == row.received_at
 
 
 @pytest.mark.parametrize("topic", ["reconcile/order", "reconcile/customer"])

@@ -202,17 +202,6 @@ def test_signed_bytes_that_are_not_a_json_object_are_refused(client: FlaskClient
     assert stored() == []
 
 
-def test_unknown_topic_is_stored_ignored(client: FlaskClient, stored: Rows) -> None:
-    assert_ok(post_shopify(client, BODY, topic="products/create"))
-    [row] = stored()
-    assert row.topic == "products/create"
-    assert row.status == "ignored"
-    assert row.last_error is not None
-    assert "products/create" in row.last_error
-    assert row.processed_at is not None
-    assert row.processed_at == row.received_at
-
-
 def test_compliance_topic_is_stored_received(client: FlaskClient, stored: Rows) -> None:
     body = b'{"shop_id": 1, "shop_domain": "' + SHOP_DOMAIN.encode() + b'", "customer": {"id": 2}}'
     assert_ok(post_shopify(client, body, topic="customers/redact"))
