@@ -30,6 +30,7 @@ from integration.core.db import utcnow
 from integration.core.queues import ALL
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
+from integration.events.intake import Delivery, EventIntake
 from integration.shops.models import Shop
 from integration.shops.registry import RegisteredShop, TokenGrant, register_shop
 
@@ -84,6 +85,21 @@ def shopify_signature(body: bytes, secret: str = SHOPIFY_SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
+def store_shopify_event(
+    intake: EventIntake,
+    body: bytes,
+    *,
+    topic: str = "orders/create",
+    webhook_id: str = "wh-1",
+    shop: str = SHOP_DOMAIN,
+    **fields: Any,
+) -> int:
+    """Store a delivery as the Shopify endpoint would (keyed by its webhook id), without the HTTP; returns
+    the event's id. ``fields``: the rest of the Delivery (``ignored_reason``, …)."""
+    delivery = Delivery("shopify", shop, topic, webhook_id, webhook_id, body, **{"api_version": "2026-10", **fields})
+    return intake.store(delivery).event_id
+
+
 def shopify_headers(
     body: bytes,
     *,
@@ -132,21 +148,13 @@ def bigcommerce_body(
     return json.dumps(payload).encode()
 
 
-def store_bigcommerce_event(runtime: Runtime, body: bytes) -> int:
+def store_bigcommerce_event(intake: EventIntake, body: bytes) -> int:
     """Store a delivery to STORE_HASH as the BigCommerce endpoint would (keyed by its scope and hash), without
     the HTTP; returns the event's id."""
-    from integration.events.intake import Delivery, EventIntake
-
     payload = json.loads(body)
     scope, event_hash = payload["scope"], payload["hash"]
-    intake = EventIntake(runtime.engine)
-    try:
-        return intake.store(
-            Delivery("bigcommerce", STORE_HASH, scope, event_hash, f"{scope}:{event_hash}", body)
-        ).event_id
-    finally:
-        # Not close(): that would hand the engine's pool a connection with the intake's busy_timeout=0.
-        intake._discard_connection()
+    delivery = Delivery("bigcommerce", STORE_HASH, scope, event_hash, f"{scope}:{event_hash}", body)
+    return intake.store(delivery).event_id
 
 
 def post_bigcommerce(client: FlaskClient, body: bytes, token: str, **headers: str) -> Any:

@@ -16,35 +16,20 @@ from integration.core.queues import EVENTS, PROCESS_EVENT, event_job_id
 from integration.core.runtime import Runtime
 from integration.events import dispatch
 from integration.events.dispatch import processing_timeout, relay_once, sweep
-from integration.events.intake import Delivery, EventIntake
+from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from integration.events.processing import EventProcessor, Outcome
 from integration.platforms.interfaces import TransientPlatformError
 from integration.shops.registry import RegisteredShop
 from tests.events.test_processing import FakeAdapter
-from tests.helpers import SHOP_DOMAIN, RuntimeFactory, drain, fixture_bytes
+from tests.helpers import RuntimeFactory, drain, fixture_bytes, store_shopify_event
 
 NOWHERE = "unix:///tmp/nonexistent.sock"
 _keys = itertools.count()
 
 
 def store(intake: EventIntake, n: int = 1, *, body: bytes = b"{}", ignored: str | None = None) -> list[int]:
-    ids = []
-    for _ in range(n):
-        key = f"wh-{next(_keys)}"
-        stored = intake.store(
-            Delivery(
-                platform="shopify",
-                shop=SHOP_DOMAIN,
-                topic="orders/create",
-                webhook_id=key,
-                dedupe_key=key,
-                body=body,
-                ignored_reason=ignored,
-            )
-        )
-        ids.append(stored.event_id)
-    return ids
+    return [store_shopify_event(intake, body, webhook_id=f"wh-{next(_keys)}", ignored_reason=ignored) for _ in range(n)]
 
 
 def rows(runtime: Runtime, ids: Sequence[int]) -> list[WebhookEvent]:

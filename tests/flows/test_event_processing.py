@@ -20,6 +20,7 @@ from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
 from integration.customers.models import Order
 from integration.events.dispatch import relay_once, sweep
+from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from tests.fakes.bigcommerce_api import (
     FakeBigCommerce,
@@ -41,6 +42,7 @@ from tests.helpers import (
     shopify_headers,
     start_worker,
     store_bigcommerce_event,
+    store_shopify_event,
     wait_until,
 )
 
@@ -64,9 +66,11 @@ def bc_runtime(make_runtime: RuntimeFactory, fake_bc: FakeBigCommerce) -> Runtim
     return make_runtime(bigcommerce_api_url=fake_bc.url)
 
 
-def test_a_worker_killed_mid_job_is_finished_after_the_sweep(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
+def test_a_worker_killed_mid_job_is_finished_after_the_sweep(
+    bc_runtime: Runtime, fake_bc: FakeBigCommerce, intake: EventIntake
+) -> None:
     add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
-    event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=218))
+    event_id = store_bigcommerce_event(intake, bigcommerce_body(resource_id=218))
     # The platform stalls on this call, so the job is mid-flight when we kill the worker.
     fake_bc.queue_response("GET", r"/v2/orders/218$", 200, body=sample_order(), delay=60)
     assert relay_once(bc_runtime) == 1
@@ -167,18 +171,10 @@ def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
         own_redis.stop()
 
 
-def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime) -> None:
+def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime, intake: EventIntake) -> None:
     add_shop(runtime)
     body = fixture_bytes("shopify/shopify_orders_create.json")
-    from integration.events.intake import Delivery, EventIntake
-
-    intake = EventIntake(runtime.engine)
-    ids = [
-        intake.store(
-            Delivery("shopify", "demo-shop.myshopify.com", "orders/create", f"lost-{i}", f"lost-{i}", body)
-        ).event_id
-        for i in range(3)
-    ]
+    ids = [store_shopify_event(intake, body, webhook_id=f"lost-{i}") for i in range(3)]
     assert relay_once(runtime) == 3
     runtime.redis.flushall()  # Redis restarted without its data: the queued jobs are gone
 
@@ -188,9 +184,11 @@ def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime) -
     assert {e.status for e in events(runtime)} == {EventStatus.DONE}
 
 
-def test_bigcommerce_rate_limit_then_success_over_real_http(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
+def test_bigcommerce_rate_limit_then_success_over_real_http(
+    bc_runtime: Runtime, fake_bc: FakeBigCommerce, intake: EventIntake
+) -> None:
     add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
-    event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=218))
+    event_id = store_bigcommerce_event(intake, bigcommerce_body(resource_id=218))
     fake_bc.queue_response("GET", r"/v2/orders/218$", 429, headers={"X-Rate-Limit-Time-Reset-Ms": "1500"})
 
     drain(bc_runtime)
@@ -212,10 +210,10 @@ def test_bigcommerce_rate_limit_then_success_over_real_http(bc_runtime: Runtime,
 
 
 def test_bigcommerce_order_gone_at_the_platform_finishes_with_the_reason(
-    bc_runtime: Runtime, fake_bc: FakeBigCommerce
+    bc_runtime: Runtime, fake_bc: FakeBigCommerce, intake: EventIntake
 ) -> None:
     add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
-    event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=9999, event_hash="f" * 40))
+    event_id = store_bigcommerce_event(intake, bigcommerce_body(resource_id=9999, event_hash="f" * 40))
     drain(bc_runtime)
     with bc_runtime.session() as session:
         event = session.get(WebhookEvent, event_id)

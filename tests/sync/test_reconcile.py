@@ -18,6 +18,7 @@ from flask import Flask
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, Fulfillment, Order, OrderLine
+from integration.events.intake import EventIntake
 from integration.events.models import WebhookEvent
 from integration.events.processing import EventProcessor, Outcome
 from integration.platforms.bigcommerce import change_feed as bigcommerce_change_feed
@@ -347,7 +348,7 @@ WORKERS = 3  # event workers at once (BIGCOMMERCE_MAX_CONCURRENCY, the default c
 
 
 def test_a_backfill_and_event_workers_share_the_store_quota_and_never_get_a_429(
-    runtime: Runtime, fake_bc: FakeBigCommerce, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, fake_bc: FakeBigCommerce, intake: EventIntake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The backfill spends the store's quota through the Redis budget like event processing does. Were it
     pacing itself alone (as before the platform registry), workers starting after it had spent its share
@@ -363,7 +364,7 @@ def test_a_backfill_and_event_workers_share_the_store_quota_and_never_get_a_429(
             sample_shipping_addresses(),
         )
     webhooks = [
-        store_bigcommerce_event(runtime, bigcommerce_body(resource_id=order_id, event_hash=f"hash-{order_id}"))
+        store_bigcommerce_event(intake, bigcommerce_body(resource_id=order_id, event_hash=f"hash-{order_id}"))
         for order_id in (301, 302, 303)
     ]
     fake_bc.enable_quota(QUOTA, WINDOW_MS)
