@@ -15,7 +15,7 @@ from integration.customers.profiles import upsert_profile
 from integration.events.changes import Address, CustomerChange
 from integration.platforms.shopify.subscriptions import SUBSCRIPTION_TOPICS, graphql_topic
 from integration.shops.models import Shop
-from integration.shops.registry import TokenGrant, register_shop
+from integration.shops.registry import TokenGrant
 from integration.shops.subscriptions import check_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
@@ -134,10 +134,9 @@ def _shop(runtime: Runtime, shop_id: int) -> Shop:
 
 
 def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_follow_it(
-    platform_runtime: Runtime, fake_shopify: FakeShopify
+    platform_runtime: Runtime, shopify: FakeShopify
 ) -> None:
-    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    shop = add_shop(platform_runtime, token=SHOPIFY_TOKEN)
+    shop = add_shop(platform_runtime)
     # A US address without a state says nothing about the zone (the US spans several).
     vague = _profile(platform_runtime, shop.id, "1", Address(city="Springfield", country_code="US"))
     placed = _profile(platform_runtime, shop.id, "2", Address(city="Berlin", country_code="DE"))
@@ -155,7 +154,7 @@ def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_fol
     assert _zone(platform_runtime, later) == ("America/New_York", "shop")
 
     # The merchant moves the shop on Shopify: the next check follows.
-    fake_shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Los_Angeles", name="Demo Shop West")
+    shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Los_Angeles", name="Demo Shop West")
     check_shop(platform_runtime, shop.id)
     assert _shop(platform_runtime, shop.id).name == "Demo Shop West"
     assert [_zone(platform_runtime, c)[0] for c in (vague, placed, later)] == [
@@ -169,7 +168,7 @@ def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_fol
 
     with platform_runtime.session() as session:
         set_time_zone_override(session, session.get_one(Shop, shop.id), "Europe/Dublin")
-    fake_shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Denver", email="not an email")
+    shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Denver", email="not an email")
     check_shop(platform_runtime, shop.id)
     facts = _shop(platform_runtime, shop.id)
     assert (facts.platform_time_zone, facts.time_zone) == ("America/Denver", "Europe/Dublin")
@@ -177,12 +176,9 @@ def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_fol
     assert _zone(platform_runtime, vague) == ("Europe/Dublin", "shop")
 
 
-def test_bigcommerce_store_facts_and_a_refusal_of_them(
-    platform_runtime: Runtime, bigcommerce_server: FakeBigCommerce
-) -> None:
-    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
+def test_bigcommerce_store_facts_and_a_refusal_of_them(platform_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
     shop = add_shop(platform_runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
-    bigcommerce_server.set_store_info(STORE_HASH, timezone={"name": "Australia/Sydney"}, currency="AUD")
+    fake_bc.set_store_info(STORE_HASH, timezone={"name": "Australia/Sydney"}, currency="AUD")
     report = check_shop(platform_runtime, shop.id)
     assert report is not None and not report.problems
     facts = _shop(platform_runtime, shop.id)
@@ -190,7 +186,7 @@ def test_bigcommerce_store_facts_and_a_refusal_of_them(
     assert facts.primary_domain == "my-awesome.store"
 
     # The app lost store_v2_information_read_only: the hooks are still checked, the refusal is for ops.
-    bigcommerce_server.queue_response("GET", r"/v2/store$", 403)
+    fake_bc.queue_response("GET", r"/v2/store$", 403)
     report = check_shop(platform_runtime, shop.id)
     assert report is not None and report.present
     assert report.problems == ("shop facts not read: the platform refused: BigCommerce GET /v2/store answered 403",)
@@ -206,15 +202,8 @@ def test_a_shopify_token_that_expired_is_refreshed_before_the_check(
     fake_shopify.oauth.configure(api_key=settings.shopify_api_key, secret=settings.shopify_api_secret)
     fake_shopify.add_shop(SHOP_DOMAIN, "shpat_current")  # ours expired: the Admin API no longer takes it
     fake_shopify.oauth.set_refresh_token(SHOP_DOMAIN, "shprt_live")
-    with platform_runtime.session() as session:
-        registered = register_shop(
-            session,
-            platform_runtime.cipher,
-            "shopify",
-            SHOP_DOMAIN,
-            "shpat_expired",
-            grant=TokenGrant(refresh_token="shprt_live", access_expires_at=utcnow() - dt.timedelta(minutes=1)),
-        )
+    expired = TokenGrant(refresh_token="shprt_live", access_expires_at=utcnow() - dt.timedelta(minutes=1))
+    registered = add_shop(platform_runtime, "shopify", SHOP_DOMAIN, "shpat_expired", grant=expired)
     report = check_shop(platform_runtime, registered.id)
     assert report is not None and not report.problems, report
     assert fake_shopify.oauth.calls["refresh_token"] == 1
