@@ -195,6 +195,14 @@ def update_shop(runtime: Runtime, shop_id: int, **columns: Any) -> None:
         session.execute(sa.update(Shop).where(Shop.id == shop_id).values(**columns))
 
 
+def shop_row(runtime: Runtime, shop_id: int) -> Shop:
+    """The shop's row as it is now, detached from its session."""
+    with runtime.session() as session:
+        shop = session.get_one(Shop, shop_id)
+        session.expunge(shop)
+        return shop
+
+
 def add_customer(
     runtime: Runtime, shop_id: int, platform_id: str | None = None, *, email: str | None = None, **columns: Any
 ) -> int:

@@ -19,7 +19,7 @@ from integration.shops.registry import TokenGrant
 from integration.shops.subscriptions import check_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, RuntimeFactory, add_shop
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, RuntimeFactory, add_shop, shop_row
 
 
 @pytest.fixture
@@ -126,13 +126,6 @@ def _zone(runtime: Runtime, customer_id: int) -> tuple[str | None, str | None]:
         return customer.time_zone, customer.time_zone_source
 
 
-def _shop(runtime: Runtime, shop_id: int) -> Shop:
-    with runtime.session() as session:
-        shop = session.get_one(Shop, shop_id)
-        session.expunge(shop)
-        return shop
-
-
 def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_follow_it(
     platform_runtime: Runtime, shopify: FakeShopify
 ) -> None:
@@ -143,7 +136,7 @@ def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_fol
     assert _zone(platform_runtime, vague) == (None, "shop")  # the shop's zone was never read
 
     check_shop(platform_runtime, shop.id)
-    facts = _shop(platform_runtime, shop.id)
+    facts = shop_row(platform_runtime, shop.id)
     assert (facts.name, facts.currency, facts.primary_domain) == ("Demo Shop", "USD", SHOP_DOMAIN)
     assert facts.owner_email == "owner@demo-shop.example.com" and facts.facts_read_at is not None
     assert (facts.platform_time_zone, facts.time_zone) == ("America/New_York", "America/New_York")
@@ -156,7 +149,7 @@ def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_fol
     # The merchant moves the shop on Shopify: the next check follows.
     shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Los_Angeles", name="Demo Shop West")
     check_shop(platform_runtime, shop.id)
-    assert _shop(platform_runtime, shop.id).name == "Demo Shop West"
+    assert shop_row(platform_runtime, shop.id).name == "Demo Shop West"
     assert [_zone(platform_runtime, c)[0] for c in (vague, placed, later)] == [
         "America/Los_Angeles",
         "Europe/Berlin",
@@ -170,7 +163,7 @@ def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_fol
         set_time_zone_override(session, session.get_one(Shop, shop.id), "Europe/Dublin")
     shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Denver", email="not an email")
     check_shop(platform_runtime, shop.id)
-    facts = _shop(platform_runtime, shop.id)
+    facts = shop_row(platform_runtime, shop.id)
     assert (facts.platform_time_zone, facts.time_zone) == ("America/Denver", "Europe/Dublin")
     assert facts.owner_email == "owner@demo-shop.example.com"  # what the platform sent was no address
     assert _zone(platform_runtime, vague) == ("Europe/Dublin", "shop")
@@ -181,7 +174,7 @@ def test_bigcommerce_store_facts_and_a_refusal_of_them(platform_runtime: Runtime
     fake_bc.set_store_info(STORE_HASH, timezone={"name": "Australia/Sydney"}, currency="AUD")
     report = check_shop(platform_runtime, shop.id)
     assert report is not None and not report.problems
-    facts = _shop(platform_runtime, shop.id)
+    facts = shop_row(platform_runtime, shop.id)
     assert (facts.time_zone, facts.currency, facts.owner_email) == ("Australia/Sydney", "AUD", "jane.does@example.com")
     assert facts.primary_domain == "my-awesome.store"
 
@@ -191,7 +184,7 @@ def test_bigcommerce_store_facts_and_a_refusal_of_them(platform_runtime: Runtime
     assert report is not None and report.present
     assert report.problems == ("shop facts not read: the platform refused: BigCommerce GET /v2/store answered 403",)
     assert stored_report(platform_runtime, shop.id)["problems"] == list(report.problems)
-    assert _shop(platform_runtime, shop.id).time_zone == "Australia/Sydney"  # kept from before
+    assert shop_row(platform_runtime, shop.id).time_zone == "Australia/Sydney"  # kept from before
 
 
 def test_a_shopify_token_that_expired_is_refreshed_before_the_check(
@@ -207,4 +200,4 @@ def test_a_shopify_token_that_expired_is_refreshed_before_the_check(
     report = check_shop(platform_runtime, registered.id)
     assert report is not None and not report.problems, report
     assert fake_shopify.oauth.calls["refresh_token"] == 1
-    assert _shop(platform_runtime, registered.id).time_zone == "America/New_York"
+    assert shop_row(platform_runtime, registered.id).time_zone == "America/New_York"

@@ -22,7 +22,7 @@ from integration.shops.models import Shop, TokenState
 from integration.shops.registry import TokenGrant
 from integration.shops.tokens import TokenRefreshFailed, fresh_access
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, RuntimeFactory, add_shop
+from tests.helpers import SHOP_DOMAIN, RuntimeFactory, add_shop, shop_row
 
 
 @pytest.fixture
@@ -48,14 +48,6 @@ def install(runtime: Runtime, fake: FakeShopify, *, expires_in: float, refresh: 
     return add_shop(runtime, "shopify", SHOP_DOMAIN, "shpat_first", grant=grant).id
 
 
-def stored(runtime: Runtime, shop_id: int) -> Shop:
-    with runtime.session() as session:
-        shop = session.get(Shop, shop_id)
-        assert shop is not None
-        session.expunge(shop)
-        return shop
-
-
 def test_token_far_from_expiry_is_used_as_is(shop_runtime: Runtime, fake_shopify: FakeShopify) -> None:
     shop_id = install(shop_runtime, fake_shopify, expires_in=3600)
     assert fresh_access(shop_runtime, shop_id).access_token == "shpat_first"
@@ -67,7 +59,7 @@ def test_token_near_expiry_is_refreshed_and_the_pair_stored(shop_runtime: Runtim
     access = fresh_access(shop_runtime, shop_id)
     assert access.access_token and access.access_token != "shpat_first"
     assert fake_shopify.oauth.calls["refresh_token"] == 1
-    shop = stored(shop_runtime, shop_id)
+    shop = shop_row(shop_runtime, shop_id)
     cipher = shop_runtime.cipher
     assert cipher.decrypt(shop.access_token_enc or "") == access.access_token
     assert cipher.decrypt(shop.refresh_token_enc or "").startswith("shprt_")
@@ -118,7 +110,7 @@ def test_refused_refresh_marks_the_shop_and_fails_fast(shop_runtime: Runtime, fa
     with pytest.raises(TokenRefreshFailed, match="invalid_grant") as info:
         fresh_access(shop_runtime, shop_id)
     assert "shprt" not in str(info.value)
-    shop = stored(shop_runtime, shop_id)
+    shop = shop_row(shop_runtime, shop_id)
     assert shop.token_state == TokenState.REFRESH_FAILED
     assert "invalid_grant" in (shop.token_error or "")
     # No hot loop: later calls fail without asking Shopify again.
@@ -136,7 +128,7 @@ def test_shopify_down_is_transient_and_nothing_is_marked(shop_runtime: Runtime, 
     fake_shopify.queue_response(503, {"errors": "unavailable"}, path_regex=r"/oauth/access_token$")
     with pytest.raises(TransientPlatformError):
         fresh_access(shop_runtime, shop_id)
-    assert stored(shop_runtime, shop_id).token_state == TokenState.OK
+    assert shop_row(shop_runtime, shop_id).token_state == TokenState.OK
     assert fresh_access(shop_runtime, shop_id).access_token != "shpat_first"  # next attempt works
 
 

@@ -25,7 +25,7 @@ from integration.shops.models import Shop, ShopState
 from integration.shops.registry import TokenGrant
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, add_shop, store_shopify_event
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, add_shop, shop_row, store_shopify_event
 
 
 @pytest.fixture
@@ -44,23 +44,15 @@ def bc_store(runtime: Runtime, fake_bc: FakeBigCommerce) -> int:
     return add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
 
 
-def row(runtime: Runtime, shop_id: int) -> Shop:
-    with runtime.session() as session:
-        shop = session.get(Shop, shop_id)
-        assert shop is not None
-        session.expunge(shop)
-        return shop
-
-
 def assert_installed(runtime: Runtime, shop_id: int, token: str) -> None:
-    shop = row(runtime, shop_id)
+    shop = shop_row(runtime, shop_id)
     assert shop.state == ShopState.ACTIVE
     assert runtime.cipher.decrypt(shop.access_token_enc or "") == token
     assert shop.webhook_token_enc is not None
 
 
 def assert_uninstalled(runtime: Runtime, shop_id: int) -> None:
-    shop = row(runtime, shop_id)
+    shop = shop_row(runtime, shop_id)
     assert (shop.state, shop.access_token_enc, shop.refresh_token_enc, shop.webhook_token_enc) == (
         ShopState.UNINSTALLED,
         None,
@@ -122,7 +114,7 @@ def test_an_expired_token_is_refreshed_before_it_is_asked_about(runtime: Runtime
     fake_shopify.add_shop(SHOP_DOMAIN, "shpat_expired-and-refused")  # Shopify no longer takes it
     fake_shopify.oauth.set_refresh_token(SHOP_DOMAIN, "shprt_live")
     assert confirm_uninstall(runtime, shop_id, utcnow()).verdict == Verdict.STILL_INSTALLED
-    assert row(runtime, shop_id).state == ShopState.ACTIVE
+    assert shop_row(runtime, shop_id).state == ShopState.ACTIVE
     assert fake_shopify.oauth.calls["refresh_token"] == 1
 
 

@@ -14,7 +14,7 @@ from integration.customers.models import Customer
 from integration.shops.models import Shop, StaffRole, StaffUser
 from integration.web.settings import SECTIONS, Section, sections
 from integration.web.shop_section import email_problem
-from tests.helpers import add_customer
+from tests.helpers import add_customer, shop_row
 from tests.staff_fixtures import People, add_staff, csrf_token, sign_in
 
 VALID = {
@@ -24,13 +24,6 @@ VALID = {
     "sender_name": "Olive at Example",
     "sender_email": "olive@example.com",
 }
-
-
-def shop_row(runtime: Runtime, shop_id: int) -> Shop:
-    with runtime.session() as db:
-        shop = db.get_one(Shop, shop_id)
-        db.expunge(shop)
-        return shop
 
 
 def role_of(runtime: Runtime, staff_id: int) -> str:
