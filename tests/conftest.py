@@ -12,13 +12,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from integration import create_app
+from integration import create_app, intake_of, runtime_of
 from integration.core.config import Settings
 from integration.core.db import load_models
 from integration.core.migrate import upgrade
@@ -26,12 +27,18 @@ from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
 from integration.events.intake import EventIntake
 from integration.shops.registry import RegisteredShop
-from tests.fakes.bigcommerce_api import FakeBigCommerce
-from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import BIGCOMMERCE_SECRET, SHOPIFY_PREVIOUS_SECRET, SHOPIFY_SECRET, TEST_TOKEN_KEY, add_shop
+from tests.helpers import (
+    BIGCOMMERCE_SECRET,
+    SHOPIFY_PREVIOUS_SECRET,
+    SHOPIFY_SECRET,
+    TEST_TOKEN_KEY,
+    AppFactory,
+    RuntimeFactory,
+    add_shop,
+)
 from tests.sign_in import mount as mount_test_sign_in
 
-# Fixtures shared across folders: the fake platforms' clients, and staff with sign-in.
+# Fixtures shared across folders: the fake platforms and their clients, and staff with sign-in.
 pytest_plugins = ["tests.platform_fixtures", "tests.staff_fixtures"]
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -139,24 +146,50 @@ def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(settings)
-    yield runtime
-    runtime.engine.dispose()
-    if runtime._redis is not None:
-        runtime._redis.close()
+def make_runtime(settings: Settings) -> Iterator[RuntimeFactory]:
+    """Builds runtimes from the test's settings with some fields changed; closes them after the test."""
+    made: list[Runtime] = []
+
+    def build(**changes: Any) -> Runtime:
+        made.append(Runtime.from_settings(settings.replace(**changes)))
+        return made[-1]
+
+    yield build
+    for runtime in made:
+        runtime.close()
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    """The app with the test sign-in (``POST /_test/sign-in``), which only the suite ever mounts."""
-    app = mount_test_sign_in(create_app(settings))
-    app.testing = True
-    yield app
-    from integration import intake_of, runtime_of
+def runtime(make_runtime: RuntimeFactory) -> Runtime:
+    return make_runtime()
 
-    intake_of(app).close()
-    runtime_of(app).engine.dispose()
+
+@pytest.fixture
+def make_app(settings: Settings) -> Iterator[AppFactory]:
+    """Builds apps from the test's settings with some fields changed; closes them after the test.
+
+    ``testing=False`` lets an unhandled exception become the 500 a platform would see, instead of
+    propagating into the test.
+    """
+    made: list[Flask] = []
+
+    def build(*, testing: bool = True, **changes: Any) -> Flask:
+        app = create_app(settings.replace(**changes))
+        app.testing = testing
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        # The intake keeps a DBAPI connection of its own, which engine.dispose() would leave open.
+        intake_of(app).close()
+        runtime_of(app).close()
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    """The app with the test sign-in (``POST /_test/sign-in``), which only the suite ever mounts."""
+    return mount_test_sign_in(make_app())
 
 
 @pytest.fixture
@@ -167,30 +200,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def app_runtime(app: Flask) -> Runtime:
     """The runtime inside ``app`` (same database and Redis as the requests it serves)."""
-    from integration import runtime_of
-
     return runtime_of(app)
-
-
-@pytest.fixture(scope="session")
-def shopify_server() -> Iterator[FakeShopify]:
-    """One fake Shopify Admin API (real HTTP) for the session; tests reset it (``fake_shopify``)."""
-    with FakeShopify() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_shopify(shopify_server: FakeShopify) -> FakeShopify:
-    """The session's fake Shopify, emptied: no shops, default bucket and costs, the real clock."""
-    shopify_server.reset()
-    return shopify_server
-
-
-@pytest.fixture(scope="session")
-def bigcommerce_server() -> Iterator[FakeBigCommerce]:
-    """One fake BigCommerce API (real HTTP) for the session; tests reset it."""
-    with FakeBigCommerce() as fake:
-        yield fake
 
 
 @pytest.fixture

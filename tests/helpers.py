@@ -16,16 +16,23 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
+import sqlalchemy as sa
+from click.testing import Result
+from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 
 from integration.core.config import Settings
+from integration.core.db import utcnow
 from integration.core.queues import ALL
 from integration.core.runtime import Runtime
-from integration.shops.registry import RegisteredShop, register_shop
+from integration.customers.models import Customer
+from integration.events.intake import Delivery, EventIntake
+from integration.shops.models import Shop
+from integration.shops.registry import RegisteredShop, TokenGrant, register_shop
 
 ROOT = Path(__file__).resolve().parent.parent
 # A fixed Fernet key for tests (32 bytes, url-safe base64); never used outside tests.
@@ -35,7 +42,38 @@ SHOPIFY_SECRET = "shpss_test_current_secret"
 SHOPIFY_PREVIOUS_SECRET = "shpss_test_previous_secret"
 BIGCOMMERCE_SECRET = "bc_test_client_secret"
 SHOP_DOMAIN = "demo-shop.myshopify.com"
+SHOPIFY_TOKEN = "shpat_x"  # the Admin API token of SHOP_DOMAIN on the fake Shopify (the shopify fixture)
 STORE_HASH = "abc123"
+BC_TOKEN = "tok-SECRET-8f3a1c9e"  # the API token of STORE_HASH on the fake BigCommerce (fake_bc)
+
+
+class AppFactory(Protocol):
+    """The ``make_app`` fixture: another app on the test's settings, with some fields changed."""
+
+    def __call__(self, *, testing: bool = True, **changes: Any) -> Flask: ...
+
+
+class RuntimeFactory(Protocol):
+    """The ``make_runtime`` fixture: another runtime on the test's settings, with some fields changed."""
+
+    def __call__(self, **changes: Any) -> Runtime: ...
+
+
+class FakeClock:
+    """Stands in for time.sleep and time.monotonic together: a sleep is recorded and moves the clock on
+    (so a fake that reads the same clock, like FakeShopify's bucket, sees the time pass), and nobody waits.
+    A test moves time on by hand with ``clock.now += seconds``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -45,6 +83,21 @@ def fixture_bytes(name: str) -> bytes:
 
 def shopify_signature(body: bytes, secret: str = SHOPIFY_SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def store_shopify_event(
+    intake: EventIntake,
+    body: bytes,
+    *,
+    topic: str = "orders/create",
+    webhook_id: str = "wh-1",
+    shop: str = SHOP_DOMAIN,
+    **fields: Any,
+) -> int:
+    """Store a delivery as the Shopify endpoint would (keyed by its webhook id), without the HTTP; returns
+    the event's id. ``fields``: the rest of the Delivery (``ignored_reason``, …)."""
+    delivery = Delivery("shopify", shop, topic, webhook_id, webhook_id, body, **{"api_version": "2026-10", **fields})
+    return intake.store(delivery).event_id
 
 
 def shopify_headers(
@@ -95,6 +148,15 @@ def bigcommerce_body(
     return json.dumps(payload).encode()
 
 
+def store_bigcommerce_event(intake: EventIntake, body: bytes) -> int:
+    """Store a delivery to STORE_HASH as the BigCommerce endpoint would (keyed by its scope and hash), without
+    the HTTP; returns the event's id."""
+    payload = json.loads(body)
+    scope, event_hash = payload["scope"], payload["hash"]
+    delivery = Delivery("bigcommerce", STORE_HASH, scope, event_hash, f"{scope}:{event_hash}", body)
+    return intake.store(delivery).event_id
+
+
 def post_bigcommerce(client: FlaskClient, body: bytes, token: str, **headers: str) -> Any:
     return client.post(
         "/webhooks/bigcommerce",
@@ -103,11 +165,56 @@ def post_bigcommerce(client: FlaskClient, body: bytes, token: str, **headers: st
     )
 
 
+def invoke(app: Flask, *args: str) -> Result:
+    """Run ``flask --app integration ARGS`` in this process: like FlaskGroup, push the app's context first."""
+    with app.app_context():
+        return app.test_cli_runner().invoke(args=list(args))
+
+
 def add_shop(
-    runtime: Runtime, platform: str = "shopify", identifier: str = SHOP_DOMAIN, token: str = "shpat_x"
+    runtime: Runtime,
+    platform: str = "shopify",
+    identifier: str = SHOP_DOMAIN,
+    token: str = SHOPIFY_TOKEN,
+    *,
+    grant: TokenGrant | None = None,
+    **columns: Any,
 ) -> RegisteredShop:
+    """A shop registered as an install would (tokens encrypted, active), then ``columns`` set on its row
+    (``vip_threshold_override``, ``time_zone``, …)."""
     with runtime.session() as session:
-        return register_shop(session, runtime.cipher, platform, identifier, token)
+        shop = register_shop(session, runtime.cipher, platform, identifier, token, grant=grant)
+    if columns:
+        update_shop(runtime, shop.id, **columns)
+    return shop
+
+
+def update_shop(runtime: Runtime, shop_id: int, **columns: Any) -> None:
+    """Set columns on a shop's row (``state=ShopState.UNINSTALLED``, a foreign ``access_token_enc``, …)."""
+    with runtime.session() as session:
+        session.execute(sa.update(Shop).where(Shop.id == shop_id).values(**columns))
+
+
+def shop_row(runtime: Runtime, shop_id: int) -> Shop:
+    """The shop's row as it is now, detached from its session."""
+    with runtime.session() as session:
+        shop = session.get_one(Shop, shop_id)
+        session.expunge(shop)
+        return shop
+
+
+def add_customer(
+    runtime: Runtime, shop_id: int, platform_id: str | None = None, *, email: str | None = None, **columns: Any
+) -> int:
+    """A customer of ``shop_id`` as the upserts would have stored it (changed now unless ``columns`` say
+    otherwise); returns its id."""
+    with runtime.session() as session:
+        customer = Customer(
+            shop_id=shop_id, platform_customer_id=platform_id, email=email, **{"source_updated_at": utcnow(), **columns}
+        )
+        session.add(customer)
+        session.flush()
+        return customer.id
 
 
 @contextmanager
@@ -122,7 +229,7 @@ def job_environment(settings: Settings) -> Iterator[None]:
         yield
     finally:
         if get_runtime.cache_info().currsize:
-            get_runtime().engine.dispose()
+            get_runtime().close()
         get_runtime.cache_clear()
         os.environ.clear()
         os.environ.update(saved)

@@ -1,4 +1,5 @@
-"""Fixtures for the platform adapter tests: one fake BigCommerce server for the session, reset per test."""
+"""The fake platforms (one real-HTTP server each for the session, reset per test), BigCommerce clients on
+them, and a fake clock for the code under test."""
 
 from __future__ import annotations
 
@@ -10,36 +11,65 @@ import requests
 from integration.platforms.bigcommerce.adapter import BigCommerceAdapter
 from integration.platforms.bigcommerce.client import BigCommerceClient
 from integration.platforms.interfaces import ShopAccess
-from tests.fakes.bigcommerce_api import FakeBigCommerce
+from tests.fakes.bigcommerce_attributes import Attributes, install
+from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, FakeClock
 
-STORE_HASH = "abc123"
-TOKEN = "tok-SECRET-8f3a1c9e"
 
-
-class SleepRecorder:
-    """Stands in for time.sleep and time.monotonic: records waits, never waits."""
+class SuiteBigCommerce(CatalogueBigCommerce):
+    """The suite's fake BigCommerce: the API, the catalogue endpoints and the customer attributes."""
 
     def __init__(self) -> None:
-        self.sleeps: list[float] = []
-        self.now = 1000.0
+        super().__init__()
+        self.attributes: Attributes = install(self)  # before the server has served anything
 
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
+    def reset(self) -> None:
+        super().reset()
+        if hasattr(self, "attributes"):  # FakeBigCommerce.__init__ resets before they are installed
+            self.attributes.reset()
 
-    def monotonic(self) -> float:
-        return self.now
+
+@pytest.fixture(scope="session")
+def shopify_server() -> Iterator[CatalogueShopify]:
+    """One fake Shopify Admin API (real HTTP) for the session; tests reset it (``fake_shopify``)."""
+    with CatalogueShopify() as fake:
+        yield fake
 
 
 @pytest.fixture
-def fake_bc(bigcommerce_server: FakeBigCommerce) -> FakeBigCommerce:
+def fake_shopify(shopify_server: CatalogueShopify) -> CatalogueShopify:
+    """The session's fake Shopify, emptied: no shops, default bucket and costs, the real clock."""
+    shopify_server.reset()
+    return shopify_server
+
+
+@pytest.fixture
+def shopify(fake_shopify: CatalogueShopify) -> CatalogueShopify:
+    """The session's fake Shopify, emptied but for one shop, SHOP_DOMAIN, whose token is SHOPIFY_TOKEN
+    (``add_shop(runtime)`` registers that shop with that token)."""
+    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
+    return fake_shopify
+
+
+@pytest.fixture(scope="session")
+def bigcommerce_server() -> Iterator[SuiteBigCommerce]:
+    """One fake BigCommerce API (real HTTP) for the session; tests reset it (``fake_bc``)."""
+    with SuiteBigCommerce() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_bc(bigcommerce_server: SuiteBigCommerce) -> SuiteBigCommerce:
+    """The session's fake BigCommerce, emptied but for one store, STORE_HASH, whose token is BC_TOKEN."""
     bigcommerce_server.reset()
-    bigcommerce_server.add_store(STORE_HASH, TOKEN)
+    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
     return bigcommerce_server
 
 
 @pytest.fixture
-def bc_clock() -> SleepRecorder:
-    return SleepRecorder()
+def clock() -> FakeClock:
+    """time.sleep and time.monotonic for the code under test: waits are counted, not spent."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -50,22 +80,22 @@ def bc_http() -> Iterator[requests.Session]:
 
 
 @pytest.fixture
-def bc_client(fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder) -> BigCommerceClient:
+def bc_client(fake_bc: SuiteBigCommerce, bc_http: requests.Session, clock: FakeClock) -> BigCommerceClient:
     return BigCommerceClient(
-        fake_bc.url, STORE_HASH, TOKEN, session=bc_http, sleep=bc_clock.sleep, monotonic=bc_clock.monotonic
+        fake_bc.url, STORE_HASH, BC_TOKEN, session=bc_http, sleep=clock.sleep, monotonic=clock.monotonic
     )
 
 
 @pytest.fixture
-def bc_adapter(fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder) -> BigCommerceAdapter:
+def bc_adapter(fake_bc: SuiteBigCommerce, bc_http: requests.Session, clock: FakeClock) -> BigCommerceAdapter:
     def new_client(store_hash: str, token: str) -> BigCommerceClient:
         return BigCommerceClient(
             fake_bc.url,
             store_hash,
             token,
             session=bc_http,
-            sleep=bc_clock.sleep,
-            monotonic=bc_clock.monotonic,
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
         )
 
     return BigCommerceAdapter(fake_bc.url, client_factory=new_client)
@@ -73,4 +103,4 @@ def bc_adapter(fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: Sl
 
 @pytest.fixture
 def bc_shop() -> ShopAccess:
-    return ShopAccess(shop_id=7, identifier=STORE_HASH, access_token=TOKEN)
+    return ShopAccess(shop_id=7, identifier=STORE_HASH, access_token=BC_TOKEN)

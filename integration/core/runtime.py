@@ -71,6 +71,13 @@ class Runtime:
         # RQ's default serializer: RQ's own cron and the dashboard assume it. Jobs carry ids only.
         return Queue(name, connection=self.redis)
 
+    def close(self) -> None:
+        """Close the Redis client (when one was made) and the engine's pooled connections."""
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+        self.engine.dispose()
+
 
 @functools.cache
 def get_runtime() -> Runtime:

@@ -6,19 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from click.testing import Result
 from flask import Flask
 
 from integration import runtime_of
 from integration.reps.outcomes import record_outcome
-from tests.helpers import SHOP_DOMAIN, add_shop
+from tests.helpers import SHOP_DOMAIN, add_shop, invoke
 from tests.reps.conftest import World, utc
 
 DELIVERED = utc(2027, 3, 4, 15)  # Thursday: the calls fall on Monday 8 March
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    return app.test_cli_runner().invoke(args=list(args))
 
 
 def listed(app: Flask, *args: str) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -16,7 +15,7 @@ from integration.core.db import utcnow
 from integration.core.runtime import Runtime
 from integration.customers.models import Order
 from integration.events.models import EventStatus, WebhookEvent
-from tests.helpers import SHOP_DOMAIN, add_shop, drain, fixture_bytes, post_shopify
+from tests.helpers import SHOP_DOMAIN, add_shop, drain, fixture_bytes, invoke, post_shopify
 
 SUMMARY_KEYS = {
     "id",
@@ -33,12 +32,6 @@ SUMMARY_KEYS = {
 }
 OTHER_SHOP = "other-shop.myshopify.com"
 ORDER_BODY = fixture_bytes("shopify/shopify_orders_create.json")
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    """Run a command through ``app.cli`` (the groups push their own app context)."""
-    runner: CliRunner = app.test_cli_runner()
-    return runner.invoke(args=list(args))
 
 
 def test_events_commands_run_through_app_cli_without_a_pushed_context(app: Flask) -> None:

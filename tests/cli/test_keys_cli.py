@@ -2,64 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 import sqlalchemy as sa
-from click.testing import Result
 from cryptography.fernet import Fernet
 from flask import Flask
 
-from integration import create_app, intake_of, runtime_of
 from integration.cli.keys import rotate_keys
-from integration.core.config import Settings
 from integration.core.crypto import SecretUnreadable, TokenCipher
 from integration.core.runtime import Runtime
 from integration.shops.models import Shop
-from integration.shops.registry import TokenGrant, register_shop, uninstall_shop
-from tests.helpers import STORE_HASH, TEST_TOKEN_KEY, add_shop
+from integration.shops.registry import TokenGrant, uninstall_shop
+from tests.helpers import STORE_HASH, TEST_TOKEN_KEY, AppFactory, RuntimeFactory, add_shop, invoke, update_shop
 
 KEY_B = Fernet.generate_key().decode()
+NEWEST_FIRST = f"{KEY_B},{TEST_TOKEN_KEY}"  # key B added in front of the suite's key
 COLUMNS = ("access_token_enc", "refresh_token_enc", "webhook_token_enc")
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    with app.app_context():
-        return app.test_cli_runner().invoke(args=list(args))
-
-
-@pytest.fixture
-def app_with(settings: Settings) -> Iterator[Callable[[str], Flask]]:
-    """Apps built on the same database with other TOKEN_ENCRYPTION_KEY values, cleaned up after."""
-    made: list[Flask] = []
-
-    def make(keys: str) -> Flask:
-        app = create_app(settings.replace(token_encryption_key=keys))
-        app.testing = True
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        intake_of(app)._discard_connection()
-        intake_of(app).close()
-        runtime_of(app).engine.dispose()
 
 
 def seed(runtime: Runtime) -> dict[int, dict[str, str]]:
     """Three shops under key A: one with a refresh token, one BigCommerce, one uninstalled (whose row
     still holds a secret); returns each shop's plaintext secrets by column."""
+    one = add_shop(runtime, "shopify", "one.myshopify.com", "shpat_one", grant=TokenGrant("shprt_one"))
+    two = add_shop(runtime, "bigcommerce", STORE_HASH, "bc_token_two")
+    gone = add_shop(runtime, "shopify", "gone.myshopify.com", "shpat_gone")
     with runtime.session() as session:
-        one = register_shop(
-            session, runtime.cipher, "shopify", "one.myshopify.com", "shpat_one", grant=TokenGrant("shprt_one")
-        )
-        two = register_shop(session, runtime.cipher, "bigcommerce", STORE_HASH, "bc_token_two")
-        gone = register_shop(session, runtime.cipher, "shopify", "gone.myshopify.com", "shpat_gone")
         uninstall_shop(session, gone.id)
-        # An older uninstall that left a secret behind: still rotated.
-        session.execute(
-            sa.update(Shop).where(Shop.id == gone.id).values(refresh_token_enc=runtime.cipher.encrypt("shprt_gone"))
-        )
+    # An older uninstall that left a secret behind: still rotated.
+    update_shop(runtime, gone.id, refresh_token_enc=runtime.cipher.encrypt("shprt_gone"))
     return {
         one.id: {
             "access_token_enc": "shpat_one",
@@ -85,10 +54,10 @@ def plaintexts(secrets: dict[int, dict[str, str]]) -> list[str]:
     return [value for row in secrets.values() for value in row.values()]
 
 
-def test_rotate_moves_every_secret_to_the_newest_key(runtime: Runtime, app_with: Callable[[str], Flask]) -> None:
+def test_rotate_moves_every_secret_to_the_newest_key(runtime: Runtime, make_app: AppFactory) -> None:
     secrets = seed(runtime)
     before = stored(runtime)
-    app = app_with(f"{KEY_B},{TEST_TOKEN_KEY}")
+    app = make_app(token_encryption_key=NEWEST_FIRST)
     result = invoke(app, "keys", "rotate")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
@@ -110,9 +79,9 @@ def test_rotate_moves_every_secret_to_the_newest_key(runtime: Runtime, app_with:
     ]
 
 
-def test_rotate_is_idempotent(runtime: Runtime, app_with: Callable[[str], Flask]) -> None:
+def test_rotate_is_idempotent(runtime: Runtime, make_app: AppFactory) -> None:
     secrets = seed(runtime)
-    app = app_with(f"{KEY_B},{TEST_TOKEN_KEY}")
+    app = make_app(token_encryption_key=NEWEST_FIRST)
     assert invoke(app, "keys", "rotate").exit_code == 0
     once = stored(runtime)
     again = invoke(app, "keys", "rotate")
@@ -122,9 +91,9 @@ def test_rotate_is_idempotent(runtime: Runtime, app_with: Callable[[str], Flask]
     assert decrypt_all(TokenCipher(KEY_B), stored(runtime)) == secrets
 
 
-def test_check_reports_secrets_left_on_an_older_key(runtime: Runtime, app_with: Callable[[str], Flask]) -> None:
+def test_check_reports_secrets_left_on_an_older_key(runtime: Runtime, make_app: AppFactory) -> None:
     seed(runtime)
-    app = app_with(f"{KEY_B},{TEST_TOKEN_KEY}")
+    app = make_app(token_encryption_key=NEWEST_FIRST)
     result = invoke(app, "keys", "check")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
@@ -134,16 +103,15 @@ def test_check_reports_secrets_left_on_an_older_key(runtime: Runtime, app_with: 
 
 
 def test_an_unreadable_secret_fails_naming_the_shop_and_the_rest_still_rotate(
-    runtime: Runtime, app_with: Callable[[str], Flask]
+    runtime: Runtime, make_app: AppFactory
 ) -> None:
     secrets = seed(runtime)
     lost = add_shop(runtime, identifier="lost.myshopify.com", token="shpat_lost")
     before = stored(runtime)
     # Only C and A are configured: the 'lost' shop's secrets were written under a key now dropped.
     other = TokenCipher(Fernet.generate_key().decode())
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == lost.id).values(access_token_enc=other.encrypt("shpat_lost")))
-    app = app_with(f"{KEY_B},{TEST_TOKEN_KEY}")
+    update_shop(runtime, lost.id, access_token_enc=other.encrypt("shpat_lost"))
+    app = make_app(token_encryption_key=NEWEST_FIRST)
     result = invoke(app, "keys", "rotate")
     assert result.exit_code == 1
     assert f"shop {lost.id}: access_token_enc cannot be read with any configured key" in result.stderr
@@ -164,10 +132,12 @@ def test_an_unreadable_secret_fails_naming_the_shop_and_the_rest_still_rotate(
     assert f"shop {lost.id}: access_token_enc cannot be read with any configured key" in check.stderr
 
 
-def test_a_secret_changed_during_rotation_is_not_overwritten(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_secret_changed_during_rotation_is_not_overwritten(
+    runtime: Runtime, make_runtime: RuntimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A token refreshed between reading and writing the row keeps its new value (compare-and-set)."""
     shop = add_shop(runtime, token="shpat_old")
-    rotating = Runtime.from_settings(runtime.settings.replace(token_encryption_key=f"{KEY_B},{TEST_TOKEN_KEY}"))
+    rotating = make_runtime(token_encryption_key=NEWEST_FIRST)
     real_rotate = TokenCipher.rotate
     refreshed = []
 
@@ -175,19 +145,11 @@ def test_a_secret_changed_during_rotation_is_not_overwritten(runtime: Runtime, m
         rotated = real_rotate(self, ciphertext)
         if not refreshed:  # the first read: the app refreshes the token right now, with the old config
             refreshed.append(True)
-            with runtime.session() as session:
-                session.execute(
-                    sa.update(Shop)
-                    .where(Shop.id == shop.id)
-                    .values(access_token_enc=runtime.cipher.encrypt("shpat_new"))
-                )
+            update_shop(runtime, shop.id, access_token_enc=runtime.cipher.encrypt("shpat_new"))
         return rotated
 
     monkeypatch.setattr(TokenCipher, "rotate", rotate_then_refresh)
-    try:
-        report = rotate_keys(rotating)
-    finally:
-        rotating.engine.dispose()
+    report = rotate_keys(rotating)
     assert report.rotated == 2 and not report.unreadable
     with runtime.session() as session:
         row = session.get(Shop, shop.id)
@@ -210,7 +172,7 @@ def test_nothing_stored_nothing_to_do(app: Flask) -> None:
 
 
 def test_a_shop_mid_token_refresh_is_skipped_and_reported(
-    runtime: Runtime, app_with: Callable[[str], Flask], monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A Shopify refresh holds the shop's lock and compares the stored refresh token's ciphertext:
     rotating that row meanwhile would make it throw away the pair Shopify just issued."""
@@ -221,7 +183,7 @@ def test_a_shop_mid_token_refresh_is_skipped_and_reported(
     free = add_shop(runtime, identifier="free.myshopify.com", token="shpat_free")
     lock = runtime.redis.lock(f"shop-token-refresh:{busy.id}", timeout=30)
     assert lock.acquire()
-    app = app_with(f"{KEY_B},{TEST_TOKEN_KEY}")
+    app = make_app(token_encryption_key=NEWEST_FIRST)
     try:
         result = invoke(app, "keys", "rotate")
     finally:

@@ -6,17 +6,12 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from click.testing import Result
 from flask import Flask
 
 from integration import runtime_of
 from integration.customers.models import Customer
 from integration.reps.books import assign
-from tests.helpers import SHOP_DOMAIN, add_shop, drain
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    return app.test_cli_runner().invoke(args=list(args))
+from tests.helpers import SHOP_DOMAIN, add_customer, add_shop, drain, invoke
 
 
 @pytest.fixture
@@ -92,12 +87,7 @@ def test_leave_hands_the_book_over_in_one_job(app: Flask, shop: int) -> None:
             ).exit_code
             == 0
         )
-    with runtime.session() as session:
-        customer = Customer(shop_id=shop, email="c@example.com", source_updated_at=sa.func.now())
-        session.add(customer)
-        session.flush()
-        session.execute(sa.update(Customer).where(Customer.id == customer.id).values(rep_id=None))
-        customer_id = customer.id
+    customer_id = add_customer(runtime, shop, email="c@example.com", rep_id=None)
     with runtime.session() as session:
         first = assign(session, customer_id)
     leaver = next(r for r in reps_json(app) if r["book_size"] == 1)["email"]

@@ -7,18 +7,12 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from click.testing import Result
 from flask import Flask
 
 from integration import intake_of
 from integration.core.runtime import Runtime
 from integration.shops.models import Shop, ShopState
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    """Run a command as ``flask --app integration …`` does: FlaskGroup pushes an app context first."""
-    with app.app_context():
-        return app.test_cli_runner().invoke(args=list(args))
+from tests.helpers import invoke
 
 
 def shops(runtime: Runtime) -> list[Shop]:

@@ -4,60 +4,49 @@ from __future__ import annotations
 
 import json
 
-import sqlalchemy as sa
-from click.testing import Result
 from flask import Flask
 
 from integration.core.db import utcnow
 from integration.core.runtime import Runtime
 from integration.platforms.interfaces import SubscriptionReport
 from integration.shops.lifecycle import uninstall
-from integration.shops.models import Shop, TokenState
+from integration.shops.models import TokenState
 from integration.shops.subscriptions import report_json
-from tests.helpers import STORE_HASH, add_shop
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    with app.app_context():
-        return app.test_cli_runner().invoke(args=list(args))
+from tests.helpers import STORE_HASH, add_shop, invoke
 
 
 def seed(runtime: Runtime) -> dict[str, int]:
     """A healthy shop, one whose refresh failed, a store with broken hooks, an uninstalled shop."""
-    healthy = add_shop(runtime, token="shpat_healthy_secret")
-    refused = add_shop(runtime, identifier="refused.myshopify.com", token="shpat_refused_secret")
-    broken = add_shop(runtime, "bigcommerce", STORE_HASH, "bc_broken_secret")
+    now = utcnow()
+    healthy = add_shop(
+        runtime,
+        token="shpat_healthy_secret",
+        subscriptions_checked_at=now,
+        subscriptions_report=report_json(SubscriptionReport(present=("orders/create", "orders/updated"))),
+    )
+    refused = add_shop(
+        runtime,
+        identifier="refused.myshopify.com",
+        token="shpat_refused_secret",
+        token_state=TokenState.REFRESH_FAILED,
+        token_error="Shopify refused the refresh token (400)",
+    )
+    broken = add_shop(
+        runtime,
+        "bigcommerce",
+        STORE_HASH,
+        "bc_broken_secret",
+        subscriptions_checked_at=now,
+        subscriptions_report=report_json(
+            SubscriptionReport(
+                present=("store/order/*",),
+                reactivated=("store/customer/*",),
+                problems=("the platform refused: BigCommerce POST /v3/hooks answered 403",),
+            )
+        ),
+    )
     gone = add_shop(runtime, identifier="gone.myshopify.com", token="shpat_gone_secret")
     uninstall(runtime, gone.id)
-    now = utcnow()
-    with runtime.session() as session:
-        session.execute(
-            sa.update(Shop)
-            .where(Shop.id == healthy.id)
-            .values(
-                subscriptions_checked_at=now,
-                subscriptions_report=report_json(SubscriptionReport(present=("orders/create", "orders/updated"))),
-            )
-        )
-        session.execute(
-            sa.update(Shop)
-            .where(Shop.id == refused.id)
-            .values(token_state=TokenState.REFRESH_FAILED, token_error="Shopify refused the refresh token (400)")
-        )
-        session.execute(
-            sa.update(Shop)
-            .where(Shop.id == broken.id)
-            .values(
-                subscriptions_checked_at=now,
-                subscriptions_report=report_json(
-                    SubscriptionReport(
-                        present=("store/order/*",),
-                        reactivated=("store/customer/*",),
-                        problems=("the platform refused: BigCommerce POST /v3/hooks answered 403",),
-                    )
-                ),
-            )
-        )
     return {"healthy": healthy.id, "refused": refused.id, "broken": broken.id, "gone": gone.id}
 
 

@@ -15,20 +15,15 @@ from integration.core.queues import BULK, EVENTS, MAINTENANCE, event_job_id
 from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
 from integration.core.scheduler import Scheduler
+from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
-from tests.helpers import ROOT, add_shop, bin_path, fixture_bytes, settings_env, wait_until
+from tests.helpers import ROOT, add_shop, bin_path, fixture_bytes, settings_env, store_shopify_event, wait_until
+
+ORDER = fixture_bytes("shopify/shopify_orders_create.json")
 
 
-def store_one(runtime: Runtime, webhook_id: str = "sched-1") -> int:
-    from integration.events.intake import Delivery, EventIntake
-
-    body = fixture_bytes("shopify/shopify_orders_create.json")
-    delivery = Delivery("shopify", "demo-shop.myshopify.com", "orders/create", webhook_id, webhook_id, body)
-    return EventIntake(runtime.engine).store(delivery).event_id
-
-
-def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -> None:
-    event_id = store_one(runtime)
+def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime, intake: EventIntake) -> None:
+    event_id = store_shopify_event(intake, ORDER, webhook_id="sched-1")
     scheduler = Scheduler(runtime)
     assert scheduler.tick() == 1
     assert runtime.queue(EVENTS).job_ids == [event_job_id(event_id)]
@@ -49,13 +44,15 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime) -
     assert [job.func_name for job in runtime.queue(BULK).get_jobs()] == ["jobs.customers.refresh_segments"]
 
 
-def test_the_loop_waits_out_a_redis_outage_instead_of_exiting(settings: Settings, short_tmp: object) -> None:
+def test_the_loop_waits_out_a_redis_outage_instead_of_exiting(
+    settings: Settings, short_tmp: object, intake: EventIntake
+) -> None:
     own = EmbeddedRedis(settings.instance_path / "r", socket_path=settings.instance_path / "r.sock")
     own.start()
     runtime = Runtime.from_settings(settings.replace(redis_url=own.url))
     scheduler = Scheduler(runtime)
     own.kill()
-    event_id = store_one(runtime)
+    event_id = store_shopify_event(intake, ORDER, webhook_id="sched-1")
     thread = threading.Thread(target=scheduler.run_loop, daemon=True)
     thread.start()
     try:
@@ -68,14 +65,14 @@ def test_the_loop_waits_out_a_redis_outage_instead_of_exiting(settings: Settings
         scheduler.stop()
         thread.join(timeout=10)
         own.stop()
-        runtime.engine.dispose()
+        runtime.close()
     assert not thread.is_alive()
 
 
 @pytest.mark.slow
-def test_the_scheduler_command_relays_until_sigterm(settings: Settings, runtime: Runtime) -> None:
+def test_the_scheduler_command_relays_until_sigterm(settings: Settings, runtime: Runtime, intake: EventIntake) -> None:
     add_shop(runtime)
-    event_id = store_one(runtime)
+    event_id = store_shopify_event(intake, ORDER, webhook_id="sched-1")
     process = subprocess.Popen(
         [bin_path("flask"), "--app", "integration", "scheduler"],
         env=settings_env(settings),

@@ -15,7 +15,7 @@ from integration.customers.models import Customer, CustomerProduct, TimelineEntr
 from integration.customers.upserts import apply_change
 from integration.events.changes import Address, CustomerChange, OrderChange, OrderLineData, OrderStatus
 from integration.shops.models import Shop
-from tests.helpers import SHOP_DOMAIN, add_shop
+from tests.helpers import SHOP_DOMAIN, add_shop, invoke
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -166,17 +166,13 @@ def test_products_bought_follow_line_changes(runtime: Runtime) -> None:
 
 
 def test_vip_from_the_merchants_threshold(runtime: Runtime) -> None:
-    shop = add_shop(runtime)
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop.id).values(vip_threshold_override=Decimal("40")))
+    shop = add_shop(runtime, vip_threshold_override=Decimal("40"))
     apply(runtime, shop.id, order(customer=account()))
     assert profiles(runtime)[0].segment == "vip"
 
 
 def test_time_zone_from_the_address_else_the_shops_marked_so(runtime: Runtime) -> None:
-    shop = add_shop(runtime)
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop.id).values(time_zone="Europe/London"))
+    shop = add_shop(runtime, time_zone="Europe/London")
     apply(runtime, shop.id, account())
     nowhere = CustomerChange("99", T0, email="z@example.com", address=Address(country_code="US"))
     apply(runtime, shop.id, nowhere)
@@ -188,23 +184,22 @@ def test_time_zone_from_the_address_else_the_shops_marked_so(runtime: Runtime) -
 def test_customers_cli_show_and_list(app: Flask, app_runtime: Runtime) -> None:
     shop = add_shop(app_runtime)
     apply(app_runtime, shop.id, order(customer=account()))
-    runner = app.test_cli_runner()
 
-    shown = runner.invoke(args=["customers", "show", SHOP_DOMAIN, "ann@example.com", "--json"])
+    shown = invoke(app, "customers", "show", SHOP_DOMAIN, "ann@example.com", "--json")
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.output)
     assert set(data) == PROFILE_KEYS
     assert (data["total_spent"], data["orders_count"], data["platform_ids"]) == ("50.00", 1, ["77"])
     assert [o["id"] for o in data["orders"]] == ["1001"]
     assert data["timeline"][0]["summary"].startswith("Order #1001")
-    by_platform_id = runner.invoke(args=["customers", "show", SHOP_DOMAIN, "77", "--json"])
+    by_platform_id = invoke(app, "customers", "show", SHOP_DOMAIN, "77", "--json")
     assert json.loads(by_platform_id.output)["id"] == data["id"]
 
-    listed = runner.invoke(args=["customers", "list", SHOP_DOMAIN, "--segment", "new", "--json"])
+    listed = invoke(app, "customers", "list", SHOP_DOMAIN, "--segment", "new", "--json")
     assert [row["email"] for row in json.loads(listed.output)] == ["ann@example.com"]
-    assert json.loads(runner.invoke(args=["customers", "list", SHOP_DOMAIN, "--segment", "vip", "--json"]).output) == []
+    assert json.loads(invoke(app, "customers", "list", SHOP_DOMAIN, "--segment", "vip", "--json").output) == []
 
-    missing = runner.invoke(args=["customers", "show", SHOP_DOMAIN, "nobody@example.com"])
+    missing = invoke(app, "customers", "show", SHOP_DOMAIN, "nobody@example.com")
     assert missing.exit_code == 1
     assert "customer not found" in missing.stderr
 

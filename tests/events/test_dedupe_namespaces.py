@@ -26,21 +26,23 @@ from integration.events.models import WebhookEvent, dedupe_key
 from integration.sync.reconcile import reconcile_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_order
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import add_shop, post_bigcommerce, post_shopify
+from tests.helpers import (
+    BC_TOKEN,
+    SHOP_DOMAIN,
+    STORE_HASH,
+    add_shop,
+    post_bigcommerce,
+    post_shopify,
+)
 
-SHOP = "namespaces.myshopify.com"
-STORE_HASH = "ns0store"
 UPDATED = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 RECONCILE_KEY = "reconcile:orders:5001:20261101T120000.000000Z"
 
 
 @pytest.fixture
-def settings(settings: Settings, fake_shopify: FakeShopify, bigcommerce_server: FakeBigCommerce) -> Settings:
-    bigcommerce_server.reset()
+def settings(settings: Settings, fake_shopify: FakeShopify, fake_bc: FakeBigCommerce) -> Settings:
     return settings.replace(
-        shopify_admin_url=fake_shopify.admin_url_template,
-        bigcommerce_api_url=bigcommerce_server.url,
-        backfill_days=3650,
+        shopify_admin_url=fake_shopify.admin_url_template, bigcommerce_api_url=fake_bc.url, backfill_days=3650
     )
 
 
@@ -53,15 +55,12 @@ def rows(runtime: Runtime) -> list[tuple[str, str, str]]:
 
 
 def test_a_shopify_webhook_id_cannot_take_reconciliations_key(
-    app: Flask, app_runtime: Runtime, fake_shopify: FakeShopify
+    app: Flask, app_runtime: Runtime, shopify: FakeShopify
 ) -> None:
-    fake_shopify.add_shop(SHOP, "shpat_ns")
-    shop_id = add_shop(app_runtime, "shopify", SHOP, "shpat_ns").id
-    fake_shopify.add_order(SHOP, 5001, "2026-11-01T12:00:00Z")
+    shop_id = add_shop(app_runtime).id
+    shopify.add_order(SHOP_DOMAIN, 5001, "2026-11-01T12:00:00Z")
     # A delivery (genuine or not: the header is unsigned) whose webhook id is reconciliation's key.
-    response = post_shopify(
-        app.test_client(), b'{"id": 1}', shop=SHOP, topic="orders/updated", webhook_id=RECONCILE_KEY
-    )
+    response = post_shopify(app.test_client(), b'{"id": 1}', topic="orders/updated", webhook_id=RECONCILE_KEY)
     assert response.status_code == 200
 
     assert reconcile_shop(app_runtime, shop_id).stored == 1  # before: 0, the order version was "already stored"
@@ -72,11 +71,10 @@ def test_a_shopify_webhook_id_cannot_take_reconciliations_key(
 
 
 def test_a_bigcommerce_scope_and_hash_cannot_take_reconciliations_key(
-    app: Flask, app_runtime: Runtime, bigcommerce_server: FakeBigCommerce
+    app: Flask, app_runtime: Runtime, fake_bc: FakeBigCommerce
 ) -> None:
-    bigcommerce_server.add_store(STORE_HASH, "bc-ns")
-    shop = add_shop(app_runtime, "bigcommerce", STORE_HASH, "bc-ns")
-    bigcommerce_server.add_order(STORE_HASH, sample_order(id=5001, date_modified="Sun, 01 Nov 2026 12:00:00 +0000"))
+    shop = add_shop(app_runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
+    fake_bc.add_order(STORE_HASH, sample_order(id=5001, date_modified="Sun, 01 Nov 2026 12:00:00 +0000"))
     # "scope:hash" spells reconciliation's key when the scope is "reconcile" (stored, as ignored).
     body = json.dumps(
         {"scope": "reconcile", "producer": f"stores/{STORE_HASH}", "hash": RECONCILE_KEY.removeprefix("reconcile:")}
@@ -99,7 +97,7 @@ def test_every_key_names_its_namespace() -> None:
 def insert(connection: sa.Connection, **row: Any) -> None:
     values = {
         "platform": "shopify",
-        "shop": SHOP,
+        "shop": SHOP_DOMAIN,
         "webhook_id": row["dedupe_key"],
         "body": b"{}",
         "status": "done",
@@ -149,7 +147,9 @@ def test_the_migration_moves_stored_webhook_keys_and_back(tmp_path: Path) -> Non
         # Shopify retrying a delivery stored before the upgrade is still a duplicate, not a new event.
         intake = EventIntake(engine)
         try:
-            stored = intake.store(Delivery("shopify", SHOP, "orders/create", "b54557e4-bdd9", "b54557e4-bdd9", b"{}"))
+            stored = intake.store(
+                Delivery("shopify", SHOP_DOMAIN, "orders/create", "b54557e4-bdd9", "b54557e4-bdd9", b"{}")
+            )
         finally:
             intake.close()
         assert stored.duplicate

@@ -4,48 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 import redis
 import sqlalchemy as sa
 from rq.job import Job, JobStatus
 
-from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.core.queues import EVENTS, PROCESS_EVENT, event_job_id
 from integration.core.runtime import Runtime
 from integration.events import dispatch
 from integration.events.dispatch import processing_timeout, relay_once, sweep
-from integration.events.intake import Delivery, EventIntake
+from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from integration.events.processing import EventProcessor, Outcome
 from integration.platforms.interfaces import TransientPlatformError
 from integration.shops.registry import RegisteredShop
 from tests.events.test_processing import FakeAdapter
-from tests.helpers import SHOP_DOMAIN, drain, fixture_bytes
+from tests.helpers import RuntimeFactory, drain, fixture_bytes, store_shopify_event
 
 NOWHERE = "unix:///tmp/nonexistent.sock"
 _keys = itertools.count()
 
 
 def store(intake: EventIntake, n: int = 1, *, body: bytes = b"{}", ignored: str | None = None) -> list[int]:
-    ids = []
-    for _ in range(n):
-        key = f"wh-{next(_keys)}"
-        stored = intake.store(
-            Delivery(
-                platform="shopify",
-                shop=SHOP_DOMAIN,
-                topic="orders/create",
-                webhook_id=key,
-                dedupe_key=key,
-                body=body,
-                ignored_reason=ignored,
-            )
-        )
-        ids.append(stored.event_id)
-    return ids
+    return [store_shopify_event(intake, body, webhook_id=f"wh-{next(_keys)}", ignored_reason=ignored) for _ in range(n)]
 
 
 def rows(runtime: Runtime, ids: Sequence[int]) -> list[WebhookEvent]:
@@ -67,11 +51,8 @@ def past_stale(runtime: Runtime) -> dt.datetime:
 
 
 @pytest.fixture
-def unreachable_redis(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(settings.replace(redis_url=NOWHERE))
-    yield runtime
-    runtime.engine.dispose()
-    runtime.redis.close()
+def unreachable_redis(make_runtime: RuntimeFactory) -> Runtime:
+    return make_runtime(redis_url=NOWHERE)
 
 
 # --- relay -----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from integration.core.runtime import Runtime
 from integration.events import processing
 from integration.events.models import WebhookEvent
 from integration.events.processing import EventFailed, EventProcessor
-from tests.helpers import SHOP_DOMAIN, add_shop, fixture_bytes, post_shopify
+from tests.helpers import SHOP_DOMAIN, add_shop, fixture_bytes, invoke, post_shopify
 
 PII_EMAIL = "ada.lovelace.private@example.com"
 PII_NAME = "Augusta Ada King"
@@ -75,12 +75,11 @@ def test_a_database_error_is_recorded_by_class_and_event_never_by_value(
     assert_clean(caplog.text, "the log")
     assert f"event {event_id}" in caplog.text and "IntegrityError" in caplog.text
 
-    runner = app.test_cli_runner()
     for args in (["events", "list"], ["events", "list", "--json"], ["events", "list", "--status", "failed"]):
-        result = runner.invoke(args=args)
+        result = invoke(app, *args)
         assert result.exit_code == 0, result.output
         assert_clean(result.output, " ".join(args))
-    listed = json.loads(runner.invoke(args=["events", "list", "--json"]).output)
+    listed = json.loads(invoke(app, "events", "list", "--json").output)
     assert [e["last_error"] for e in listed] == [last_error]
 
 

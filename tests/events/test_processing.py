@@ -14,7 +14,7 @@ from integration.core.queues import RETRY_INTERVALS
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, Fulfillment, Order, OrderLine
 from integration.events.changes import Change, Skip
-from integration.events.intake import Delivery, EventIntake
+from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from integration.events.processing import MAX_ERROR_LENGTH, EventFailed, EventProcessor, Outcome
 from integration.platforms.interfaces import (
@@ -24,33 +24,11 @@ from integration.platforms.interfaces import (
     StoredEvent,
     TransientPlatformError,
 )
-from integration.shops.models import Shop, ShopState
+from integration.shops.models import ShopState
 from integration.shops.registry import RegisteredShop
-from tests.helpers import SHOP_DOMAIN, add_shop, fixture_bytes, post_shopify
+from tests.helpers import SHOP_DOMAIN, add_shop, fixture_bytes, post_shopify, store_shopify_event, update_shop
 
 ORDER_ID = "820982911946154500"
-
-
-def store_shopify(
-    intake: EventIntake,
-    body: bytes,
-    *,
-    topic: str = "orders/create",
-    webhook_id: str = "wh-1",
-    shop: str = SHOP_DOMAIN,
-) -> int:
-    stored = intake.store(
-        Delivery(
-            platform="shopify",
-            shop=shop,
-            topic=topic,
-            webhook_id=webhook_id,
-            dedupe_key=webhook_id,
-            body=body,
-            api_version="2026-10",
-        )
-    )
-    return stored.event_id
 
 
 def event(runtime: Runtime, event_id: int) -> WebhookEvent:
@@ -93,7 +71,7 @@ def fake_processor(runtime: Runtime, adapter: FakeAdapter) -> EventProcessor:
 
 
 def test_orders_create_is_applied_and_done(runtime: Runtime, intake: EventIntake, shop: RegisteredShop) -> None:
-    event_id = store_shopify(intake, fixture_bytes("shopify/shopify_orders_create.json"))
+    event_id = store_shopify_event(intake, fixture_bytes("shopify/shopify_orders_create.json"))
     before = dt.datetime.now(dt.UTC)
     assert EventProcessor(runtime).process(event_id) is Outcome.DONE
 
@@ -144,13 +122,13 @@ def test_a_delivery_posted_to_the_app_is_processed(client: FlaskClient, app_runt
 
 def test_customers_and_fulfillments_are_applied(runtime: Runtime, intake: EventIntake, shop: RegisteredShop) -> None:
     processor = EventProcessor(runtime)
-    customer_event = store_shopify(
+    customer_event = store_shopify_event(
         intake,
         fixture_bytes("shopify/shopify_customers_create.json"),
         topic="customers/create",
         webhook_id="c",
     )
-    fulfillment_event = store_shopify(
+    fulfillment_event = store_shopify_event(
         intake,
         fixture_bytes("shopify/shopify_fulfillments_create.json"),
         topic="fulfillments/create",
@@ -170,7 +148,7 @@ def test_customers_and_fulfillments_are_applied(runtime: Runtime, intake: EventI
 
 
 def test_unknown_shop_is_quarantined(runtime: Runtime, intake: EventIntake) -> None:
-    event_id = store_shopify(intake, fixture_bytes("shopify/shopify_orders_create.json"))
+    event_id = store_shopify_event(intake, fixture_bytes("shopify/shopify_orders_create.json"))
     assert EventProcessor(runtime).process(event_id) is Outcome.QUARANTINED
     row = event(runtime, event_id)
     assert row.status == EventStatus.QUARANTINED
@@ -180,16 +158,15 @@ def test_unknown_shop_is_quarantined(runtime: Runtime, intake: EventIntake) -> N
 
 
 def test_uninstalled_shop_is_quarantined(runtime: Runtime, intake: EventIntake, shop: RegisteredShop) -> None:
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop.id).values(state=ShopState.UNINSTALLED))
-    event_id = store_shopify(intake, fixture_bytes("shopify/shopify_orders_create.json"))
+    update_shop(runtime, shop.id, state=ShopState.UNINSTALLED)
+    event_id = store_shopify_event(intake, fixture_bytes("shopify/shopify_orders_create.json"))
     assert EventProcessor(runtime).process(event_id) is Outcome.QUARANTINED
     assert "is not installed" in (event(runtime, event_id).last_error or "")
     assert count(runtime, Order) == 0
 
 
 def test_non_json_body_is_quarantined(runtime: Runtime, intake: EventIntake, shop: RegisteredShop) -> None:
-    event_id = store_shopify(intake, b"<html>not json</html>")
+    event_id = store_shopify_event(intake, b"<html>not json</html>")
     assert EventProcessor(runtime).process(event_id) is Outcome.QUARANTINED
     row = event(runtime, event_id)
     assert row.status == EventStatus.QUARANTINED
@@ -213,7 +190,7 @@ def test_compliance_topic_is_ignored_with_a_reason(client: FlaskClient, app_runt
 
 
 def test_platform_without_an_adapter_is_ignored(runtime: Runtime, intake: EventIntake) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     processor = EventProcessor(runtime, adapters={})
     assert processor.process(event_id) is Outcome.IGNORED
     assert event(runtime, event_id).last_error == "topic 'orders/create' has no handler yet"
@@ -222,7 +199,7 @@ def test_platform_without_an_adapter_is_ignored(runtime: Runtime, intake: EventI
 def test_processing_twice_is_not_claimed_and_changes_nothing(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    event_id = store_shopify(intake, fixture_bytes("shopify/shopify_orders_create.json"))
+    event_id = store_shopify_event(intake, fixture_bytes("shopify/shopify_orders_create.json"))
     processor = EventProcessor(runtime)
     assert processor.process(event_id) is Outcome.DONE
     first = event(runtime, event_id)
@@ -248,7 +225,7 @@ def test_processing_twice_is_not_claimed_and_changes_nothing(
 def test_an_event_being_processed_is_not_claimed_again(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     processor = fake_processor(runtime, FakeAdapter())
     assert processor.claim(event_id)
     assert not processor.claim(event_id)
@@ -267,7 +244,7 @@ def test_missing_event_is_not_claimed(runtime: Runtime) -> None:
 def test_failure_with_retries_left_goes_back_to_received(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     adapter = FakeAdapter(error=RuntimeError("adapter exploded"))
     with pytest.raises(EventFailed, match="adapter exploded"):
         fake_processor(runtime, adapter).process(event_id, retries_left=2)
@@ -298,7 +275,7 @@ def test_failure_with_retries_left_goes_back_to_received(
 def test_failure_without_retries_left_is_final(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop, retries_left: int | None
 ) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     with pytest.raises(EventFailed):
         fake_processor(runtime, FakeAdapter(error=KeyError("line_items"))).process(event_id, retries_left=retries_left)
     row = event(runtime, event_id)
@@ -310,7 +287,7 @@ def test_failure_without_retries_left_is_final(
 
 
 def test_long_errors_are_cut(runtime: Runtime, intake: EventIntake, shop: RegisteredShop) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     with pytest.raises(EventFailed):
         fake_processor(runtime, FakeAdapter(error=ValueError("x" * 10_000))).process(event_id, retries_left=0)
     assert len(event(runtime, event_id).last_error or "") == MAX_ERROR_LENGTH
@@ -319,7 +296,7 @@ def test_long_errors_are_cut(runtime: Runtime, intake: EventIntake, shop: Regist
 def test_transient_error_without_retries_left_waits_for_the_sweep(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     before = dt.datetime.now(dt.UTC)
     outcome = fake_processor(runtime, FakeAdapter(error=TransientPlatformError("429 from platform"))).process(
         event_id, retries_left=0
@@ -339,7 +316,7 @@ def test_transient_error_without_retries_left_waits_for_the_sweep(
 def test_transient_error_honours_a_longer_retry_after(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     before = dt.datetime.now(dt.UTC)
     error = TransientPlatformError("503", retry_after=2 * RETRY_INTERVALS[-1])
     assert fake_processor(runtime, FakeAdapter(error=error)).process(event_id, retries_left=0) is Outcome.RETRY
@@ -351,7 +328,7 @@ def test_transient_error_honours_a_longer_retry_after(
 def test_transient_error_with_retries_left_is_left_to_rq(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     with pytest.raises(EventFailed, match="timeout"):
         fake_processor(runtime, FakeAdapter(error=TransientPlatformError("timeout"))).process(event_id, retries_left=3)
     row = event(runtime, event_id)
@@ -361,7 +338,7 @@ def test_transient_error_with_retries_left_is_left_to_rq(
 def test_not_found_at_platform_is_done_with_the_reason(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     adapter = FakeAdapter(error=NotFoundAtPlatform("order 250 is gone"))
     assert fake_processor(runtime, adapter).process(event_id, retries_left=2) is Outcome.DONE
     row = event(runtime, event_id)
@@ -371,7 +348,7 @@ def test_not_found_at_platform_is_done_with_the_reason(
 
 
 def test_skip_is_ignored_with_the_reason(runtime: Runtime, intake: EventIntake, shop: RegisteredShop) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     adapter = FakeAdapter(result=Skip("checkout not completed"))
     assert fake_processor(runtime, adapter).process(event_id) is Outcome.IGNORED
     row = event(runtime, event_id)
@@ -382,7 +359,7 @@ def test_skip_is_ignored_with_the_reason(runtime: Runtime, intake: EventIntake, 
 def test_bad_payload_from_an_adapter_is_quarantined(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    event_id = store_shopify(intake, b"{}")
+    event_id = store_shopify_event(intake, b"{}")
     adapter = FakeAdapter(error=BadPayload("order has no usable id"))
     assert fake_processor(runtime, adapter).process(event_id, retries_left=2) is Outcome.QUARANTINED
     row = event(runtime, event_id)
@@ -395,10 +372,10 @@ def test_bad_payload_from_an_adapter_is_quarantined(
 def test_orders_updated_before_orders_create_ends_with_the_newer_order(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    updated = store_shopify(
+    updated = store_shopify_event(
         intake, fixture_bytes("shopify/shopify_orders_updated.json"), topic="orders/updated", webhook_id="u"
     )
-    created = store_shopify(intake, fixture_bytes("shopify/shopify_orders_create.json"), webhook_id="c")
+    created = store_shopify_event(intake, fixture_bytes("shopify/shopify_orders_create.json"), webhook_id="c")
     processor = EventProcessor(runtime)
     assert processor.process(updated) is Outcome.DONE
     assert processor.process(created) is Outcome.DONE  # done: there was nothing newer to write
@@ -422,8 +399,8 @@ def test_orders_updated_before_orders_create_ends_with_the_newer_order(
 def test_orders_create_then_updated_ends_with_the_newer_order(
     runtime: Runtime, intake: EventIntake, shop: RegisteredShop
 ) -> None:
-    created = store_shopify(intake, fixture_bytes("shopify/shopify_orders_create.json"), webhook_id="c")
-    updated = store_shopify(
+    created = store_shopify_event(intake, fixture_bytes("shopify/shopify_orders_create.json"), webhook_id="c")
+    updated = store_shopify_event(
         intake, fixture_bytes("shopify/shopify_orders_updated.json"), topic="orders/updated", webhook_id="u"
     )
     processor = EventProcessor(runtime)

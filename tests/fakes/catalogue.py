@@ -10,8 +10,9 @@
   (``id:in``, ``include_fields``, ``page``/``limit``) and ``GET /v3/catalog/trees/categories``
   (``category_id:in``), v3-shaped with ``meta.pagination``.
 
-They are subclasses rather than edits so that the shared fakes stay as they are; each needs its own
-server (Flask takes no new routes once an app has served a request).
+They are subclasses rather than edits of the base fakes; the suite's one server per platform
+(``tests/platform_fixtures.py``) is built from them, so their routes exist before the first request
+(Flask takes no new routes once an app has served one).
 """
 
 from __future__ import annotations

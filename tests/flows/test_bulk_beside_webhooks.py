@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.events.dispatch import relay_once
-from integration.events.intake import Delivery, EventIntake
+from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from integration.sync.reconcile import enqueue_reconciliations
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import add_shop, crash, fixture_bytes, start_worker, wait_until
+from tests.helpers import add_shop, crash, fixture_bytes, start_worker, store_shopify_event, wait_until
 from tests.sync.test_reconcile import NOW, SHOP, TOKEN, order_fields, stamp
 
 ORDERS = 2000  # eight pages; each found order is one read-back on the bulk worker
@@ -80,9 +80,9 @@ def test_webhooks_are_done_while_a_large_backfill_is_still_running(
     webhook_ids = []
     for n in range(WEBHOOKS):
         order = {**template, "id": 9_000_000 + n, "updated_at": stamp(NOW)}
-        key = f"bulk-beside-{n}"
-        delivery = Delivery("shopify", SHOP, "orders/create", key, key, json.dumps(order).encode())
-        webhook_ids.append(intake.store(delivery).event_id)
+        webhook_ids.append(
+            store_shopify_event(intake, json.dumps(order).encode(), webhook_id=f"bulk-beside-{n}", shop=SHOP)
+        )
 
     def webhooks_done() -> bool:
         relay_once(runtime)

@@ -4,10 +4,8 @@ BigCommerce over HTTP. These are the failure modes the spine promises to survive
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
 from integration.customers.models import Order
 from integration.events.dispatch import relay_once, sweep
+from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from tests.fakes.bigcommerce_api import (
     FakeBigCommerce,
@@ -30,8 +29,10 @@ from tests.fakes.bigcommerce_api import (
     sample_shipping_addresses,
 )
 from tests.helpers import (
+    BC_TOKEN,
     STORE_HASH,
     LiveServer,
+    RuntimeFactory,
     add_shop,
     bigcommerce_body,
     crash,
@@ -40,6 +41,8 @@ from tests.helpers import (
     fixture_bytes,
     shopify_headers,
     start_worker,
+    store_bigcommerce_event,
+    store_shopify_event,
     wait_until,
 )
 
@@ -57,52 +60,22 @@ def status_of(runtime: Runtime, event_id: int) -> str:
 
 
 @pytest.fixture
-def fake_bc(bigcommerce_server: FakeBigCommerce) -> FakeBigCommerce:
-    bigcommerce_server.reset()
-    bigcommerce_server.add_store(STORE_HASH, "bc-access-token")
-    bigcommerce_server.add_order(STORE_HASH, sample_order(), sample_products(), sample_shipping_addresses())
-    return bigcommerce_server
-
-
-@pytest.fixture
-def bc_settings(settings: Settings, fake_bc: FakeBigCommerce) -> Settings:
-    return settings.replace(bigcommerce_api_url=fake_bc.url)
-
-
-@pytest.fixture
-def bc_runtime(bc_settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(bc_settings)
-    yield runtime
-    runtime.engine.dispose()
-
-
-def store_bigcommerce_event(runtime: Runtime, body: bytes) -> int:
-    from integration.events.intake import Delivery, EventIntake
-
-    payload = json.loads(body)
-    stored = EventIntake(runtime.engine).store(
-        Delivery(
-            platform="bigcommerce",
-            shop=STORE_HASH,
-            topic=payload["scope"],
-            webhook_id=payload["hash"],
-            dedupe_key=f"{payload['scope']}:{payload['hash']}",
-            body=body,
-        )
-    )
-    return stored.event_id
+def bc_runtime(make_runtime: RuntimeFactory, fake_bc: FakeBigCommerce) -> Runtime:
+    """A runtime on the fake BigCommerce, whose store has order 218."""
+    fake_bc.add_order(STORE_HASH, sample_order(), sample_products(), sample_shipping_addresses())
+    return make_runtime(bigcommerce_api_url=fake_bc.url)
 
 
 def test_a_worker_killed_mid_job_is_finished_after_the_sweep(
-    bc_settings: Settings, bc_runtime: Runtime, fake_bc: FakeBigCommerce
+    bc_runtime: Runtime, fake_bc: FakeBigCommerce, intake: EventIntake
 ) -> None:
-    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token="bc-access-token")
-    event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=218))
+    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
+    event_id = store_bigcommerce_event(intake, bigcommerce_body(resource_id=218))
     # The platform stalls on this call, so the job is mid-flight when we kill the worker.
     fake_bc.queue_response("GET", r"/v2/orders/218$", 200, body=sample_order(), delay=60)
     assert relay_once(bc_runtime) == 1
 
-    worker = start_worker(bc_settings)
+    worker = start_worker(bc_runtime.settings)
     try:
         wait_until(lambda: status_of(bc_runtime, event_id) == EventStatus.PROCESSING, message="job started")
         wait_until(lambda: fake_bc.requests_to(r"/v2/orders/218$"), message="the platform call")
@@ -118,7 +91,7 @@ def test_a_worker_killed_mid_job_is_finished_after_the_sweep(
     report = sweep(bc_runtime, now=utcnow() + dt.timedelta(hours=1))
     assert report.requeued == [event_id]
 
-    finisher = start_worker(bc_settings, burst=True)
+    finisher = start_worker(bc_runtime.settings, burst=True)
     assert finisher.wait(timeout=60) == 0
     [event] = events(bc_runtime)
     assert (event.status, event.attempts) == (EventStatus.DONE, 2)
@@ -163,12 +136,12 @@ def test_two_processes_delivering_the_same_webhooks_at_once_store_and_process_ea
 
 
 def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
-    settings: Settings, short_tmp: Path, request: pytest.FixtureRequest
+    make_runtime: RuntimeFactory, short_tmp: Path, request: pytest.FixtureRequest
 ) -> None:
     own_redis = EmbeddedRedis(short_tmp / f"outage-{request.node.name[-8:]}-{os.getpid()}", persistent=True)
     own_redis.start()
-    settings = settings.replace(redis_url=own_redis.url)
-    runtime = Runtime.from_settings(settings)
+    runtime = make_runtime(redis_url=own_redis.url)
+    settings = runtime.settings
     add_shop(runtime)
     server = LiveServer(settings, workers=1)
     try:
@@ -196,21 +169,12 @@ def test_webhooks_arriving_while_redis_is_down_are_processed_once_it_is_back(
     finally:
         server.stop()
         own_redis.stop()
-        runtime.engine.dispose()
 
 
-def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime) -> None:
+def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime, intake: EventIntake) -> None:
     add_shop(runtime)
     body = fixture_bytes("shopify/shopify_orders_create.json")
-    from integration.events.intake import Delivery, EventIntake
-
-    intake = EventIntake(runtime.engine)
-    ids = [
-        intake.store(
-            Delivery("shopify", "demo-shop.myshopify.com", "orders/create", f"lost-{i}", f"lost-{i}", body)
-        ).event_id
-        for i in range(3)
-    ]
+    ids = [store_shopify_event(intake, body, webhook_id=f"lost-{i}") for i in range(3)]
     assert relay_once(runtime) == 3
     runtime.redis.flushall()  # Redis restarted without its data: the queued jobs are gone
 
@@ -220,9 +184,11 @@ def test_jobs_lost_with_redis_data_are_requeued_by_the_sweep(runtime: Runtime) -
     assert {e.status for e in events(runtime)} == {EventStatus.DONE}
 
 
-def test_bigcommerce_rate_limit_then_success_over_real_http(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
-    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token="bc-access-token")
-    event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=218))
+def test_bigcommerce_rate_limit_then_success_over_real_http(
+    bc_runtime: Runtime, fake_bc: FakeBigCommerce, intake: EventIntake
+) -> None:
+    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
+    event_id = store_bigcommerce_event(intake, bigcommerce_body(resource_id=218))
     fake_bc.queue_response("GET", r"/v2/orders/218$", 429, headers={"X-Rate-Limit-Time-Reset-Ms": "1500"})
 
     drain(bc_runtime)
@@ -244,10 +210,10 @@ def test_bigcommerce_rate_limit_then_success_over_real_http(bc_runtime: Runtime,
 
 
 def test_bigcommerce_order_gone_at_the_platform_finishes_with_the_reason(
-    bc_runtime: Runtime, fake_bc: FakeBigCommerce
+    bc_runtime: Runtime, fake_bc: FakeBigCommerce, intake: EventIntake
 ) -> None:
-    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token="bc-access-token")
-    event_id = store_bigcommerce_event(bc_runtime, bigcommerce_body(resource_id=9999, event_hash="f" * 40))
+    add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN)
+    event_id = store_bigcommerce_event(intake, bigcommerce_body(resource_id=9999, event_hash="f" * 40))
     drain(bc_runtime)
     with bc_runtime.session() as session:
         event = session.get(WebhookEvent, event_id)

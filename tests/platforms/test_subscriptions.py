@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,36 +13,22 @@ from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.customers.profiles import upsert_profile
 from integration.events.changes import Address, CustomerChange
+from integration.platforms.shopify.subscriptions import SUBSCRIPTION_TOPICS, graphql_topic
 from integration.shops.models import Shop
-from integration.shops.registry import TokenGrant, register_shop
+from integration.shops.registry import TokenGrant
 from integration.shops.subscriptions import check_shop
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, STORE_HASH, add_shop
-
-bigcommerce_hooks = pytest.importorskip("integration.platforms.bigcommerce.hooks")
-shopify_subscriptions = pytest.importorskip("integration.platforms.shopify.subscriptions")
-
-BC_TOKEN = "bc-api-token-e2e"
-SHOPIFY_TOKEN = "shpat_e2e_token"
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, RuntimeFactory, add_shop, shop_row
 
 
 @pytest.fixture
-def platform_runtime(
-    runtime: Runtime, fake_shopify: FakeShopify, bigcommerce_server: FakeBigCommerce
-) -> Iterator[Runtime]:
-    bigcommerce_server.reset()
-    own = Runtime.from_settings(
-        runtime.settings.replace(
-            shopify_admin_url=fake_shopify.admin_url_template,
-            bigcommerce_api_url=bigcommerce_server.url,
-            public_url="https://app.example.com",
-        )
+def platform_runtime(make_runtime: RuntimeFactory, fake_shopify: FakeShopify, fake_bc: FakeBigCommerce) -> Runtime:
+    return make_runtime(
+        shopify_admin_url=fake_shopify.admin_url_template,
+        bigcommerce_api_url=fake_bc.url,
+        public_url="https://app.example.com",
     )
-    yield own
-    own.engine.dispose()
-    if own._redis is not None:
-        own._redis.close()
 
 
 def stored_report(runtime: Runtime, shop_id: int) -> dict[str, Any]:
@@ -54,14 +39,13 @@ def stored_report(runtime: Runtime, shop_id: int) -> dict[str, Any]:
 
 
 def test_bigcommerce_hooks_are_created_then_a_deactivated_one_is_reactivated(
-    platform_runtime: Runtime, bigcommerce_server: FakeBigCommerce
+    platform_runtime: Runtime, fake_bc: FakeBigCommerce
 ) -> None:
-    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
     shop = add_shop(platform_runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
 
     first = check_shop(platform_runtime, shop.id)
     assert first is not None and first.created and not first.problems
-    hooks = bigcommerce_server.hooks_of(STORE_HASH)
+    hooks = fake_bc.hooks_of(STORE_HASH)
     assert len(hooks) == len(first.created)
     # The hooks send the shop's current webhook token, which the intake checks.
     assert all(shop.webhook_token in (h["headers"] or {}).values() for h in hooks)
@@ -69,17 +53,17 @@ def test_bigcommerce_hooks_are_created_then_a_deactivated_one_is_reactivated(
 
     # BigCommerce deactivated one after 48 h of failed deliveries.
     dead = hooks[0]
-    bigcommerce_server.set_hook(STORE_HASH, dead["id"], is_active=False)
+    fake_bc.set_hook(STORE_HASH, dead["id"], is_active=False)
     second = check_shop(platform_runtime, shop.id)
     assert second is not None
     assert second.reactivated == (dead["scope"],)
     assert (second.created, second.problems) == ((), ())
-    assert all(h["is_active"] for h in bigcommerce_server.hooks_of(STORE_HASH))
+    assert all(h["is_active"] for h in fake_bc.hooks_of(STORE_HASH))
     assert stored_report(platform_runtime, shop.id)["reactivated"] == [dead["scope"]]
 
 
-def test_bigcommerce_refusal_is_recorded(platform_runtime: Runtime, bigcommerce_server: FakeBigCommerce) -> None:
-    bigcommerce_server.add_store(STORE_HASH, "another-token")  # ours was revoked: 401
+def test_bigcommerce_refusal_is_recorded(platform_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
+    fake_bc.add_store(STORE_HASH, "another-token")  # ours was revoked: 401
     shop = add_shop(platform_runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
     report = check_shop(platform_runtime, shop.id)
     assert report is not None and report.problems
@@ -102,19 +86,16 @@ def _created(topic: str, errors: list[dict[str, str]] | None = None) -> dict[str
 
 
 def test_shopify_missing_subscriptions_are_created_and_a_refused_topic_recorded(
-    platform_runtime: Runtime, fake_shopify: FakeShopify
+    platform_runtime: Runtime, shopify: FakeShopify
 ) -> None:
-    topics = shopify_subscriptions.SUBSCRIPTION_TOPICS
-    graphql_topic = shopify_subscriptions.graphql_topic
     uri = "https://app.example.com/webhooks/shopify"
-    kept, refused, *missing = topics
-    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    shop = add_shop(platform_runtime, token=SHOPIFY_TOKEN)
+    kept, refused, *missing = SUBSCRIPTION_TOPICS
+    shop = add_shop(platform_runtime)
     # The fake Admin API does not keep subscriptions: answer the calls in order, as Shopify would.
-    fake_shopify.queue_response(200, _subscriptions_page([{"id": "gid://1", "topic": graphql_topic(kept), "uri": uri}]))
-    fake_shopify.queue_response(200, _created(refused, [{"field": "topic", "message": "Access denied for topic"}]))
+    shopify.queue_response(200, _subscriptions_page([{"id": "gid://1", "topic": graphql_topic(kept), "uri": uri}]))
+    shopify.queue_response(200, _created(refused, [{"field": "topic", "message": "Access denied for topic"}]))
     for topic in missing:
-        fake_shopify.queue_response(200, _created(topic))
+        shopify.queue_response(200, _created(topic))
 
     report = check_shop(platform_runtime, shop.id)
     assert report is not None
@@ -122,10 +103,10 @@ def test_shopify_missing_subscriptions_are_created_and_a_refused_topic_recorded(
     assert report.created == tuple(missing)
     assert len(report.problems) == 1 and report.problems[0].startswith(f"{refused}: ")
     # What was sent: our token, our delivery URI.
-    creates = fake_shopify.graphql_requests("webhookSubscriptionCreate")
-    assert len(creates) == len(topics) - 1
+    creates = shopify.graphql_requests("webhookSubscriptionCreate")
+    assert len(creates) == len(SUBSCRIPTION_TOPICS) - 1
     assert {r.body["variables"]["webhookSubscription"]["uri"] for r in creates} == {uri}  # type: ignore[index]
-    assert {r.headers.get("X-Shopify-Access-Token") for r in fake_shopify.graphql_requests()} == {SHOPIFY_TOKEN}
+    assert {r.headers.get("X-Shopify-Access-Token") for r in shopify.graphql_requests()} == {SHOPIFY_TOKEN}
     stored = stored_report(platform_runtime, shop.id)
     assert (stored["present"], stored["created"], stored["problems"]) == ([kept], list(missing), list(report.problems))
 
@@ -145,25 +126,17 @@ def _zone(runtime: Runtime, customer_id: int) -> tuple[str | None, str | None]:
         return customer.time_zone, customer.time_zone_source
 
 
-def _shop(runtime: Runtime, shop_id: int) -> Shop:
-    with runtime.session() as session:
-        shop = session.get_one(Shop, shop_id)
-        session.expunge(shop)
-        return shop
-
-
 def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_follow_it(
-    platform_runtime: Runtime, fake_shopify: FakeShopify
+    platform_runtime: Runtime, shopify: FakeShopify
 ) -> None:
-    fake_shopify.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    shop = add_shop(platform_runtime, token=SHOPIFY_TOKEN)
+    shop = add_shop(platform_runtime)
     # A US address without a state says nothing about the zone (the US spans several).
     vague = _profile(platform_runtime, shop.id, "1", Address(city="Springfield", country_code="US"))
     placed = _profile(platform_runtime, shop.id, "2", Address(city="Berlin", country_code="DE"))
     assert _zone(platform_runtime, vague) == (None, "shop")  # the shop's zone was never read
 
     check_shop(platform_runtime, shop.id)
-    facts = _shop(platform_runtime, shop.id)
+    facts = shop_row(platform_runtime, shop.id)
     assert (facts.name, facts.currency, facts.primary_domain) == ("Demo Shop", "USD", SHOP_DOMAIN)
     assert facts.owner_email == "owner@demo-shop.example.com" and facts.facts_read_at is not None
     assert (facts.platform_time_zone, facts.time_zone) == ("America/New_York", "America/New_York")
@@ -174,9 +147,9 @@ def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_fol
     assert _zone(platform_runtime, later) == ("America/New_York", "shop")
 
     # The merchant moves the shop on Shopify: the next check follows.
-    fake_shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Los_Angeles", name="Demo Shop West")
+    shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Los_Angeles", name="Demo Shop West")
     check_shop(platform_runtime, shop.id)
-    assert _shop(platform_runtime, shop.id).name == "Demo Shop West"
+    assert shop_row(platform_runtime, shop.id).name == "Demo Shop West"
     assert [_zone(platform_runtime, c)[0] for c in (vague, placed, later)] == [
         "America/Los_Angeles",
         "Europe/Berlin",
@@ -188,33 +161,30 @@ def test_every_check_reads_the_shop_facts_and_customers_using_the_shops_zone_fol
 
     with platform_runtime.session() as session:
         set_time_zone_override(session, session.get_one(Shop, shop.id), "Europe/Dublin")
-    fake_shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Denver", email="not an email")
+    shopify.set_shop_facts(SHOP_DOMAIN, ianaTimezone="America/Denver", email="not an email")
     check_shop(platform_runtime, shop.id)
-    facts = _shop(platform_runtime, shop.id)
+    facts = shop_row(platform_runtime, shop.id)
     assert (facts.platform_time_zone, facts.time_zone) == ("America/Denver", "Europe/Dublin")
     assert facts.owner_email == "owner@demo-shop.example.com"  # what the platform sent was no address
     assert _zone(platform_runtime, vague) == ("Europe/Dublin", "shop")
 
 
-def test_bigcommerce_store_facts_and_a_refusal_of_them(
-    platform_runtime: Runtime, bigcommerce_server: FakeBigCommerce
-) -> None:
-    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
+def test_bigcommerce_store_facts_and_a_refusal_of_them(platform_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
     shop = add_shop(platform_runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
-    bigcommerce_server.set_store_info(STORE_HASH, timezone={"name": "Australia/Sydney"}, currency="AUD")
+    fake_bc.set_store_info(STORE_HASH, timezone={"name": "Australia/Sydney"}, currency="AUD")
     report = check_shop(platform_runtime, shop.id)
     assert report is not None and not report.problems
-    facts = _shop(platform_runtime, shop.id)
+    facts = shop_row(platform_runtime, shop.id)
     assert (facts.time_zone, facts.currency, facts.owner_email) == ("Australia/Sydney", "AUD", "jane.does@example.com")
     assert facts.primary_domain == "my-awesome.store"
 
     # The app lost store_v2_information_read_only: the hooks are still checked, the refusal is for ops.
-    bigcommerce_server.queue_response("GET", r"/v2/store$", 403)
+    fake_bc.queue_response("GET", r"/v2/store$", 403)
     report = check_shop(platform_runtime, shop.id)
     assert report is not None and report.present
     assert report.problems == ("shop facts not read: the platform refused: BigCommerce GET /v2/store answered 403",)
     assert stored_report(platform_runtime, shop.id)["problems"] == list(report.problems)
-    assert _shop(platform_runtime, shop.id).time_zone == "Australia/Sydney"  # kept from before
+    assert shop_row(platform_runtime, shop.id).time_zone == "Australia/Sydney"  # kept from before
 
 
 def test_a_shopify_token_that_expired_is_refreshed_before_the_check(
@@ -225,16 +195,9 @@ def test_a_shopify_token_that_expired_is_refreshed_before_the_check(
     fake_shopify.oauth.configure(api_key=settings.shopify_api_key, secret=settings.shopify_api_secret)
     fake_shopify.add_shop(SHOP_DOMAIN, "shpat_current")  # ours expired: the Admin API no longer takes it
     fake_shopify.oauth.set_refresh_token(SHOP_DOMAIN, "shprt_live")
-    with platform_runtime.session() as session:
-        registered = register_shop(
-            session,
-            platform_runtime.cipher,
-            "shopify",
-            SHOP_DOMAIN,
-            "shpat_expired",
-            grant=TokenGrant(refresh_token="shprt_live", access_expires_at=utcnow() - dt.timedelta(minutes=1)),
-        )
+    expired = TokenGrant(refresh_token="shprt_live", access_expires_at=utcnow() - dt.timedelta(minutes=1))
+    registered = add_shop(platform_runtime, "shopify", SHOP_DOMAIN, "shpat_expired", grant=expired)
     report = check_shop(platform_runtime, registered.id)
     assert report is not None and not report.problems, report
     assert fake_shopify.oauth.calls["refresh_token"] == 1
-    assert _shop(platform_runtime, registered.id).time_zone == "America/New_York"
+    assert shop_row(platform_runtime, registered.id).time_zone == "America/New_York"

@@ -17,25 +17,21 @@ from integration.customers.models import Customer, TimelineEntry
 from integration.reps.books import assign, candidates, fill_from_pool, pool_size, release
 from integration.reps.models import Rep
 from integration.reps.roster import RepInput, add_rep, hand_over, leave
-from tests.helpers import add_shop
+from tests.helpers import add_customer, add_shop
 
 
 def add_customers(runtime: Runtime, shop_id: int, n: int, *, zone: str = "Europe/London", vip: int = 0) -> list[int]:
-    with runtime.session() as session:
-        rows = [
-            Customer(
-                shop_id=shop_id,
-                email=f"c{i}@example.com",
-                first_name=f"C{i}",
-                time_zone=zone,
-                segment="vip" if i < vip else "new",
-                source_updated_at=sa.func.now(),
-            )
-            for i in range(n)
-        ]
-        session.add_all(rows)
-        session.flush()
-        return [row.id for row in rows]
+    return [
+        add_customer(
+            runtime,
+            shop_id,
+            email=f"c{i}@example.com",
+            first_name=f"C{i}",
+            time_zone=zone,
+            segment="vip" if i < vip else "new",
+        )
+        for i in range(n)
+    ]
 
 
 def rep(runtime: Runtime, shop_id: int, email: str, zone: str = "Europe/London", **kw: object) -> int:
@@ -138,7 +134,7 @@ def _assign_all(args: tuple[dict[str, object], Sequence[int]]) -> list[int | Non
                 results.append(assign(session, customer_id))
         return results
     finally:
-        runtime.engine.dispose()
+        runtime.close()
 
 
 def test_concurrent_assignment_in_separate_processes_never_exceeds_a_capacity(

@@ -4,7 +4,6 @@ when the task moves and deleted when it closes; rows stay the truth (the sweep m
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -13,14 +12,13 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
-from integration.core.config import Settings
 from integration.core.periodic import periodic_jobs
 from integration.core.queues import MAINTENANCE
 from integration.core.runtime import Runtime
 from integration.reps.models import CheckIn, CheckInStatus
 from integration.reps.outcomes import record_outcome
 from integration.reps.timers import make_due
-from tests.helpers import add_shop, drain, job_environment
+from tests.helpers import RuntimeFactory, add_shop, drain, job_environment
 from tests.reps.conftest import World, utc
 
 # A week that has passed (so RQ's scheduler moves its jobs now) and one still to come.
@@ -128,10 +126,8 @@ def test_the_sweep_makes_an_overdue_task_due_when_redis_lost_its_job(world: Worl
 
 
 @pytest.fixture
-def runtime_without_redis(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(settings.replace(redis_url="redis://127.0.0.1:9/0"))  # nothing listens
-    yield runtime
-    runtime.engine.dispose()
+def runtime_without_redis(make_runtime: RuntimeFactory) -> Runtime:
+    return make_runtime(redis_url="redis://127.0.0.1:9/0")  # nothing listens
 
 
 def test_without_redis_the_task_is_still_stored_and_the_sweep_makes_it_due(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,20 +15,28 @@ from rq.exceptions import NoSuchJobError
 from rq.registry import ScheduledJobRegistry
 
 from integration import runtime_of
-from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.core.queues import MAINTENANCE
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.customers.views import rep_and_next_checkin
-from integration.events.intake import Delivery, EventIntake
+from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from integration.reps.books import zone
 from integration.reps.models import CheckIn
 from integration.reps.roster import RepInput, add_rep
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_order, sample_shipment, sample_shipping_addresses
-from tests.helpers import STORE_HASH, add_shop, bigcommerce_body, drain, fixture_bytes, post_shopify
-from tests.platform_fixtures import TOKEN
+from tests.helpers import (
+    BC_TOKEN,
+    STORE_HASH,
+    RuntimeFactory,
+    add_shop,
+    bigcommerce_body,
+    drain,
+    fixture_bytes,
+    post_shopify,
+    store_bigcommerce_event,
+)
 
 ALL_WEEK = "Mon-Sun 00:00-24:00"  # the rep is always working: only the customer's window decides
 
@@ -109,16 +116,8 @@ def test_a_shopify_order_shipped_then_delivered_then_cancelled(client: FlaskClie
 
 
 @pytest.fixture
-def bc_runtime(settings: Settings, fake_bc: FakeBigCommerce) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(settings.replace(bigcommerce_api_url=fake_bc.url))
-    yield runtime
-    runtime.engine.dispose()
-
-
-def store_bigcommerce(runtime: Runtime, intake: EventIntake, body: bytes) -> None:
-    payload = json.loads(body)
-    key = f"{payload['scope']}:{payload['hash']}"
-    intake.store(Delivery("bigcommerce", STORE_HASH, payload["scope"], payload["hash"], key, body))
+def bc_runtime(make_runtime: RuntimeFactory, fake_bc: FakeBigCommerce) -> Runtime:
+    return make_runtime(bigcommerce_api_url=fake_bc.url)
 
 
 def rfc2822(moment: dt.datetime) -> str:
@@ -126,7 +125,7 @@ def rfc2822(moment: dt.datetime) -> str:
 
 
 def test_a_bigcommerce_order_marked_shipped_then_its_shipment(bc_runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
-    shop = add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=TOKEN).id
+    shop = add_shop(bc_runtime, "bigcommerce", STORE_HASH, token=BC_TOKEN).id
     with bc_runtime.session() as session:
         add_rep(session, shop, RepInput("Dana", "dana@shop.example", "America/Chicago", hours=ALL_WEEK))
     t0 = utcnow().replace(microsecond=0)
@@ -135,7 +134,7 @@ def test_a_bigcommerce_order_marked_shipped_then_its_shipment(bc_runtime: Runtim
     fake_bc.add_order(STORE_HASH, order, [], sample_shipping_addresses())
     intake = EventIntake(bc_runtime.engine)
     try:
-        store_bigcommerce(bc_runtime, intake, bigcommerce_body("store/order/statusUpdated", 218, event_hash="h1"))
+        store_bigcommerce_event(intake, bigcommerce_body("store/order/statusUpdated", 218, event_hash="h1"))
         drain(bc_runtime)
         (from_status,) = checkins(bc_runtime)  # status Shipped 3 days ago + 4 transit days
         assert (from_status.delivered_at, from_status.delivery_estimated) == (marked + dt.timedelta(days=4), True)
@@ -143,7 +142,7 @@ def test_a_bigcommerce_order_marked_shipped_then_its_shipment(bc_runtime: Runtim
         shipped = t0 - dt.timedelta(days=5)
         fake_bc.add_shipment(STORE_HASH, 218, sample_shipment(id=12, date_created=rfc2822(shipped)))
         body = bigcommerce_body("store/shipment/created", 12, event_hash="h2", orderId=218)
-        store_bigcommerce(bc_runtime, intake, body)
+        store_bigcommerce_event(intake, body)
         drain(bc_runtime)
     finally:
         intake._discard_connection()

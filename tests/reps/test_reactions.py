@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from integration import runtime_of
 from integration.customers.models import Customer
 from integration.reps.roster import RepInput, add_rep
-from tests.helpers import SHOP_DOMAIN, add_shop, drain, fixture_bytes, post_shopify
+from tests.helpers import SHOP_DOMAIN, add_shop, drain, fixture_bytes, invoke, post_shopify
 
 
 def paid_order(order_id: int, *, test: bool) -> bytes:
@@ -35,7 +35,6 @@ def test_a_paid_order_assigns_a_rep_and_a_test_order_does_not(client: FlaskClien
     with runtime.session() as session:
         ((customer_id, rep_id),) = session.execute(sa.select(Customer.id, Customer.rep_id)).all()
         assert rep_id == dana
-    cli = client.application.test_cli_runner()
-    profile = cli.invoke(args=["customers", "show", SHOP_DOMAIN, str(customer_id), "--json"])
+    profile = invoke(client.application, "customers", "show", SHOP_DOMAIN, str(customer_id), "--json")
     assert profile.exit_code == 0, profile.output
     assert json.loads(profile.output)["rep"] == {"name": "Dana", "email": "dana@shop.example"}

@@ -10,13 +10,12 @@ from integration.shops.lifecycle import uninstall
 from integration.shops.models import Shop, ShopState
 from integration.shops.registry import register_shop
 from integration.sync.reconcile import enqueue_reconciliations
-from tests.helpers import SHOP_DOMAIN, add_shop
+from tests.helpers import SHOP_DOMAIN, add_customer, add_shop
 
 
 def test_uninstall_then_reinstall(runtime: Runtime) -> None:
     shop = add_shop(runtime)
-    with runtime.session() as session:
-        session.add(Customer(shop_id=shop.id, email="kept@example.com", source_updated_at=sa.func.now()))
+    add_customer(runtime, shop.id, email="kept@example.com")
     enqueue_reconciliations(runtime, [shop.id])
     assert runtime.queue("bulk").job_ids == [f"reconcile-{shop.id}"]
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from integration.core.config import Settings
@@ -24,7 +23,7 @@ from integration.platforms.shopify.client import ShopifyAPIError, ShopifyGraphQL
 from integration.shops.lifecycle import uninstall
 from integration.shops.models import Shop
 from integration.shops.subscriptions import check_shop, enqueue_checks, summarise_report
-from tests.helpers import STORE_HASH, add_shop, drain
+from tests.helpers import STORE_HASH, add_shop, drain, update_shop
 
 # Where each connection looks its ensure function up.
 SHOPIFY_ENSURE = "integration.platforms.shopify.connection.ensure_subscriptions"
@@ -157,8 +156,7 @@ def test_an_unreadable_token_is_a_problem_not_a_crash(runtime: Runtime, stand_in
     fake = stand_in("shopify")
     shop = add_shop(runtime)
     foreign = TokenCipher(Fernet.generate_key().decode()).encrypt("shpat_x")
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop.id).values(access_token_enc=foreign))
+    update_shop(runtime, shop.id, access_token_enc=foreign)
     report = check_shop(runtime, shop.id)
     assert report is not None and "cannot be decrypted" in report.problems[0]
     assert fake.calls == []
@@ -169,9 +167,7 @@ def test_a_bigcommerce_store_without_a_webhook_token_is_not_given_tokenless_hook
     runtime: Runtime, stand_in: Callable[..., StandIn]
 ) -> None:
     fake = stand_in("bigcommerce")
-    shop = add_shop(runtime, "bigcommerce", STORE_HASH)
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop.id).values(webhook_token_enc=None))
+    shop = add_shop(runtime, "bigcommerce", STORE_HASH, webhook_token_enc=None)
     report = check_shop(runtime, shop.id)
     assert report is not None and report.problems == ("no webhook token stored: re-register the store to set one",)
     assert fake.calls == []
@@ -225,11 +221,7 @@ def test_summary_of_a_shop_never_checked_or_with_a_broken_report() -> None:
 
 def test_a_shop_whose_token_refresh_failed_is_not_called(runtime: Runtime, stand_in: Callable[..., StandIn]) -> None:
     fake = stand_in("shopify")
-    shop = add_shop(runtime)
-    with runtime.session() as session:
-        session.execute(
-            sa.update(Shop).where(Shop.id == shop.id).values(token_state="refresh_failed", token_error="invalid_grant")
-        )
+    shop = add_shop(runtime, token_state="refresh_failed", token_error="invalid_grant")
     report = check_shop(runtime, shop.id)
     assert report is not None and report.problems[0].startswith("not checked: the shop's token refresh failed")
     assert fake.calls == []

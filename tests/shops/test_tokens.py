@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -20,10 +19,10 @@ from integration.platforms.shopify.connection import graphql_client
 from integration.platforms.shopify.subscriptions import SUBSCRIPTION_TOPICS, ensure_subscriptions, graphql_topic
 from integration.shops.access import shop_access
 from integration.shops.models import Shop, TokenState
-from integration.shops.registry import TokenGrant, register_shop
+from integration.shops.registry import TokenGrant
 from integration.shops.tokens import TokenRefreshFailed, fresh_access
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN
+from tests.helpers import SHOP_DOMAIN, RuntimeFactory, add_shop, shop_row
 
 
 @pytest.fixture
@@ -33,38 +32,20 @@ def shopify_settings(settings: Settings, fake_shopify: FakeShopify) -> Settings:
 
 
 @pytest.fixture
-def shop_runtime(shopify_settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(shopify_settings)
-    yield runtime
-    runtime.engine.dispose()
+def shop_runtime(make_runtime: RuntimeFactory, shopify_settings: Settings) -> Runtime:
+    return make_runtime(shopify_admin_url=shopify_settings.shopify_admin_url)
 
 
 def install(runtime: Runtime, fake: FakeShopify, *, expires_in: float, refresh: str = "shprt_first") -> int:
     """A shop holding an expiring token (``expires_in`` seconds left) and a live refresh token."""
     fake.add_shop(SHOP_DOMAIN, "shpat_first")
     fake.oauth.set_refresh_token(SHOP_DOMAIN, refresh)
-    with runtime.session() as session:
-        registered = register_shop(
-            session,
-            runtime.cipher,
-            "shopify",
-            SHOP_DOMAIN,
-            "shpat_first",
-            grant=TokenGrant(
-                refresh_token=refresh,
-                access_expires_at=utcnow() + dt.timedelta(seconds=expires_in),
-                refresh_expires_at=utcnow() + dt.timedelta(days=90),
-            ),
-        )
-    return registered.id
-
-
-def stored(runtime: Runtime, shop_id: int) -> Shop:
-    with runtime.session() as session:
-        shop = session.get(Shop, shop_id)
-        assert shop is not None
-        session.expunge(shop)
-        return shop
+    grant = TokenGrant(
+        refresh_token=refresh,
+        access_expires_at=utcnow() + dt.timedelta(seconds=expires_in),
+        refresh_expires_at=utcnow() + dt.timedelta(days=90),
+    )
+    return add_shop(runtime, "shopify", SHOP_DOMAIN, "shpat_first", grant=grant).id
 
 
 def test_token_far_from_expiry_is_used_as_is(shop_runtime: Runtime, fake_shopify: FakeShopify) -> None:
@@ -78,7 +59,7 @@ def test_token_near_expiry_is_refreshed_and_the_pair_stored(shop_runtime: Runtim
     access = fresh_access(shop_runtime, shop_id)
     assert access.access_token and access.access_token != "shpat_first"
     assert fake_shopify.oauth.calls["refresh_token"] == 1
-    shop = stored(shop_runtime, shop_id)
+    shop = shop_row(shop_runtime, shop_id)
     cipher = shop_runtime.cipher
     assert cipher.decrypt(shop.access_token_enc or "") == access.access_token
     assert cipher.decrypt(shop.refresh_token_enc or "").startswith("shprt_")
@@ -111,7 +92,7 @@ def test_two_workers_refresh_once_and_both_get_the_new_token(
         except BaseException as exc:  # reported below
             errors.append(exc)
         finally:
-            runtime.engine.dispose()
+            runtime.close()
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:
@@ -129,7 +110,7 @@ def test_refused_refresh_marks_the_shop_and_fails_fast(shop_runtime: Runtime, fa
     with pytest.raises(TokenRefreshFailed, match="invalid_grant") as info:
         fresh_access(shop_runtime, shop_id)
     assert "shprt" not in str(info.value)
-    shop = stored(shop_runtime, shop_id)
+    shop = shop_row(shop_runtime, shop_id)
     assert shop.token_state == TokenState.REFRESH_FAILED
     assert "invalid_grant" in (shop.token_error or "")
     # No hot loop: later calls fail without asking Shopify again.
@@ -147,7 +128,7 @@ def test_shopify_down_is_transient_and_nothing_is_marked(shop_runtime: Runtime, 
     fake_shopify.queue_response(503, {"errors": "unavailable"}, path_regex=r"/oauth/access_token$")
     with pytest.raises(TransientPlatformError):
         fresh_access(shop_runtime, shop_id)
-    assert stored(shop_runtime, shop_id).token_state == TokenState.OK
+    assert shop_row(shop_runtime, shop_id).token_state == TokenState.OK
     assert fresh_access(shop_runtime, shop_id).access_token != "shpat_first"  # next attempt works
 
 

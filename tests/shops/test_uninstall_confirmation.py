@@ -8,7 +8,6 @@ fakes answer over real HTTP.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -16,60 +15,44 @@ import sqlalchemy as sa
 from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.core.runtime import Runtime
-from integration.events.intake import Delivery, EventIntake
+from integration.events.intake import EventIntake
 from integration.events.models import WebhookEvent
 from integration.events.processing import EventFailed, EventProcessor, Outcome
 from integration.platforms.interfaces import TransientPlatformError
 from integration.shops import lifecycle
 from integration.shops.lifecycle import STALE_REASON, STILL_INSTALLED_REASON, Verdict, confirm_uninstall
 from integration.shops.models import Shop, ShopState
-from integration.shops.registry import TokenGrant, register_shop
+from integration.shops.registry import TokenGrant
 from tests.fakes.bigcommerce_api import FakeBigCommerce
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, STORE_HASH, add_shop
-
-TOKEN = "shpat_victim"
-BC_TOKEN = "bc-victim-token"
+from tests.helpers import BC_TOKEN, SHOP_DOMAIN, SHOPIFY_TOKEN, STORE_HASH, add_shop, shop_row, store_shopify_event
 
 
 @pytest.fixture
-def settings(settings: Settings, fake_shopify: FakeShopify, bigcommerce_server: FakeBigCommerce) -> Settings:
-    bigcommerce_server.reset()
+def settings(settings: Settings, fake_shopify: FakeShopify, fake_bc: FakeBigCommerce) -> Settings:
     fake_shopify.oauth.configure(api_key=settings.shopify_api_key, secret=settings.shopify_api_secret)
-    return settings.replace(
-        shopify_admin_url=fake_shopify.admin_url_template, bigcommerce_api_url=bigcommerce_server.url
-    )
+    return settings.replace(shopify_admin_url=fake_shopify.admin_url_template, bigcommerce_api_url=fake_bc.url)
 
 
 @pytest.fixture
-def shopify_shop(runtime: Runtime, fake_shopify: FakeShopify) -> int:
-    fake_shopify.add_shop(SHOP_DOMAIN, TOKEN)
-    return add_shop(runtime, "shopify", SHOP_DOMAIN, TOKEN).id
+def shopify_shop(runtime: Runtime, shopify: FakeShopify) -> int:
+    return add_shop(runtime).id
 
 
 @pytest.fixture
-def bc_store(runtime: Runtime, bigcommerce_server: FakeBigCommerce) -> Iterator[int]:
-    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
-    yield add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
-
-
-def row(runtime: Runtime, shop_id: int) -> Shop:
-    with runtime.session() as session:
-        shop = session.get(Shop, shop_id)
-        assert shop is not None
-        session.expunge(shop)
-        return shop
+def bc_store(runtime: Runtime, fake_bc: FakeBigCommerce) -> int:
+    return add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
 
 
 def assert_installed(runtime: Runtime, shop_id: int, token: str) -> None:
-    shop = row(runtime, shop_id)
+    shop = shop_row(runtime, shop_id)
     assert shop.state == ShopState.ACTIVE
     assert runtime.cipher.decrypt(shop.access_token_enc or "") == token
     assert shop.webhook_token_enc is not None
 
 
 def assert_uninstalled(runtime: Runtime, shop_id: int) -> None:
-    shop = row(runtime, shop_id)
+    shop = shop_row(runtime, shop_id)
     assert (shop.state, shop.access_token_enc, shop.refresh_token_enc, shop.webhook_token_enc) == (
         ShopState.UNINSTALLED,
         None,
@@ -85,7 +68,7 @@ def test_a_notice_for_a_shop_whose_token_still_works_is_refused(runtime: Runtime
         STILL_INSTALLED_REASON,
         True,
     )
-    assert_installed(runtime, shopify_shop, TOKEN)
+    assert_installed(runtime, shopify_shop, SHOPIFY_TOKEN)
 
 
 def test_a_401_confirms_it(runtime: Runtime, fake_shopify: FakeShopify, shopify_shop: int) -> None:
@@ -95,18 +78,18 @@ def test_a_401_confirms_it(runtime: Runtime, fake_shopify: FakeShopify, shopify_
     assert confirm_uninstall(runtime, shopify_shop, utcnow()).verdict == Verdict.ALREADY
 
 
-def test_bigcommerce_alike(runtime: Runtime, bigcommerce_server: FakeBigCommerce, bc_store: int) -> None:
+def test_bigcommerce_alike(runtime: Runtime, fake_bc: FakeBigCommerce, bc_store: int) -> None:
     assert confirm_uninstall(runtime, bc_store, utcnow()).verdict == Verdict.STILL_INSTALLED
     assert_installed(runtime, bc_store, BC_TOKEN)
-    bigcommerce_server.revoke(STORE_HASH)
+    fake_bc.revoke(STORE_HASH)
     assert confirm_uninstall(runtime, bc_store, utcnow()).verdict == Verdict.UNINSTALLED
     assert_uninstalled(runtime, bc_store)
 
 
 def test_a_platform_that_cannot_answer_leaves_the_shop_alone(
-    runtime: Runtime, bigcommerce_server: FakeBigCommerce, bc_store: int
+    runtime: Runtime, fake_bc: FakeBigCommerce, bc_store: int
 ) -> None:
-    bigcommerce_server.queue_response("GET", "/v3/hooks", 503)
+    fake_bc.queue_response("GET", "/v3/hooks", 503)
     with pytest.raises(TransientPlatformError):
         confirm_uninstall(runtime, bc_store, utcnow())
     assert_installed(runtime, bc_store, BC_TOKEN)
@@ -119,26 +102,19 @@ def test_a_notice_older_than_the_last_install_is_stale_without_asking(
     outcome = confirm_uninstall(runtime, shopify_shop, utcnow() - dt.timedelta(hours=2))
     assert (outcome.verdict, outcome.reason) == (Verdict.STALE, STALE_REASON)
     assert fake_shopify.graphql_requests() == []
-    assert_installed(runtime, shopify_shop, TOKEN)
+    assert_installed(runtime, shopify_shop, SHOPIFY_TOKEN)
 
 
 def test_an_expired_token_is_refreshed_before_it_is_asked_about(runtime: Runtime, fake_shopify: FakeShopify) -> None:
     # An expired token is refused (401) by an installed shop too: asking with it would "confirm" wrongly.
     fake_shopify.add_shop(SHOP_DOMAIN, "shpat_expired")
     fake_shopify.oauth.set_refresh_token(SHOP_DOMAIN, "shprt_live")
-    with runtime.session() as session:
-        shop_id = register_shop(
-            session,
-            runtime.cipher,
-            "shopify",
-            SHOP_DOMAIN,
-            "shpat_expired",
-            grant=TokenGrant(refresh_token="shprt_live", access_expires_at=utcnow() - dt.timedelta(minutes=1)),
-        ).id
+    expired = TokenGrant(refresh_token="shprt_live", access_expires_at=utcnow() - dt.timedelta(minutes=1))
+    shop_id = add_shop(runtime, "shopify", SHOP_DOMAIN, "shpat_expired", grant=expired).id
     fake_shopify.add_shop(SHOP_DOMAIN, "shpat_expired-and-refused")  # Shopify no longer takes it
     fake_shopify.oauth.set_refresh_token(SHOP_DOMAIN, "shprt_live")
     assert confirm_uninstall(runtime, shop_id, utcnow()).verdict == Verdict.STILL_INSTALLED
-    assert row(runtime, shop_id).state == ShopState.ACTIVE
+    assert shop_row(runtime, shop_id).state == ShopState.ACTIVE
     assert fake_shopify.oauth.calls["refresh_token"] == 1
 
 
@@ -151,8 +127,7 @@ def test_a_reinstall_during_the_check_keeps_its_new_token(
         connection = real_connect(*args, **kwargs)  # type: ignore[arg-type]
 
         def refused_then_reinstalled() -> bool:
-            with runtime.session() as session:
-                register_shop(session, runtime.cipher, "shopify", SHOP_DOMAIN, "shpat_new_install")
+            add_shop(runtime, token="shpat_new_install")
             return False
 
         connection.token_accepted = refused_then_reinstalled  # type: ignore[method-assign]
@@ -170,9 +145,7 @@ def test_a_reinstall_during_the_check_keeps_its_new_token(
 def stored_notice(runtime: Runtime, intake: EventIntake) -> int:
     """An app/uninstalled event as the edge would store it for a body that names the shop."""
     body = b'{"id": 1, "myshopify_domain": "' + SHOP_DOMAIN.encode() + b'"}'
-    return intake.store(
-        Delivery("shopify", SHOP_DOMAIN, "app/uninstalled", "un-1", "un-1", body, triggered_at=utcnow())
-    ).event_id
+    return store_shopify_event(intake, body, topic="app/uninstalled", webhook_id="un-1", triggered_at=utcnow())
 
 
 def event(runtime: Runtime, event_id: int) -> tuple[str, str | None, int]:
@@ -194,7 +167,7 @@ def test_processing_refuses_an_uninstall_the_platform_does_not_confirm(
     assert error is not None and STILL_INSTALLED_REASON in error
     assert processor.process(event_id, retries_left=4) == Outcome.IGNORED
     assert event(runtime, event_id) == ("ignored", STILL_INSTALLED_REASON, 2)
-    assert_installed(runtime, shopify_shop, TOKEN)
+    assert_installed(runtime, shopify_shop, SHOPIFY_TOKEN)
 
 
 def test_processing_uninstalls_once_the_platform_confirms(

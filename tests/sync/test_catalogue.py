@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from integration.core.config import Settings
 from integration.core.queues import BULK
 from integration.core.runtime import Runtime
 from integration.customers.models import Product
@@ -22,51 +20,24 @@ from integration.platforms.interfaces import TransientPlatformError
 from integration.sync.catalogue import enqueue_product_type_jobs, fetch_product_types, missing_product_ids
 from integration.sync.tasks import PRODUCT_TYPES
 from tests.fakes.catalogue import CatalogueBigCommerce, CatalogueShopify
-from tests.helpers import SHOP_DOMAIN, STORE_HASH, add_shop, drain
+from tests.helpers import (
+    BC_TOKEN,
+    SHOP_DOMAIN,
+    SHOPIFY_TOKEN,
+    STORE_HASH,
+    RuntimeFactory,
+    add_shop,
+    drain,
+    invoke,
+    update_shop,
+)
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-SHOPIFY_TOKEN = "shpat_x"
-BC_TOKEN = "bc-token-catalogue"
-
-
-@pytest.fixture(scope="module")
-def shopify_server() -> Iterator[CatalogueShopify]:
-    with CatalogueShopify() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def bigcommerce_catalogue_server() -> Iterator[CatalogueBigCommerce]:
-    with CatalogueBigCommerce() as fake:
-        yield fake
 
 
 @pytest.fixture
-def shopify(shopify_server: CatalogueShopify) -> CatalogueShopify:
-    shopify_server.reset()
-    shopify_server.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    return shopify_server
-
-
-@pytest.fixture
-def bigcommerce(bigcommerce_catalogue_server: CatalogueBigCommerce) -> CatalogueBigCommerce:
-    bigcommerce_catalogue_server.reset()
-    bigcommerce_catalogue_server.add_store(STORE_HASH, BC_TOKEN)
-    return bigcommerce_catalogue_server
-
-
-@pytest.fixture
-def catalogue_settings(settings: Settings, shopify: CatalogueShopify, bigcommerce: CatalogueBigCommerce) -> Settings:
-    return settings.replace(shopify_admin_url=shopify.admin_url_template, bigcommerce_api_url=bigcommerce.url)
-
-
-@pytest.fixture
-def rt(catalogue_settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(catalogue_settings)
-    yield runtime
-    runtime.engine.dispose()
-    if runtime._redis is not None:
-        runtime._redis.close()
+def rt(make_runtime: RuntimeFactory, shopify: CatalogueShopify, fake_bc: CatalogueBigCommerce) -> Runtime:
+    return make_runtime(shopify_admin_url=shopify.admin_url_template, bigcommerce_api_url=fake_bc.url)
 
 
 def line(product_id: str | None, title: str, quantity: int) -> OrderLineData:
@@ -163,7 +134,7 @@ def test_shopify_types_are_fetched_once_and_shown_most_bought_first(
     api = http.get(f"/api/shops/{SHOP_DOMAIN}/customers/77").get_json()
     assert api["product_types"] == data["product_types"]
     assert api["products"] == data["products"]
-    text = app.test_cli_runner().invoke(args=["customers", "show", SHOP_DOMAIN, "ann@example.com"]).output
+    text = invoke(app, "customers", "show", SHOP_DOMAIN, "ann@example.com").output
     assert "types bought most: Drinkware x7, Tea x5" in text
 
 
@@ -201,31 +172,31 @@ def test_a_transient_shopify_failure_keeps_finished_batches_and_the_next_run_com
     assert shown(rt, SHOP_DOMAIN)["product_types"][0] == {"product_type": "Drinkware", "quantity": 7}
 
 
-def bigcommerce_shop(runtime: Runtime, bigcommerce: CatalogueBigCommerce) -> int:
+def bigcommerce_shop(runtime: Runtime, fake_bc: CatalogueBigCommerce) -> int:
     shop = add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN)
-    bigcommerce.add_category(STORE_HASH, 21, "Kitchen")
-    bigcommerce.add_category(STORE_HASH, 22, "Garden")
-    bigcommerce.add_category(STORE_HASH, 23, "Sale")
+    fake_bc.add_category(STORE_HASH, 21, "Kitchen")
+    fake_bc.add_category(STORE_HASH, 22, "Garden")
+    fake_bc.add_category(STORE_HASH, 23, "Sale")
     # BigCommerce's "type" is the first category: the knife is Kitchen even though it is on Sale too.
-    bigcommerce.add_product(STORE_HASH, 201, "Knife", [21, 23])
-    bigcommerce.add_product(STORE_HASH, 202, "Spade", [22])
-    bigcommerce.add_product(STORE_HASH, 203, "Board", [21])
-    bigcommerce.add_product(STORE_HASH, 204, "Gift card", [])  # in no category: no type
+    fake_bc.add_product(STORE_HASH, 201, "Knife", [21, 23])
+    fake_bc.add_product(STORE_HASH, 202, "Spade", [22])
+    fake_bc.add_product(STORE_HASH, 203, "Board", [21])
+    fake_bc.add_product(STORE_HASH, 204, "Gift card", [])  # in no category: no type
     buy(runtime, shop.id, "250", line("201", "Knife", 2), line("202", "Spade", 3), line("204", "Gift card", 1))
     buy(runtime, shop.id, "251", line("203", "Board", 2), line("205", "Discontinued", 4))  # 205: deleted
     return shop.id
 
 
-def test_bigcommerce_types_are_first_category_names(rt: Runtime, bigcommerce: CatalogueBigCommerce) -> None:
-    shop_id = bigcommerce_shop(rt, bigcommerce)
+def test_bigcommerce_types_are_first_category_names(rt: Runtime, fake_bc: CatalogueBigCommerce) -> None:
+    shop_id = bigcommerce_shop(rt, fake_bc)
 
     report = fetch_product_types(rt, shop_id)
 
     assert (report.fetched, report.typed, report.gone) == (5, 3, 1)
-    [listing] = bigcommerce.requests_to(r"/v3/catalog/products$")
+    [listing] = fake_bc.requests_to(r"/v3/catalog/products$")
     assert listing.query["id:in"] == "201,202,203,204,205"
     assert listing.query["include_fields"] == "name,categories"
-    [names] = bigcommerce.requests_to(r"/v3/catalog/trees/categories$")
+    [names] = fake_bc.requests_to(r"/v3/catalog/trees/categories$")
     assert names.query["category_id:in"] == "21,22"  # only first categories are looked up
     assert products(rt) == {
         "201": ("Knife", "Kitchen", True),
@@ -239,16 +210,14 @@ def test_bigcommerce_types_are_first_category_names(rt: Runtime, bigcommerce: Ca
         {"product_type": "Garden", "quantity": 3},
     ]
 
-    calls = len(bigcommerce.requests)
+    calls = len(fake_bc.requests)
     assert fetch_product_types(rt, shop_id).fetched == 0
-    assert len(bigcommerce.requests) == calls
+    assert len(fake_bc.requests) == calls
 
 
-def test_a_failure_between_the_two_bigcommerce_calls_writes_nothing(
-    rt: Runtime, bigcommerce: CatalogueBigCommerce
-) -> None:
-    shop_id = bigcommerce_shop(rt, bigcommerce)
-    bigcommerce.queue_response("GET", r"/v3/catalog/trees/categories$", 503)
+def test_a_failure_between_the_two_bigcommerce_calls_writes_nothing(rt: Runtime, fake_bc: CatalogueBigCommerce) -> None:
+    shop_id = bigcommerce_shop(rt, fake_bc)
+    fake_bc.queue_response("GET", r"/v3/catalog/trees/categories$", 503)
 
     with pytest.raises(TransientPlatformError):
         fetch_product_types(rt, shop_id)
@@ -259,9 +228,9 @@ def test_a_failure_between_the_two_bigcommerce_calls_writes_nothing(
 
 
 def test_the_cron_fans_out_one_job_per_active_shop_and_the_jobs_fetch(
-    rt: Runtime, bigcommerce: CatalogueBigCommerce
+    rt: Runtime, fake_bc: CatalogueBigCommerce
 ) -> None:
-    shop_id = bigcommerce_shop(rt, bigcommerce)
+    shop_id = bigcommerce_shop(rt, fake_bc)
 
     assert enqueue_product_type_jobs(rt) == 1
     assert rt.queue(BULK).job_ids == [PRODUCT_TYPES.job_id(shop_id)]
@@ -274,11 +243,10 @@ def test_the_cron_fans_out_one_job_per_active_shop_and_the_jobs_fetch(
 
 
 def test_a_shop_that_is_not_active_is_skipped(rt: Runtime, shopify: CatalogueShopify) -> None:
-    from integration.shops.models import Shop, ShopState
+    from integration.shops.models import ShopState
 
     shop_id = shopify_shop(rt, shopify)
-    with rt.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop_id).values(state=ShopState.UNINSTALLED))
+    update_shop(rt, shop_id, state=ShopState.UNINSTALLED)
 
     assert fetch_product_types(rt, shop_id).skipped
     assert enqueue_product_type_jobs(rt) == 0

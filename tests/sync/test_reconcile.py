@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -17,20 +18,36 @@ from flask import Flask
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, Fulfillment, Order, OrderLine
+from integration.events.intake import EventIntake
 from integration.events.models import WebhookEvent
+from integration.events.processing import EventProcessor, Outcome
+from integration.platforms.bigcommerce import change_feed as bigcommerce_change_feed
 from integration.platforms.interfaces import ChangeFeed, ShopAccess, TransientPlatformError
 from integration.platforms.shopify.change_feed import ShopifyFeed
 from integration.platforms.shopify.client import ShopifyGraphQL
 from integration.sync.models import SyncCursor
 from integration.sync.reconcile import OVERLAP, enqueue_reconciliations, reconcile_shop
-from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_customer, sample_order, sample_products
+from tests.fakes.bigcommerce_api import (
+    FakeBigCommerce,
+    sample_customer,
+    sample_order,
+    sample_products,
+    sample_shipping_addresses,
+)
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import add_shop, drain
+from tests.helpers import (
+    BC_TOKEN,
+    STORE_HASH,
+    add_shop,
+    bigcommerce_body,
+    drain,
+    invoke,
+    store_bigcommerce_event,
+    wait_until,
+)
 
 SHOP = "reconcile-shop.myshopify.com"
 TOKEN = "shpat_reconcile"
-STORE_HASH = "rec0store"
-BC_TOKEN = "bc-reconcile-token"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
@@ -39,11 +56,8 @@ def stamp(moment: dt.datetime) -> str:
 
 
 @pytest.fixture
-def settings(settings: Settings, fake_shopify: FakeShopify, bigcommerce_server: FakeBigCommerce) -> Settings:
-    bigcommerce_server.reset()
-    return settings.replace(
-        shopify_admin_url=fake_shopify.admin_url_template, bigcommerce_api_url=bigcommerce_server.url
-    )
+def settings(settings: Settings, fake_shopify: FakeShopify, fake_bc: FakeBigCommerce) -> Settings:
+    return settings.replace(shopify_admin_url=fake_shopify.admin_url_template, bigcommerce_api_url=fake_bc.url)
 
 
 def customer_node(customer_id: str, updated_at: dt.datetime, **fields: Any) -> dict[str, Any]:
@@ -303,18 +317,13 @@ def rfc2822(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
-def test_bigcommerce_orders_and_customers_no_webhook_announced(
-    runtime: Runtime, bigcommerce_server: FakeBigCommerce
-) -> None:
-    bigcommerce_server.add_store(STORE_HASH, BC_TOKEN)
+def test_bigcommerce_orders_and_customers_no_webhook_announced(runtime: Runtime, fake_bc: FakeBigCommerce) -> None:
     shop_id = add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
     recent = NOW - dt.timedelta(hours=2)
-    bigcommerce_server.add_order(
-        STORE_HASH, sample_order(id=301, status_id=11, date_modified=rfc2822(recent)), sample_products()
-    )
+    fake_bc.add_order(STORE_HASH, sample_order(id=301, status_id=11, date_modified=rfc2822(recent)), sample_products())
     # Older than the backfill window: not listed.
-    bigcommerce_server.add_order(STORE_HASH, sample_order(id=302, date_modified=rfc2822(NOW - dt.timedelta(days=90))))
-    bigcommerce_server.add_customer(STORE_HASH, sample_customer(11, date_modified=stamp(recent)))
+    fake_bc.add_order(STORE_HASH, sample_order(id=302, date_modified=rfc2822(NOW - dt.timedelta(days=90))))
+    fake_bc.add_customer(STORE_HASH, sample_customer(11, date_modified=stamp(recent)))
 
     report = reconcile_shop(runtime, shop_id)
     assert report.as_dict()["resources"] == {
@@ -322,7 +331,7 @@ def test_bigcommerce_orders_and_customers_no_webhook_announced(
         "customers": {"found": 1, "stored": 1},
     }
     assert sorted(e.topic for e in events(runtime)) == ["reconcile/customer", "reconcile/order"]
-    listed = bigcommerce_server.requests_to(r"/v2/orders$")[-1]
+    listed = fake_bc.requests_to(r"/v2/orders$")[-1]
     assert listed.query["min_date_modified"] == stamp(report.resources[0].since)
 
     drain(runtime)
@@ -332,6 +341,66 @@ def test_bigcommerce_orders_and_customers_no_webhook_announced(
         assert session.scalars(sa.select(Customer).where(Customer.platform_customer_id == "11")).one()
     assert {e.status for e in events(runtime)} == {"done"}
     assert reconcile_shop(runtime, shop_id).stored == 0
+
+
+QUOTA, WINDOW_MS = 6, 1200  # the store's quota: requests per window (we may spend QUOTA - 2 of them)
+WORKERS = 3  # event workers at once (BIGCOMMERCE_MAX_CONCURRENCY, the default cap)
+
+
+def test_a_backfill_and_event_workers_share_the_store_quota_and_never_get_a_429(
+    runtime: Runtime, fake_bc: FakeBigCommerce, intake: EventIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backfill spends the store's quota through the Redis budget like event processing does. Were it
+    pacing itself alone (as before the platform registry), workers starting after it had spent its share
+    of a window would find a full quota on record and overrun the store's real one."""
+    monkeypatch.setattr(bigcommerce_change_feed, "BC_PAGE_SIZE", 2)  # a backfill of many pages
+    shop_id = add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
+    recent = NOW - dt.timedelta(hours=2)
+    for order_id in range(301, 310):  # 5 pages of orders and 1 of customers: 6 calls, more than a window
+        fake_bc.add_order(
+            STORE_HASH,
+            sample_order(id=order_id, date_modified=rfc2822(recent)),
+            sample_products(),
+            sample_shipping_addresses(),
+        )
+    webhooks = [
+        store_bigcommerce_event(intake, bigcommerce_body(resource_id=order_id, event_hash=f"hash-{order_id}"))
+        for order_id in (301, 302, 303)
+    ]
+    fake_bc.enable_quota(QUOTA, WINDOW_MS)
+    fake_bc.request_delay = 0.1  # calls take a while, as they do live: the workers' first ones overlap
+
+    # The webhooks' workers (threads standing in for worker processes: each its own processor, adapter and
+    # client, sharing the database and Redis) start together once the backfill has spent its share of the
+    # first window.
+    start = threading.Barrier(WORKERS)
+    outcomes: list[Outcome | BaseException] = []
+
+    def worker(event_id: int) -> None:
+        try:
+            wait_until(lambda: len(fake_bc.requests_to(r"/v2/orders$")) >= QUOTA - 2, interval=0.005)
+            start.wait(timeout=10)
+            outcomes.append(EventProcessor(runtime).process(event_id))
+        except BaseException as exc:  # reported below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(event_id,)) for event_id in webhooks]
+    for thread in threads:
+        thread.start()
+    try:
+        report = reconcile_shop(runtime, shop_id)
+    finally:
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert fake_bc.rate_limited(STORE_HASH) == 0
+    assert outcomes == [Outcome.DONE] * WORKERS
+    assert report.as_dict()["resources"] == {
+        "orders": {"found": 9, "stored": 9},
+        "customers": {"found": 0, "stored": 0},
+    }
+    assert len(fake_bc.requests_to(r"/v2/orders$")) == 5  # nothing was asked twice
+    assert len(fake_bc.requests_to(r"/v2/orders/\d+$")) == WORKERS
 
 
 # ------------------------------------------------------------------------------------- scheduling, CLI
@@ -363,18 +432,18 @@ def test_backfill_command_shows_progress(app: Flask, fake_shopify: FakeShopify) 
         updated = NOW - dt.timedelta(days=days)
         fake_shopify.add_order(SHOP, 5001 + n, stamp(updated), **order_fields("4001", updated))
 
-    result = app.test_cli_runner().invoke(args=["shops", "backfill", SHOP, "--days", "7"])
+    result = invoke(app, "shops", "backfill", SHOP, "--days", "7")
     assert result.exit_code == 0, result.output
     assert "orders: 1 listed, 1 queued" in result.stderr
     assert "orders: 1 changed since" in result.stdout
 
-    again = app.test_cli_runner().invoke(args=["shops", "backfill", SHOP, "--days", "30", "--json"])
+    again = invoke(app, "shops", "backfill", SHOP, "--days", "30", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["resources"]["orders"] == {"found": 2, "stored": 1}
 
 
 def test_backfill_of_an_unknown_shop(app: Flask) -> None:
-    result = app.test_cli_runner().invoke(args=["shops", "backfill", "nope.myshopify.com"])
+    result = invoke(app, "shops", "backfill", "nope.myshopify.com")
     assert result.exit_code == 1
     assert "shop not found" in result.stderr
 
@@ -382,9 +451,7 @@ def test_backfill_of_an_unknown_shop(app: Flask) -> None:
 def test_a_new_shop_starts_its_backfill_at_once(app: Flask) -> None:
     from integration import runtime_of
 
-    result = app.test_cli_runner().invoke(
-        args=["shops", "add", "--platform", "shopify", "--domain", SHOP, "--token", TOKEN]
-    )
+    result = invoke(app, "shops", "add", "--platform", "shopify", "--domain", SHOP, "--token", TOKEN)
     assert result.exit_code == 0, result.output
     (job,) = runtime_of(app).queue("bulk").get_jobs()
     assert (job.func_name, job.args) == ("jobs.sync.reconcile_shop", (1,))

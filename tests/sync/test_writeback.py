@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.core.queues import BULK
 from integration.core.runtime import Runtime
@@ -29,99 +27,55 @@ from integration.sync.writeback import (
 )
 from jobs.sync import write_back_all
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_customer
-from tests.fakes.bigcommerce_attributes import Attributes, install
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, STORE_HASH, add_shop, drain, fixture_bytes, job_environment, post_shopify
+from tests.helpers import (
+    BC_TOKEN,
+    SHOP_DOMAIN,
+    SHOPIFY_TOKEN,
+    STORE_HASH,
+    RuntimeFactory,
+    add_customer,
+    add_shop,
+    drain,
+    fixture_bytes,
+    job_environment,
+    post_shopify,
+    update_shop,
+)
+from tests.platform_fixtures import SuiteBigCommerce
 
-SHOPIFY_TOKEN = "shpat_writeback"
-BC_TOKEN = "bc-writeback-token"
 OTHER_APP_TAG = "loyalty-app:gold"
 
 
 # --- fakes and runtimes -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shopify_server() -> Iterator[FakeShopify]:
-    with FakeShopify() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def bc_server() -> Iterator[tuple[FakeBigCommerce, Attributes]]:
-    # A fake of our own: routes can only be added to a Flask app before it serves its first request.
-    fake = FakeBigCommerce()
-    attributes = install(fake)
-    with fake:
-        yield fake, attributes
-
-
-@pytest.fixture
-def shopify(shopify_server: FakeShopify) -> FakeShopify:
-    shopify_server.reset()
-    shopify_server.add_shop(SHOP_DOMAIN, SHOPIFY_TOKEN)
-    return shopify_server
-
-
-@pytest.fixture
-def bc(bc_server: tuple[FakeBigCommerce, Attributes]) -> tuple[FakeBigCommerce, Attributes]:
-    fake, attributes = bc_server
-    fake.reset()
-    attributes.reset()
-    fake.add_store(STORE_HASH, BC_TOKEN)
-    return fake, attributes
-
-
 @pytest.fixture
 def wb_runtime(
-    settings: Settings, shopify_server: FakeShopify, bc_server: tuple[FakeBigCommerce, Attributes]
-) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(
-        settings.replace(shopify_admin_url=shopify_server.admin_url_template, bigcommerce_api_url=bc_server[0].url)
-    )
-    yield runtime
-    runtime.engine.dispose()
-    if runtime._redis is not None:
-        runtime._redis.close()
+    make_runtime: RuntimeFactory, shopify_server: FakeShopify, bigcommerce_server: SuiteBigCommerce
+) -> Runtime:
+    return make_runtime(shopify_admin_url=shopify_server.admin_url_template, bigcommerce_api_url=bigcommerce_server.url)
 
 
 # --- data ---------------------------------------------------------------------------------------------
 
 
 def shopify_shop(runtime: Runtime, vip_from: str = "100") -> int:
-    shop_id = add_shop(runtime, "shopify", SHOP_DOMAIN, SHOPIFY_TOKEN).id
-    set_threshold(runtime, shop_id, vip_from)
-    return shop_id
+    return add_shop(runtime, "shopify", SHOP_DOMAIN, SHOPIFY_TOKEN, vip_threshold_override=Decimal(vip_from)).id
 
 
 def bc_shop(runtime: Runtime, vip_from: str = "100") -> int:
-    shop_id = add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
-    set_threshold(runtime, shop_id, vip_from)
-    return shop_id
+    return add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN, vip_threshold_override=Decimal(vip_from)).id
 
 
-def set_threshold(runtime: Runtime, shop_id: int, amount: str) -> None:
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop_id).values(vip_threshold_override=Decimal(amount)))
-
-
-def add_customer(
-    runtime: Runtime, shop_id: int, platform_id: str | None, *, orders: int = 2, spent: str = "50", **fields: object
+def returning_customer(
+    runtime: Runtime, shop_id: int, platform_id: str | None, *, orders: int = 2, spent: str = "50", **columns: object
 ) -> int:
     """A profile whose segment follows from its totals: 2 orders under the threshold is "returning"."""
-    with runtime.session() as session:
-        customer = Customer(
-            shop_id=shop_id,
-            platform_customer_id=platform_id,
-            email=f"c{platform_id}@example.com" if platform_id else None,
-            orders_count=orders,
-            total_spent=Decimal(spent),
-            source_updated_at=utcnow(),
-            **fields,
-        )
-        session.add(customer)
-        session.flush()
-        return customer.id
+    email = f"c{platform_id}@example.com" if platform_id else None
+    return add_customer(
+        runtime, shop_id, platform_id, email=email, orders_count=orders, total_spent=Decimal(spent), **columns
+    )
 
 
 def customer(runtime: Runtime, customer_id: int) -> Customer:
@@ -149,7 +103,7 @@ def profile_metafield(shopify: FakeShopify, customer_id: str) -> dict[str, objec
 def test_a_vip_gets_the_tag_and_the_metafield_and_other_tags_survive(wb_runtime: Runtime, shopify: FakeShopify) -> None:
     shop_id = shopify_shop(wb_runtime)
     shopify.add_customer(SHOP_DOMAIN, 1001, tags=[OTHER_APP_TAG, "merchant-note"])
-    vip = add_customer(wb_runtime, shop_id, "1001", orders=3, spent="500")
+    vip = returning_customer(wb_runtime, shop_id, "1001", orders=3, spent="500")
 
     report = write_back_shop(wb_runtime, shop_id)
 
@@ -167,7 +121,7 @@ def test_nothing_is_written_when_nothing_changed(wb_runtime: Runtime, shopify: F
     shop_id = shopify_shop(wb_runtime)
     for number in (1001, 1002):
         shopify.add_customer(SHOP_DOMAIN, number)
-        add_customer(wb_runtime, shop_id, str(number))
+        returning_customer(wb_runtime, shop_id, str(number))
     assert write_back_shop(wb_runtime, shop_id).written == 2
     requests_after_first = len(shopify.requests)
 
@@ -180,7 +134,7 @@ def test_nothing_is_written_when_nothing_changed(wb_runtime: Runtime, shopify: F
 def test_a_segment_change_removes_the_old_tag_and_adds_the_new(wb_runtime: Runtime, shopify: FakeShopify) -> None:
     shop_id = shopify_shop(wb_runtime)
     shopify.add_customer(SHOP_DOMAIN, 1001, tags=[OTHER_APP_TAG])
-    profile = add_customer(wb_runtime, shop_id, "1001")
+    profile = returning_customer(wb_runtime, shop_id, "1001")
     write_back_shop(wb_runtime, shop_id)
     assert shopify.tags(SHOP_DOMAIN, 1001) == sorted([OTHER_APP_TAG, "pc-segment:returning"])
 
@@ -199,9 +153,9 @@ def test_a_threshold_change_alone_is_written_back(wb_runtime: Runtime, shopify: 
     # No event touches the customer: the segment is computed from the shop's current threshold.
     shop_id = shopify_shop(wb_runtime, vip_from="1000")
     shopify.add_customer(SHOP_DOMAIN, 1001)
-    add_customer(wb_runtime, shop_id, "1001", spent="300")
+    returning_customer(wb_runtime, shop_id, "1001", spent="300")
     write_back_shop(wb_runtime, shop_id)
-    set_threshold(wb_runtime, shop_id, "200")
+    update_shop(wb_runtime, shop_id, vip_threshold_override=Decimal("200"))
 
     assert write_back_shop(wb_runtime, shop_id).written == 1
     assert "pc-segment:vip" in shopify.tags(SHOP_DOMAIN, 1001)
@@ -210,9 +164,9 @@ def test_a_threshold_change_alone_is_written_back(wb_runtime: Runtime, shopify: 
 def test_guests_deleted_customers_and_other_shops_are_left_alone(wb_runtime: Runtime, shopify: FakeShopify) -> None:
     shop_id = shopify_shop(wb_runtime)
     other_shop = add_shop(wb_runtime, "shopify", "other-shop.myshopify.com", "shpat_other").id
-    add_customer(wb_runtime, shop_id, None)  # a guest: no platform record to write to
-    add_customer(wb_runtime, shop_id, "1002", deleted_at=utcnow())
-    add_customer(wb_runtime, other_shop, "1003")
+    returning_customer(wb_runtime, shop_id, None)  # a guest: no platform record to write to
+    returning_customer(wb_runtime, shop_id, "1002", deleted_at=utcnow())
+    returning_customer(wb_runtime, other_shop, "1003")
     with wb_runtime.session() as session:
         assert pending(session, shop_id) == []
 
@@ -226,7 +180,7 @@ def test_the_customers_update_after_our_write_causes_no_further_write(
     shop_id = shopify_shop(wb_runtime)
     platform_id = "706405506930370000"  # the id in the customers webhook fixture
     shopify.add_customer(SHOP_DOMAIN, platform_id, tags=[OTHER_APP_TAG])
-    profile = add_customer(wb_runtime, shop_id, platform_id, orders=3, spent="500")
+    profile = returning_customer(wb_runtime, shop_id, platform_id, orders=3, spent="500")
     assert write_back_shop(wb_runtime, shop_id).written == 1
     written_at = customer(wb_runtime, profile).written_at
     mutations = len(shopify.mutations)
@@ -257,7 +211,7 @@ def test_a_throttled_shopify_leaves_written_state_alone_and_the_next_run_writes(
 ) -> None:
     shop_id = shopify_shop(wb_runtime)
     shopify.add_customer(SHOP_DOMAIN, 1001)
-    profile = add_customer(wb_runtime, shop_id, "1001", orders=3, spent="500")
+    profile = returning_customer(wb_runtime, shop_id, "1001", orders=3, spent="500")
     # A Retry-After past the client's wait budget: it gives up at once instead of sleeping.
     shopify.queue_response(429, {"errors": "Throttled"}, {"Retry-After": "3600"})
 
@@ -273,8 +227,8 @@ def test_a_throttled_shopify_leaves_written_state_alone_and_the_next_run_writes(
 def test_a_refused_customer_is_recorded_and_waits_out_the_backoff(wb_runtime: Runtime, shopify: FakeShopify) -> None:
     shop_id = shopify_shop(wb_runtime)
     shopify.add_customer(SHOP_DOMAIN, 1002)
-    gone = add_customer(wb_runtime, shop_id, "1001")  # Shopify no longer has this customer
-    fine = add_customer(wb_runtime, shop_id, "1002")
+    gone = returning_customer(wb_runtime, shop_id, "1001")  # Shopify no longer has this customer
+    fine = returning_customer(wb_runtime, shop_id, "1002")
 
     report = write_back_shop(wb_runtime, shop_id)
 
@@ -303,7 +257,7 @@ def test_a_refused_customer_is_recorded_and_waits_out_the_backoff(wb_runtime: Ru
 def test_a_refused_token_stops_the_run_without_blaming_customers(wb_runtime: Runtime, shopify: FakeShopify) -> None:
     shop_id = shopify_shop(wb_runtime)
     shopify.add_customer(SHOP_DOMAIN, 1001)
-    profile = add_customer(wb_runtime, shop_id, "1001")
+    profile = returning_customer(wb_runtime, shop_id, "1001")
     shopify.reset()
     shopify.add_shop(SHOP_DOMAIN, "shpat_rotated")  # our token is no longer the shop's
 
@@ -316,9 +270,8 @@ def test_a_refused_token_stops_the_run_without_blaming_customers(wb_runtime: Run
 
 def test_an_uninstalled_shop_is_not_written(wb_runtime: Runtime, shopify: FakeShopify) -> None:
     shop_id = shopify_shop(wb_runtime)
-    add_customer(wb_runtime, shop_id, "1001")
-    with wb_runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == shop_id).values(state=ShopState.UNINSTALLED))
+    returning_customer(wb_runtime, shop_id, "1001")
+    update_shop(wb_runtime, shop_id, state=ShopState.UNINSTALLED)
 
     assert write_back_shop(wb_runtime, shop_id).stopped == "shop not active"
     assert shopify.requests == []
@@ -328,7 +281,7 @@ def test_a_run_stops_at_its_limit_and_the_next_one_continues(wb_runtime: Runtime
     shop_id = shopify_shop(wb_runtime)
     for number in range(1001, 1006):
         shopify.add_customer(SHOP_DOMAIN, number)
-        add_customer(wb_runtime, shop_id, str(number))
+        returning_customer(wb_runtime, shop_id, str(number))
 
     first = write_back_shop(wb_runtime, shop_id, batch_size=2, run_limit=3)
     assert (first.written, first.more) == (3, True)
@@ -343,14 +296,14 @@ def add_bc_customers(runtime: Runtime, fake: FakeBigCommerce, shop_id: int, ids:
     profiles = []
     for number in ids:
         fake.add_customer(STORE_HASH, sample_customer(number))
-        profiles.append(add_customer(runtime, shop_id, str(number), **kw))  # type: ignore[arg-type]
+        profiles.append(returning_customer(runtime, shop_id, str(number), **kw))  # type: ignore[arg-type]
     return profiles
 
 
 def test_bigcommerce_attributes_are_made_once_and_values_go_in_tens(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake, attributes = bc
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     profiles = add_bc_customers(wb_runtime, fake, shop_id, range(1, 13))
 
@@ -380,9 +333,9 @@ def test_bigcommerce_attributes_are_made_once_and_values_go_in_tens(
 
 
 def test_bigcommerce_attributes_the_store_already_has_are_found_by_name(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake, attributes = bc
+    fake, attributes = fake_bc, fake_bc.attributes
     segment_id = attributes.add_attribute(STORE_HASH, BC_SEGMENT_ATTRIBUTE)
     attributes.add_attribute(STORE_HASH, "Personal Commerce segment (old)")
     shop_id = bc_shop(wb_runtime)
@@ -397,9 +350,9 @@ def test_bigcommerce_attributes_the_store_already_has_are_found_by_name(
 
 
 def test_a_bigcommerce_failure_mid_run_keeps_what_was_written_and_the_next_run_finishes(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake, attributes = bc
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     profiles = add_bc_customers(wb_runtime, fake, shop_id, range(1, 13))
     attributes.fail_upserts(None, 503)  # the first ten go through, the call for the last two fails
@@ -414,9 +367,9 @@ def test_a_bigcommerce_failure_mid_run_keeps_what_was_written_and_the_next_run_f
 
 
 def test_a_bigcommerce_429_writes_nothing_and_the_next_run_writes(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake = bc[0]
+    fake = fake_bc
     shop_id = bc_shop(wb_runtime)
     (profile,) = add_bc_customers(wb_runtime, fake, shop_id, range(1, 2))
     # Short quota windows: the store is paced until the window the 429 spent is over.
@@ -432,12 +385,12 @@ def test_a_bigcommerce_429_writes_nothing_and_the_next_run_writes(
 
 
 def test_one_refused_bigcommerce_customer_does_not_hold_up_the_others(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
+    wb_runtime: Runtime, fake_bc: SuiteBigCommerce
 ) -> None:
-    fake, attributes = bc
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     first, second = add_bc_customers(wb_runtime, fake, shop_id, range(1, 3))
-    missing = add_customer(wb_runtime, shop_id, "99")  # deleted in the store, and we missed the webhook
+    missing = returning_customer(wb_runtime, shop_id, "99")  # deleted in the store, and we missed the webhook
 
     report = write_back_shop(wb_runtime, shop_id)
 
@@ -450,10 +403,8 @@ def test_one_refused_bigcommerce_customer_does_not_hold_up_the_others(
     assert len(attributes.upserts) == upserts
 
 
-def test_an_unassigned_rep_is_removed_from_bigcommerce(
-    wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]
-) -> None:
-    fake, attributes = bc
+def test_an_unassigned_rep_is_removed_from_bigcommerce(wb_runtime: Runtime, fake_bc: SuiteBigCommerce) -> None:
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     rep_id = attributes.add_attribute(STORE_HASH, BC_REP_ATTRIBUTE)
     attributes.add_attribute(STORE_HASH, BC_SEGMENT_ATTRIBUTE)
@@ -475,9 +426,7 @@ def test_an_unassigned_rep_is_removed_from_bigcommerce(
 def test_the_cron_enqueues_one_job_per_active_shop_and_never_two(wb_runtime: Runtime) -> None:
     first = shopify_shop(wb_runtime)
     second = bc_shop(wb_runtime)
-    gone = add_shop(wb_runtime, "shopify", "gone-shop.myshopify.com", "shpat_gone").id
-    with wb_runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == gone).values(state=ShopState.UNINSTALLED))
+    add_shop(wb_runtime, "shopify", "gone-shop.myshopify.com", "shpat_gone", state=ShopState.UNINSTALLED)
 
     assert enqueue_all(wb_runtime) == [first, second]
     assert sorted(wb_runtime.queue(BULK).job_ids) == sorted([WRITE_BACK.job_id(first), WRITE_BACK.job_id(second)])
@@ -485,8 +434,8 @@ def test_the_cron_enqueues_one_job_per_active_shop_and_never_two(wb_runtime: Run
     assert len(wb_runtime.queue(BULK).job_ids) == 2
 
 
-def test_the_shop_job_writes_through_a_worker(wb_runtime: Runtime, bc: tuple[FakeBigCommerce, Attributes]) -> None:
-    fake, attributes = bc
+def test_the_shop_job_writes_through_a_worker(wb_runtime: Runtime, fake_bc: SuiteBigCommerce) -> None:
+    fake, attributes = fake_bc, fake_bc.attributes
     shop_id = bc_shop(wb_runtime)
     (profile,) = add_bc_customers(wb_runtime, fake, shop_id, range(1, 2))
     with job_environment(wb_runtime.settings):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 import warnings
-from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +18,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jwt.warnings import InsecureKeyLengthWarning
 
-from integration import create_app, intake_of, runtime_of
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.core.sessions import SESSION_LIFETIME
@@ -27,7 +25,7 @@ from integration.platforms.registry import PLATFORMS
 from integration.shops.models import StaffUser
 from integration.shops.staff import SESSION_CONFIRMED, SESSION_SIGNED_IN, SESSION_STAFF
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, LiveServer
+from tests.helpers import SHOP_DOMAIN, AppFactory, LiveServer
 from tests.staff_fixtures import People, sign_in
 
 
@@ -77,18 +75,14 @@ def session_cookie(response: Any) -> str:
 
 
 @pytest.mark.parametrize("app_env", ["test", "development"])
-def test_the_app_never_mounts_the_test_sign_in(app_runtime: Runtime, people: People, app_env: str) -> None:
+def test_the_app_never_mounts_the_test_sign_in(make_app: AppFactory, people: People, app_env: str) -> None:
     # APP_ENV=test used to mount POST /_test/sign-in: one environment variable signed anyone in as anyone.
-    app = create_app(app_runtime.settings.replace(app_env=app_env))
-    try:
-        assert "testing" not in app.blueprints
-        assert not [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/_test")]
-        client = app.test_client()
-        assert client.post("/_test/sign-in", data={"staff_id": str(people.admin)}).status_code == 404
-        assert client.get("/settings").status_code == 401
-    finally:
-        intake_of(app)._discard_connection()
-        runtime_of(app).engine.dispose()
+    app = make_app(testing=False, app_env=app_env)
+    assert "testing" not in app.blueprints
+    assert not [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/_test")]
+    client = app.test_client()
+    assert client.post("/_test/sign-in", data={"staff_id": str(people.admin)}).status_code == 404
+    assert client.get("/settings").status_code == 401
 
 
 def test_the_suites_app_has_it(client: FlaskClient, people: People) -> None:
@@ -242,14 +236,11 @@ def test_session_tokens_from_other_shopify_surfaces_sign_nobody_in(
 
 
 @pytest.fixture
-def https_client(settings: Settings, people: People) -> Iterator[FlaskClient]:
+def https_client(make_app: AppFactory, people: People) -> FlaskClient:
     """The suite's app as it is deployed: reached over https (PUBLIC_URL)."""
     from tests.sign_in import mount
 
-    app = mount(create_app(settings.replace(public_url="https://app.example.com")))
-    yield app.test_client()
-    intake_of(app)._discard_connection()
-    runtime_of(app).engine.dispose()
+    return mount(make_app(testing=False, public_url="https://app.example.com")).test_client()
 
 
 def test_over_https_the_session_cookie_is_partitioned_secure_and_cross_site(

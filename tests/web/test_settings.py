@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from integration.core.db import utcnow
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.shops.models import Shop, StaffRole, StaffUser
 from integration.web.settings import SECTIONS, Section, sections
 from integration.web.shop_section import email_problem
+from tests.helpers import add_customer, shop_row
 from tests.staff_fixtures import People, add_staff, csrf_token, sign_in
 
 VALID = {
@@ -24,13 +24,6 @@ VALID = {
     "sender_name": "Olive at Example",
     "sender_email": "olive@example.com",
 }
-
-
-def shop_row(runtime: Runtime, shop_id: int) -> Shop:
-    with runtime.session() as db:
-        shop = db.get_one(Shop, shop_id)
-        db.expunge(shop)
-        return shop
 
 
 def role_of(runtime: Runtime, staff_id: int) -> str:
@@ -180,16 +173,6 @@ def test_optional_fields_can_be_cleared(client: FlaskClient, people: People, app
     assert (shop.postal_address, shop.sender_name, shop.sender_email) == (None, None, None)
 
 
-def add_customer(runtime: Runtime, shop_id: int, email: str, zone: str | None, source: str) -> int:
-    with runtime.session() as db:
-        customer = Customer(
-            shop_id=shop_id, email=email, time_zone=zone, time_zone_source=source, source_updated_at=utcnow()
-        )
-        db.add(customer)
-        db.flush()
-        return customer.id
-
-
 def zones_of(runtime: Runtime, *customer_ids: int) -> list[str | None]:
     with runtime.session() as db:
         return [db.get_one(Customer, cid).time_zone for cid in customer_ids]
@@ -201,8 +184,12 @@ def test_the_time_zone_is_the_platforms_unless_the_merchant_overrides_it(
     with app_runtime.session() as db:
         shop = db.get_one(Shop, people.shop.id)
         shop.platform_time_zone = shop.time_zone = "America/Chicago"  # as the platform said at install
-    from_shop = add_customer(app_runtime, people.shop.id, "a@example.com", "America/Chicago", "shop")
-    from_address = add_customer(app_runtime, people.shop.id, "b@example.com", "Europe/Paris", "address")
+    from_shop = add_customer(
+        app_runtime, people.shop.id, email="a@example.com", time_zone="America/Chicago", time_zone_source="shop"
+    )
+    from_address = add_customer(
+        app_runtime, people.shop.id, email="b@example.com", time_zone="Europe/Paris", time_zone_source="address"
+    )
     sign_in(client, people.admin)
     page = text(client.get("/settings"))
     assert "America/Chicago (from Shopify)" in page and "Shopify says America/Chicago" in page

@@ -7,7 +7,9 @@ Uses Debian's /usr/bin/chromium through Playwright (never ``playwright install``
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -27,6 +29,30 @@ pytestmark = [
 ]
 
 
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A context of Debian's headless Chromium, closed after. A slow machine waits longer: nothing here
+    asserts on time."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            context = browser.new_context()
+            context.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
+            yield context
+        finally:
+            browser.close()
+
+
+def watch(page: Any, problems: list[str]) -> None:
+    """What would show the page half-working goes to ``problems``: a script error, a refusal under the
+    page's Content-Security-Policy."""
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+
+
 @pytest.fixture
 def server(settings: Settings) -> Iterator[LiveServer]:
     live = LiveServer(settings, workers=1, test_sign_in=True)
@@ -35,68 +61,55 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 
 
 def test_the_admin_fixes_a_bad_address_and_saves(server: LiveServer, runtime: Runtime) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     shop = add_shop(runtime)
     admin = add_staff(runtime, shop.id, "1", role=StaffRole.ADMIN, name="Olive Owner", email="olive@example.com")
     problems: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            context = browser.new_context()
-            # A slow machine waits longer; nothing here asserts on time.
-            context.set_default_timeout(30_000)
-            expect.set_options(timeout=30_000)
-            page = context.new_page()
-            # What would show the page half-working: a script error, a refusal under the page's
-            # Content-Security-Policy, a stylesheet or icon that failed to load. (The page itself answers
-            # 422 to the bad address, which Chromium also logs; that one is expected.)
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if "Content Security Policy" in message.text else None,
-            )
-            page.on(
-                "response",
-                lambda r: (
-                    problems.append(f"{r.status} {r.url}")
-                    if r.status >= 400 and r.request.resource_type != "document"
-                    else None
-                ),
-            )
+    with chromium() as context:
+        page = context.new_page()
+        watch(page, problems)
+        # And a stylesheet or icon that failed to load. (The page itself answers 422 to the bad address,
+        # which Chromium also logs; that one is expected.)
+        page.on(
+            "response",
+            lambda r: (
+                problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 and r.request.resource_type != "document"
+                else None
+            ),
+        )
 
-            # The browser's own cookie jar gets the session (page.request shares it with the page).
-            assert page.request.post(f"{server.url}/_test/sign-in", form={"staff_id": str(admin)}).ok
-            response = page.goto(f"{server.url}/settings")
-            assert response is not None and response.status == 200
-            expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
-            expect(page.locator("#staff")).to_contain_text("Olive Owner (you)")
+        # The browser's own cookie jar gets the session (page.request shares it with the page).
+        assert page.request.post(f"{server.url}/_test/sign-in", form={"staff_id": str(admin)}).ok
+        response = page.goto(f"{server.url}/settings")
+        assert response is not None and response.status == 200
+        expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+        expect(page.locator("#staff")).to_contain_text("Olive Owner (you)")
 
-            page.get_by_label("Time zone").fill("Europe/Berlin")
-            page.get_by_label("Postal address").fill("Example GmbH\nHauptstraße 1\n10115 Berlin")
-            page.get_by_label("Sending name").fill("Olive at Example")
-            page.get_by_label("Sending address").fill("olive@@example")
-            page.get_by_role("button", name="Save shop settings").click()
+        page.get_by_label("Time zone").fill("Europe/Berlin")
+        page.get_by_label("Postal address").fill("Example GmbH\nHauptstraße 1\n10115 Berlin")
+        page.get_by_label("Sending name").fill("Olive at Example")
+        page.get_by_label("Sending address").fill("olive@@example")
+        page.get_by_role("button", name="Save shop settings").click()
 
-            expect(page.locator(".field.has-errors")).to_contain_text("Enter an email address like orders@example.com.")
-            expect(page.get_by_label("Sending name")).to_have_value("Olive at Example")  # what was typed stays
-            expect(page.get_by_label("Sending address")).to_have_attribute("aria-invalid", "true")
-            with runtime.session() as db:
-                assert db.get_one(Shop, shop.id).sender_email is None
+        expect(page.locator(".field.has-errors")).to_contain_text("Enter an email address like orders@example.com.")
+        expect(page.get_by_label("Sending name")).to_have_value("Olive at Example")  # what was typed stays
+        expect(page.get_by_label("Sending address")).to_have_attribute("aria-invalid", "true")
+        with runtime.session() as db:
+            assert db.get_one(Shop, shop.id).sender_email is None
 
-            page.get_by_label("Sending address").fill("orders@example.com")
-            page.get_by_role("button", name="Save shop settings").click()
+        page.get_by_label("Sending address").fill("orders@example.com")
+        page.get_by_role("button", name="Save shop settings").click()
 
-            expect(page.locator(".flash-success")).to_have_text("Shop settings saved.")
-            expect(page.locator(".field.has-errors")).to_have_count(0)
-            expect(page.get_by_label("Sending address")).to_have_value("orders@example.com")
-            assert page.url == f"{server.url}/settings#shop"  # POST, redirect, GET
-            # The stylesheet loaded under the page's Content-Security-Policy, and nothing was refused.
-            assert page.evaluate("getComputedStyle(document.querySelector('.flash-success')).borderTopStyle") == "solid"
-            assert problems == []
-        finally:
-            browser.close()
+        expect(page.locator(".flash-success")).to_have_text("Shop settings saved.")
+        expect(page.locator(".field.has-errors")).to_have_count(0)
+        expect(page.get_by_label("Sending address")).to_have_value("orders@example.com")
+        assert page.url == f"{server.url}/settings#shop"  # POST, redirect, GET
+        # The stylesheet loaded under the page's Content-Security-Policy, and nothing was refused.
+        assert page.evaluate("getComputedStyle(document.querySelector('.flash-success')).borderTopStyle") == "solid"
+        assert problems == []
 
     with runtime.session() as db:
         saved = db.get_one(Shop, shop.id)
@@ -133,7 +146,7 @@ def framed_server(settings: Settings) -> Iterator[LiveServer]:
 def test_the_settings_page_works_inside_the_control_panel_with_third_party_cookies_blocked(
     framed_server: LiveServer, runtime: Runtime
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tests.platforms.bigcommerce.test_install import OWNER_ID, signed
 
@@ -141,54 +154,46 @@ def test_the_settings_page_works_inside_the_control_panel_with_third_party_cooki
     load_url = f"{framed_server.url}/bigcommerce/load?{urlencode({'signed_payload_jwt': signed()})}"
     problems: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            context = browser.new_context()
-            context.set_default_timeout(30_000)
-            expect.set_options(timeout=30_000)
-            # Chromium asks before a public site's page reaches a loopback address (Local Network Access);
-            # the control panel is "public" here and the app on loopback only because this is a test.
-            context.grant_permissions(["local-network-access"])
-            page = context.new_page()
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
-            # The control panel (another site, https) frames the app's load callback, as BigCommerce does.
-            page.route(
-                f"{CONTROL_PANEL}/**",
-                lambda route: route.fulfill(
-                    content_type="text/html",
-                    body=f'<!doctype html><title>Control panel</title><iframe name="app" src="{load_url}"></iframe>',
-                ),
-            )
-            page.goto(f"{CONTROL_PANEL}/manage/app/1")
-            frame = page.frame_locator("iframe[name=app]")
-            expect(frame.get_by_role("heading", name="Settings", exact=True)).to_be_visible()  # signed in
-            app_frame = page.frame(name="app")
-            assert app_frame is not None and app_frame.url == f"{framed_server.url}/settings"
+    with chromium() as context:
+        # Chromium asks before a public site's page reaches a loopback address (Local Network Access);
+        # the control panel is "public" here and the app on loopback only because this is a test.
+        context.grant_permissions(["local-network-access"])
+        page = context.new_page()
+        watch(page, problems)
+        # The control panel (another site, https) frames the app's load callback, as BigCommerce does.
+        page.route(
+            f"{CONTROL_PANEL}/**",
+            lambda route: route.fulfill(
+                content_type="text/html",
+                body=f'<!doctype html><title>Control panel</title><iframe name="app" src="{load_url}"></iframe>',
+            ),
+        )
+        page.goto(f"{CONTROL_PANEL}/manage/app/1")
+        frame = page.frame_locator("iframe[name=app]")
+        expect(frame.get_by_role("heading", name="Settings", exact=True)).to_be_visible()  # signed in
+        app_frame = page.frame(name="app")
+        assert app_frame is not None and app_frame.url == f"{framed_server.url}/settings"
 
-            # This browser blocks third-party cookies: only a partitioned one survives in the frame. (Without
-            # that the test would prove nothing about the session cookie.)
-            assert app_frame.evaluate(COOKIE_PROBE) == ["probe_partitioned"]
-            session = [c for c in context.cookies(framed_server.url) if c["name"] == "session"]
-            assert len(session) == 1, session
-            assert session[0]["secure"] and session[0]["httpOnly"] and session[0]["sameSite"] == "None"
-            assert session[0].get("partitionKey") == "https://mybigcommerce.com"  # CHIPS: keyed by the top site
+        # This browser blocks third-party cookies: only a partitioned one survives in the frame. (Without
+        # that the test would prove nothing about the session cookie.)
+        assert app_frame.evaluate(COOKIE_PROBE) == ["probe_partitioned"]
+        session = [c for c in context.cookies(framed_server.url) if c["name"] == "session"]
+        assert len(session) == 1, session
+        assert session[0]["secure"] and session[0]["httpOnly"] and session[0]["sameSite"] == "None"
+        assert session[0].get("partitionKey") == "https://mybigcommerce.com"  # CHIPS: keyed by the top site
 
-            # A form posts, the redirect comes back to a signed-in page.
-            frame.get_by_label("Time zone").fill("America/Chicago")
-            frame.get_by_label("Sending name").fill("Bea at the store")
-            frame.get_by_label("Sending address").fill("bea@example.com")
-            frame.get_by_role("button", name="Save shop settings").click()
-            expect(frame.locator(".flash-success")).to_have_text("Shop settings saved.")
+        # A form posts, the redirect comes back to a signed-in page.
+        frame.get_by_label("Time zone").fill("America/Chicago")
+        frame.get_by_label("Sending name").fill("Bea at the store")
+        frame.get_by_label("Sending address").fill("bea@example.com")
+        frame.get_by_role("button", name="Save shop settings").click()
+        expect(frame.locator(".flash-success")).to_have_text("Shop settings saved.")
 
-            # Still signed in on the next page view inside the frame.
-            app_frame.goto(f"{framed_server.url}/settings")
-            expect(frame.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
-            expect(frame.get_by_label("Sending address")).to_have_value("bea@example.com")
-            assert problems == []
-        finally:
-            browser.close()
+        # Still signed in on the next page view inside the frame.
+        app_frame.goto(f"{framed_server.url}/settings")
+        expect(frame.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+        expect(frame.get_by_label("Sending address")).to_have_value("bea@example.com")
+        assert problems == []
 
     with runtime.session() as db:
         saved = db.get_one(Shop, shop.id)

@@ -1,4 +1,4 @@
-"""The shape every refused delivery must have, shared by both platforms' endpoint tests."""
+"""The shape every refused (and every accepted) delivery's answer must have, for both platforms' endpoints."""
 
 from __future__ import annotations
 
@@ -20,3 +20,9 @@ def assert_error(response: TestResponse, status: int, *not_echoed: str) -> str:
     for value in not_echoed:
         assert value not in text
     return reason
+
+
+def assert_ok(response: TestResponse) -> None:
+    """200 with no body (BigCommerce asks for none; Shopify reads none)."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_data() == b""

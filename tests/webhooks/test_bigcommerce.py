@@ -14,25 +14,24 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from integration.core.runtime import Runtime
-from integration.events.intake import Delivery, StorageUnavailable, Stored
 from integration.events.models import WebhookEvent
 from integration.platforms.bigcommerce.topics import WEBHOOK_SCOPES
 from integration.shops.models import Shop
 from tests.helpers import (
     BIGCOMMERCE_SECRET,
     STORE_HASH,
+    AppFactory,
     add_shop,
     bigcommerce_body,
     fixture_bytes,
-    free_port,
     post_bigcommerce,
 )
 from tests.webhooks.errors import assert_error as shared_assert_error
+from tests.webhooks.errors import assert_ok
 
 URL = "/webhooks/bigcommerce"
 OTHER_STORE = "zz9plural"
@@ -45,7 +44,6 @@ HASH = "5a7b6cbd2d8a7ad6a7b9f0e2b1c3d4e5f6a7b8c9"  # what bigcommerce_body puts 
 PRIVATE = "very-private-person@example.com"
 
 Rows = Callable[[], list[WebhookEvent]]
-AppFactory = Callable[..., Flask]  # the make_app fixture
 
 
 @pytest.fixture
@@ -80,11 +78,6 @@ def standard_headers(
 
 def assert_error(response: TestResponse, status: int, *not_echoed: str) -> str:
     return shared_assert_error(response, status, BIGCOMMERCE_SECRET, PRIVATE, *not_echoed)
-
-
-def assert_ok(response: TestResponse) -> None:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_data() == b""  # BigCommerce asks for no body
 
 
 # --- accepted deliveries ------------------------------------------------------------------------------
@@ -145,25 +138,6 @@ def test_every_handled_scope_is_stored_received(client: FlaskClient, token: str,
     rows = stored()
     assert [row.topic for row in rows] == scopes
     assert {row.status for row in rows} == {"received"}
-
-
-@pytest.mark.parametrize("scope", ["reconcile/order", "reconcile/customer"])
-def test_reconciliation_scopes_cannot_come_by_webhook(
-    client: FlaskClient, token: str, stored: Rows, scope: str
-) -> None:
-    assert_ok(post_bigcommerce(client, bigcommerce_body(scope), token))
-    [row] = stored()
-    assert row.status == "ignored"
-
-
-def test_unhandled_scope_is_stored_ignored(client: FlaskClient, token: str, stored: Rows) -> None:
-    assert_ok(post_bigcommerce(client, bigcommerce_body("store/product/updated"), token))
-    [row] = stored()
-    assert row.topic == "store/product/updated"
-    assert row.status == "ignored"
-    assert row.last_error is not None
-    assert "store/product/updated" in row.last_error
-    assert row.processed_at is not None
 
 
 # --- authentication (401) -----------------------------------------------------------------------------
@@ -582,37 +556,3 @@ def test_signature_headers_without_a_configured_secret(make_app: AppFactory, tok
     assert stored() == []
     # Unsigned deliveries do not need the secret.
     assert_ok(post_bigcommerce(client, body, token))
-
-
-# --- storage failures (503) -----------------------------------------------------------------------------
-
-
-def _fail_store(delivery: Delivery) -> Stored:
-    raise StorageUnavailable("OperationalError")
-
-
-def test_storage_unavailable_answers_503_with_retry_after(
-    app: Flask, client: FlaskClient, token: str, stored: Rows, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(app.extensions["intake"], "store", _fail_store)
-    response = post_bigcommerce(client, bigcommerce_body(), token)
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "30"
-    assert token not in response.get_data(as_text=True)
-    monkeypatch.undo()
-    assert stored() == []
-    assert_ok(post_bigcommerce(client, bigcommerce_body(), token))
-    assert len(stored()) == 1
-
-
-def unreachable_database_url(database_url: str) -> str:
-    if database_url.startswith("sqlite"):
-        return "sqlite:////nonexistent-dir/webhooks.db"
-    return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test?connect_timeout=2"
-
-
-def test_real_database_unavailable_answers_503_not_500(make_app: AppFactory, database_url: str) -> None:
-    # The store cannot even be looked up: the token check itself answers 503 so BigCommerce retries.
-    client = make_app(testing=False, database_url=unreachable_database_url(database_url)).test_client()
-    for _ in range(2):
-        assert_error(post_bigcommerce(client, bigcommerce_body(), "some-token"), 503, "some-token")

@@ -12,24 +12,23 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from integration.events.intake import Delivery, StorageUnavailable, Stored
 from integration.events.models import WebhookEvent
 from integration.platforms.shopify.topics import TOPICS_STORED, WEBHOOK_TOPICS
 from tests.helpers import (
     SHOP_DOMAIN,
     SHOPIFY_PREVIOUS_SECRET,
     SHOPIFY_SECRET,
+    AppFactory,
     fixture_bytes,
-    free_port,
     post_shopify,
     shopify_headers,
     shopify_signature,
 )
 from tests.webhooks.errors import assert_error as shared_assert_error
+from tests.webhooks.errors import assert_ok
 
 URL = "/webhooks/shopify"
 BODY = fixture_bytes("shopify/shopify_orders_create.json")
@@ -42,7 +41,6 @@ TRIGGERED_AT_UTC = dt.datetime(2023, 3, 29, 18, 0, 27, 877041, tzinfo=dt.UTC)
 OTHER_SHOP = "other-shop.myshopify.com"
 
 Rows = Callable[[], list[WebhookEvent]]
-AppFactory = Callable[..., Flask]  # the make_app fixture
 
 
 def backend_params(*, only_postgresql: bool = False) -> pytest.MarkDecorator:
@@ -54,11 +52,6 @@ def backend_params(*, only_postgresql: bool = False) -> pytest.MarkDecorator:
 
 def assert_error(response: TestResponse, status: int, *not_echoed: str) -> str:
     return shared_assert_error(response, status, SHOPIFY_SECRET, SHOPIFY_PREVIOUS_SECRET, PRIVATE, *not_echoed)
-
-
-def assert_ok(response: TestResponse) -> None:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_data() == b""
 
 
 def without(headers: dict[str, str], *names: str) -> dict[str, str]:
@@ -207,24 +200,6 @@ def test_signed_bytes_that_are_not_a_json_object_are_refused(client: FlaskClient
     headers = shopify_headers(body) | {"Content-Type": "application/x-www-form-urlencoded"}
     assert assert_error(client.post(URL, data=body, headers=headers), 400) == "body is not a JSON object"
     assert stored() == []
-
-
-def test_unknown_topic_is_stored_ignored(client: FlaskClient, stored: Rows) -> None:
-    assert_ok(post_shopify(client, BODY, topic="products/create"))
-    [row] = stored()
-    assert row.topic == "products/create"
-    assert row.status == "ignored"
-    assert row.last_error is not None
-    assert "products/create" in row.last_error
-    assert row.processed_at is not None
-    assert row.processed_at == row.received_at
-
-
-@pytest.mark.parametrize("topic", ["reconcile/order", "reconcile/customer"])
-def test_reconciliation_topics_cannot_come_by_webhook(client: FlaskClient, stored: Rows, topic: str) -> None:
-    assert_ok(post_shopify(client, b'{"id": 1}', topic=topic))
-    [row] = stored()
-    assert row.status == "ignored"
 
 
 def test_compliance_topic_is_stored_received(client: FlaskClient, stored: Rows) -> None:
@@ -473,45 +448,6 @@ def test_secret_not_configured(make_app: AppFactory, stored: Rows) -> None:
     reason = assert_error(post_shopify(client, PRIVATE_BODY), 503)
     assert "SHOPIFY_API_SECRET" in reason
     assert stored() == []
-
-
-def _fail_store(delivery: Delivery) -> Stored:
-    raise StorageUnavailable("OperationalError")
-
-
-def test_storage_unavailable_answers_503_with_retry_after(
-    app: Flask, client: FlaskClient, stored: Rows, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(app.extensions["intake"], "store", _fail_store)
-    response = post_shopify(client, PRIVATE_BODY)
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "30"
-    assert PRIVATE not in response.get_data(as_text=True)
-    monkeypatch.undo()
-    assert stored() == []
-    # The same delivery, retried once storage is back, is stored.
-    assert_ok(post_shopify(client, PRIVATE_BODY))
-    assert len(stored()) == 1
-
-
-def test_storage_unavailable_answer_is_json(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app.extensions["intake"], "store", _fail_store)
-    assert_error(post_shopify(client, PRIVATE_BODY), 503)
-
-
-def unreachable_database_url(database_url: str) -> str:
-    if database_url.startswith("sqlite"):
-        return "sqlite:////nonexistent-dir/webhooks.db"
-    return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test?connect_timeout=2"
-
-
-def test_real_database_unavailable_answers_503_not_500(make_app: AppFactory, database_url: str) -> None:
-    client = make_app(testing=False, database_url=unreachable_database_url(database_url)).test_client()
-    for _ in range(2):  # the first failure drops the connection; the next attempt must fail the same way
-        response = post_shopify(client, PRIVATE_BODY)
-        assert response.status_code == 503
-        assert response.headers["Retry-After"] == "30"
-        assert PRIVATE not in response.get_data(as_text=True)
 
 
 @backend_params(only_postgresql=True)

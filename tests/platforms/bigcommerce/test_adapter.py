@@ -46,7 +46,7 @@ from tests.fakes.bigcommerce_api import (
     sample_shipment,
     sample_shipping_addresses,
 )
-from tests.platform_fixtures import STORE_HASH, TOKEN, SleepRecorder
+from tests.helpers import BC_TOKEN, STORE_HASH, FakeClock
 
 UTC = dt.UTC
 TRIGGERED_AT = dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -163,7 +163,7 @@ def test_order_calls_send_the_token_and_page_products_at_250(
         ("GET", f"/stores/{STORE_HASH}/v2/orders/218/products"),
         ("GET", f"/stores/{STORE_HASH}/v2/orders/218/shipping_addresses"),
     ]
-    assert all(r.headers["X-Auth-Token"] == TOKEN for r in fake_bc.requests)
+    assert all(r.headers["X-Auth-Token"] == BC_TOKEN for r in fake_bc.requests)
     assert all(r.headers["Accept"] == "application/json" for r in fake_bc.requests)
     assert fake_bc.requests[1].query == {"page": "1", "limit": "250"}
 
@@ -327,7 +327,7 @@ def test_connection_refused_is_transient(bc_http: requests.Session) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    bc_client = BigCommerceClient(f"http://127.0.0.1:{port}", STORE_HASH, TOKEN, session=bc_http)
+    bc_client = BigCommerceClient(f"http://127.0.0.1:{port}", STORE_HASH, BC_TOKEN, session=bc_http)
 
     with pytest.raises(TransientPlatformError, match="ConnectionError"):
         bc_client.get_order("218")
@@ -394,7 +394,7 @@ def test_errors_and_logs_never_carry_the_token_or_customer_data(
     fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    customer_body = {"errors": {"email": "jane.smith@example.com is taken"}, "token": TOKEN}
+    customer_body = {"errors": {"email": "jane.smith@example.com is taken"}, "token": BC_TOKEN}
     failures: list[BaseException] = []
     for status in (400, 401, 404, 422, 429, 500, 503):
         fake_bc.queue_response("GET", r"/v3/customers$", status, body=customer_body)
@@ -405,7 +405,7 @@ def test_errors_and_logs_never_carry_the_token_or_customer_data(
     texts = [f"{exc!s} {exc!r} {exc.args!r}" for exc in failures] + [caplog.text]
     assert len(failures) == 7
     for text in texts:
-        assert TOKEN not in text
+        assert BC_TOKEN not in text
         assert "jane.smith" not in text
 
 
@@ -413,63 +413,61 @@ def test_errors_and_logs_never_carry_the_token_or_customer_data(
 
 
 def test_low_requests_left_makes_the_next_call_wait(
-    fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, bc_clock: SleepRecorder
+    fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, clock: FakeClock
 ) -> None:
     fake_bc.add_shipment(STORE_HASH, 218, sample_shipment())
     fake_bc.rate_limit_left = 2  # at the default min_requests_left
     fake_bc.rate_limit_reset_ms = 4200
 
     bc_client.get_shipment("218", "12")
-    assert bc_clock.sleeps == []  # the wait is before the next call, not after this one
+    assert clock.sleeps == []  # the wait is before the next call, not after this one
 
-    bc_clock.now += 1.0  # a second passes before the next call: only the rest of the window is waited
+    clock.now += 1.0  # a second passes before the next call: only the rest of the window is waited
     bc_client.get_shipment("218", "12")
-    assert bc_clock.sleeps == [pytest.approx(3.2)]
+    assert clock.sleeps == [pytest.approx(3.2)]
 
 
 def test_plenty_of_requests_left_never_waits(
-    fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, bc_clock: SleepRecorder
+    fake_bc: FakeBigCommerce, bc_client: BigCommerceClient, clock: FakeClock
 ) -> None:
     add_sample_order(fake_bc)
     fake_bc.rate_limit_left = 3
 
     bc_client.get_order("218")
 
-    assert bc_clock.sleeps == []
+    assert clock.sleeps == []
 
 
-def test_wait_is_capped_at_max_wait(
-    fake_bc: FakeBigCommerce, bc_http: requests.Session, bc_clock: SleepRecorder
-) -> None:
+def test_wait_is_capped_at_max_wait(fake_bc: FakeBigCommerce, bc_http: requests.Session, clock: FakeClock) -> None:
     add_sample_order(fake_bc)
     fake_bc.rate_limit_left = 0
     fake_bc.rate_limit_reset_ms = 120_000
     bc_client = BigCommerceClient(
         fake_bc.url,
         STORE_HASH,
-        TOKEN,
+        BC_TOKEN,
         session=bc_http,
         max_wait=10.0,
-        sleep=bc_clock.sleep,
-        monotonic=bc_clock.monotonic,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
     )
 
     bc_client.get_order("218")
 
-    assert bc_clock.sleeps == [10.0, 10.0]  # before the products call and before the addresses call
+    assert clock.sleeps == [10.0, 10.0]  # before the products call and before the addresses call
 
 
 def test_adapter_keeps_the_quota_pause_across_events_of_a_store(
-    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess, bc_clock: SleepRecorder
+    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess, clock: FakeClock
 ) -> None:
     add_sample_order(fake_bc, status_id=0)
     fake_bc.rate_limit_left = 1
     fake_bc.rate_limit_reset_ms = 2000
 
     bc_adapter.translate(order_event(), bc_shop)
-    assert bc_clock.sleeps == []
+    assert clock.sleeps == []
     bc_adapter.translate(order_event(), bc_shop)
-    assert bc_clock.sleeps == [2.0]
+    assert clock.sleeps == [2.0]
 
 
 # -------------------------------------------------------------------------------------------- customers
@@ -725,7 +723,7 @@ def test_default_client_uses_the_injected_session_and_a_new_token_after_reinstal
         bc_adapter.close()
 
     assert len(sessions) == 1  # one pooled session, shared by the store's clients
-    assert [r.headers["X-Auth-Token"] for r in fake_bc.requests] == [TOKEN, "token-after-reinstall"]
+    assert [r.headers["X-Auth-Token"] for r in fake_bc.requests] == [BC_TOKEN, "token-after-reinstall"]
 
 
 def test_billing_snapshot_is_dated_at_checkout_not_at_the_last_status_change(

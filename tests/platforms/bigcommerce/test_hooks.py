@@ -18,7 +18,7 @@ from integration.platforms.bigcommerce.hooks import (
 from integration.platforms.bigcommerce.topics import WEBHOOK_SCOPES
 from integration.platforms.interfaces import TransientPlatformError
 from tests.fakes.bigcommerce_api import FakeBigCommerce
-from tests.platform_fixtures import STORE_HASH, TOKEN
+from tests.helpers import BC_TOKEN, STORE_HASH
 
 PUBLIC = "https://app.example.com"
 EVENTS = f"{PUBLIC}/webhooks/bigcommerce"
@@ -34,7 +34,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 def client(fake_bc: FakeBigCommerce, bc_http: requests.Session) -> BigCommerceClient:
-    return BigCommerceClient(fake_bc.url, STORE_HASH, TOKEN, session=bc_http)
+    return BigCommerceClient(fake_bc.url, STORE_HASH, BC_TOKEN, session=bc_http)
 
 
 def posts(fake: FakeBigCommerce) -> int:
@@ -65,7 +65,7 @@ def test_first_run_creates_every_hook_and_a_second_creates_nothing(
     assert all(h["is_active"] and h["headers"] == {TOKEN_HEADER: WEBHOOK_TOKEN} for h in hooks)
     assert {h["destination"] for h in hooks if h["scope"] == DELIVERY_EXCEPTION} == {EXCEPTIONS}
     # Every call went through the client: the store's token, never the webhook token, authenticates.
-    assert {r.headers.get("X-Auth-Token") for r in fake_bc.requests_to("/v3/hooks")} == {TOKEN}
+    assert {r.headers.get("X-Auth-Token") for r in fake_bc.requests_to("/v3/hooks")} == {BC_TOKEN}
 
     again = ensure_hooks(client, settings, WEBHOOK_TOKEN)
     assert again.present == ALL_SCOPES

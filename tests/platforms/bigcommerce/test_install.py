@@ -32,11 +32,11 @@ from integration.shops.registry import hash_webhook_token
 from integration.shops.staff import current_staff
 from tests.fakes.bigcommerce_api import FakeBigCommerce, load_fixture
 from tests.fakes.bigcommerce_login import DEFAULT_SCOPE, FakeBigCommerceLogin
-from tests.helpers import BIGCOMMERCE_SECRET, STORE_HASH, bigcommerce_body, drain
+from tests.helpers import BC_TOKEN, BIGCOMMERCE_SECRET, STORE_HASH, add_customer, bigcommerce_body, drain
 
 PUBLIC = "https://app.example.com"
 CLIENT_ID = "test-client-id"  # the suite's settings
-ACCESS_TOKEN = "bc-access-SECRET-0001"
+ACCESS_TOKEN = BC_TOKEN  # what the login service issues: the token fake_bc's store accepts
 OWNER_ID = 24654
 CLERK_ID = 5550001
 CONTEXT = f"stores/{STORE_HASH}"
@@ -55,13 +55,6 @@ def login_server() -> Iterator[FakeBigCommerceLogin]:
 def fake_login(login_server: FakeBigCommerceLogin) -> FakeBigCommerceLogin:
     login_server.configure(CLIENT_ID, BIGCOMMERCE_SECRET, f"{PUBLIC}/bigcommerce/auth")
     return login_server
-
-
-@pytest.fixture
-def fake_bc(bigcommerce_server: FakeBigCommerce) -> FakeBigCommerce:
-    bigcommerce_server.reset()
-    bigcommerce_server.add_store(STORE_HASH, ACCESS_TOKEN)
-    return bigcommerce_server
 
 
 @pytest.fixture
@@ -520,8 +513,7 @@ def test_uninstall_then_reinstall_keeps_the_data(
     browser = app.test_client()
     install(browser, fake_login)
     shop_id = shop_row(app_runtime).id
-    with app_runtime.session() as session:
-        session.add(Customer(shop_id=shop_id, email="kept@example.com", source_updated_at=sa.func.now()))
+    add_customer(app_runtime, shop_id, email="kept@example.com")
 
     platform = app.test_client()
     fake_bc.revoke(STORE_HASH)  # BigCommerce revokes the app's token as it uninstalls the app

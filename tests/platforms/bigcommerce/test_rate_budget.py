@@ -27,9 +27,8 @@ from integration.platforms.bigcommerce.connection import store_client
 from integration.platforms.bigcommerce.rate_budget import StoreBudget, budget_factory, leases_key, quota_key
 from integration.platforms.interfaces import ShopAccess, StoredEvent, TransientPlatformError
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_order
+from tests.helpers import BC_TOKEN, STORE_HASH, FakeClock, RuntimeFactory
 
-STORE = "rbstore1"
-TOKEN = "tok-RATEBUDGET-5e1d"
 ORDER_PATH = "/v2/orders/218"
 
 
@@ -41,30 +40,14 @@ def redis_client(redis_url: str) -> Iterator[Redis]:
 
 
 @pytest.fixture
-def fake(bigcommerce_server: FakeBigCommerce) -> FakeBigCommerce:
-    bigcommerce_server.reset()
-    bigcommerce_server.add_store(STORE, TOKEN)
-    bigcommerce_server.add_order(STORE, sample_order())
-    return bigcommerce_server
-
-
-class Clock:
-    """time.sleep and time.monotonic for waits that should be counted, not spent."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
+def fake(fake_bc: FakeBigCommerce) -> FakeBigCommerce:
+    """The fake BigCommerce, its store holding order 218."""
+    fake_bc.add_order(STORE_HASH, sample_order())
+    return fake_bc
 
 
 def record(redis_client: Redis) -> dict[str, int]:
-    raw = redis_client.hgetall(quota_key(STORE))
+    raw = redis_client.hgetall(quota_key(STORE_HASH))
     return {key.decode(): int(value) for key, value in raw.items()}
 
 
@@ -72,12 +55,12 @@ def record(redis_client: Redis) -> dict[str, int]:
 
 
 def test_a_store_never_heard_from_lets_calls_through_untracked(redis_client: Redis) -> None:
-    assert StoreBudget(redis_client, STORE).try_reserve() == (0.0, 0)
+    assert StoreBudget(redis_client, STORE_HASH).try_reserve() == (0.0, 0)
     assert record(redis_client) == {}
 
 
 def test_calls_are_reserved_down_to_the_reserve_then_wait_for_the_reset(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE)  # reserve 2
+    budget = StoreBudget(redis_client, STORE_HASH)  # reserve 2
     budget.record(None, left=5, reset_ms=2000, quota=10, window_ms=30000)
     gen = record(redis_client)["gen"]
 
@@ -89,7 +72,7 @@ def test_calls_are_reserved_down_to_the_reserve_then_wait_for_the_reset(redis_cl
 
 
 def test_the_platforms_count_wins_only_when_lower(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE)
+    budget = StoreBudget(redis_client, STORE_HASH)
     budget.record(None, left=9, reset_ms=20000)
     _, gen = budget.try_reserve()  # 8 left as far as we know
     budget.record(gen, left=9, reset_ms=19990)  # answered before our other call was counted
@@ -99,7 +82,7 @@ def test_the_platforms_count_wins_only_when_lower(redis_client: Redis) -> None:
 
 
 def test_an_answer_to_a_call_reserved_in_an_earlier_window_is_ignored(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE)
+    budget = StoreBudget(redis_client, STORE_HASH)
     budget.record(None, left=9, reset_ms=20000)
     gen = record(redis_client)["gen"]
     budget.record(gen - 1, left=0, reset_ms=20000)
@@ -107,7 +90,7 @@ def test_an_answer_to_a_call_reserved_in_an_earlier_window_is_ignored(redis_clie
 
 
 def test_a_429_empties_the_window_whichever_window_the_call_was_from(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE)
+    budget = StoreBudget(redis_client, STORE_HASH)
     budget.record(None, left=9, reset_ms=20000)
     budget.record_response(None, 429, {"X-Retry-After": "3"})  # no X-Rate-Limit-* headers at all
     assert record(redis_client)["tokens"] == 0
@@ -116,33 +99,33 @@ def test_a_429_empties_the_window_whichever_window_the_call_was_from(redis_clien
 
 
 def test_a_response_without_quota_headers_changes_nothing(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE)
+    budget = StoreBudget(redis_client, STORE_HASH)
     budget.record_response(None, 502, {"Content-Type": "text/html"})
     assert record(redis_client) == {}
 
 
 def test_an_ended_window_restarts_with_the_full_quota_shared_by_all(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE)
+    budget = StoreBudget(redis_client, STORE_HASH)
     budget.record(None, left=0, reset_ms=1, quota=10, window_ms=30000)
     gen = record(redis_client)["gen"]
     time.sleep(0.01)  # past the reset on the Redis clock
 
     assert budget.try_reserve() == (0.0, gen + 1)
     assert record(redis_client)["tokens"] == 9
-    other_process = StoreBudget(redis_client, STORE)
+    other_process = StoreBudget(redis_client, STORE_HASH)
     assert other_process.try_reserve() == (0.0, gen + 1)
     assert record(redis_client)["tokens"] == 8
 
 
 def test_an_ended_window_of_unknown_size_lets_calls_through(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE)
+    budget = StoreBudget(redis_client, STORE_HASH)
     budget.record(None, left=0, reset_ms=1)
     time.sleep(0.01)
     assert budget.try_reserve()[0] == 0.0
 
 
 def test_a_quota_no_larger_than_the_reserve_still_allows_calls(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE, reserve=5)
+    budget = StoreBudget(redis_client, STORE_HASH, reserve=5)
     budget.record(None, left=2, reset_ms=20000, quota=2, window_ms=30000)
     assert budget.try_reserve()[0] == 0.0
     assert budget.try_reserve()[0] > 0
@@ -150,11 +133,11 @@ def test_a_quota_no_larger_than_the_reserve_still_allows_calls(redis_client: Red
 
 def test_the_default_reserve_covers_the_calls_that_can_be_in_flight() -> None:
     redis_client = Redis()  # never contacted
-    assert StoreBudget(redis_client, STORE).reserve == 2
-    assert StoreBudget(redis_client, STORE, max_concurrency=6).reserve == 5
-    assert StoreBudget(redis_client, STORE, max_concurrency=6, reserve=1).reserve == 1
+    assert StoreBudget(redis_client, STORE_HASH).reserve == 2
+    assert StoreBudget(redis_client, STORE_HASH, max_concurrency=6).reserve == 5
+    assert StoreBudget(redis_client, STORE_HASH, max_concurrency=6, reserve=1).reserve == 1
     with pytest.raises(ValueError):
-        StoreBudget(redis_client, STORE, max_concurrency=0)
+        StoreBudget(redis_client, STORE_HASH, max_concurrency=0)
 
 
 def test_reserve_request_waits_for_the_reset(redis_client: Redis) -> None:
@@ -164,16 +147,15 @@ def test_reserve_request_waits_for_the_reset(redis_client: Redis) -> None:
         slept.append(seconds)
         time.sleep(seconds)
 
-    budget = StoreBudget(redis_client, STORE, sleep=sleep)
+    budget = StoreBudget(redis_client, STORE_HASH, sleep=sleep)
     budget.record(None, left=0, reset_ms=30, quota=10, window_ms=30000)
     gen = record(redis_client)["gen"]
     assert budget.reserve_request() == gen + 1
     assert slept
 
 
-def test_a_wait_longer_than_max_wait_is_left_to_a_retry(redis_client: Redis) -> None:
-    clock = Clock()
-    budget = StoreBudget(redis_client, STORE, max_wait=1.0, sleep=clock.sleep, monotonic=clock.monotonic)
+def test_a_wait_longer_than_max_wait_is_left_to_a_retry(redis_client: Redis, clock: FakeClock) -> None:
+    budget = StoreBudget(redis_client, STORE_HASH, max_wait=1.0, sleep=clock.sleep, monotonic=clock.monotonic)
     budget.record(None, left=0, reset_ms=5000, quota=10, window_ms=30000)
     with pytest.raises(TransientPlatformError) as raised:
         budget.reserve_request()
@@ -186,7 +168,7 @@ def test_a_wait_longer_than_max_wait_is_left_to_a_retry(redis_client: Redis) -> 
 
 
 def test_leases_are_capped_per_store_and_freed_on_release(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE, max_concurrency=2)
+    budget = StoreBudget(redis_client, STORE_HASH, max_concurrency=2)
     first, second = budget.try_acquire(), budget.try_acquire()
     assert first is not None and second is not None
     assert budget.try_acquire() is None
@@ -195,10 +177,9 @@ def test_leases_are_capped_per_store_and_freed_on_release(redis_client: Redis) -
     assert budget.try_acquire() is not None
 
 
-def test_a_full_store_is_left_to_a_retry_after_max_wait(redis_client: Redis) -> None:
-    clock = Clock()
+def test_a_full_store_is_left_to_a_retry_after_max_wait(redis_client: Redis, clock: FakeClock) -> None:
     budget = StoreBudget(
-        redis_client, STORE, max_concurrency=1, max_wait=1.0, sleep=clock.sleep, monotonic=clock.monotonic
+        redis_client, STORE_HASH, max_concurrency=1, max_wait=1.0, sleep=clock.sleep, monotonic=clock.monotonic
     )
     assert budget.try_acquire() is not None
     with pytest.raises(TransientPlatformError), budget.lease():
@@ -207,15 +188,15 @@ def test_a_full_store_is_left_to_a_retry_after_max_wait(redis_client: Redis) -> 
 
 
 def test_the_lease_is_released_when_the_call_fails(redis_client: Redis) -> None:
-    budget = StoreBudget(redis_client, STORE, max_concurrency=1)
+    budget = StoreBudget(redis_client, STORE_HASH, max_concurrency=1)
     with pytest.raises(RuntimeError), budget.lease():
-        assert redis_client.zcard(leases_key(STORE)) == 1
+        assert redis_client.zcard(leases_key(STORE_HASH)) == 1
         raise RuntimeError("boom")
-    assert redis_client.zcard(leases_key(STORE)) == 0
+    assert redis_client.zcard(leases_key(STORE_HASH)) == 0
 
 
 def _take_lease_and_die(redis_url: str) -> None:
-    budget = StoreBudget(Redis.from_url(redis_url), STORE, max_concurrency=1, lease_seconds=0.3)
+    budget = StoreBudget(Redis.from_url(redis_url), STORE_HASH, max_concurrency=1, lease_seconds=0.3)
     assert budget.try_acquire() is not None
     os._exit(0)  # a crash: no finally, no release
 
@@ -225,10 +206,10 @@ def test_the_lease_of_a_crashed_holder_expires(redis_client: Redis, redis_url: s
     holder.start()
     holder.join(timeout=60)
     assert holder.exitcode == 0
-    assert redis_client.zcard(leases_key(STORE)) == 1  # still held: nobody released it
+    assert redis_client.zcard(leases_key(STORE_HASH)) == 1  # still held: nobody released it
 
-    with StoreBudget(redis_client, STORE, max_concurrency=1, max_wait=30).lease():
-        members = redis_client.zcard(leases_key(STORE))
+    with StoreBudget(redis_client, STORE_HASH, max_concurrency=1, max_wait=30).lease():
+        members = redis_client.zcard(leases_key(STORE_HASH))
     assert members == 1  # the dead lease was dropped, ours taken
 
 
@@ -236,13 +217,13 @@ def test_the_lease_of_a_crashed_holder_expires(redis_client: Redis, redis_url: s
 
 
 def order_event() -> StoredEvent:
-    body = json.dumps({"scope": "store/order/created", "producer": f"stores/{STORE}", "data": {"id": 218}})
-    return StoredEvent(1, "bigcommerce", STORE, "store/order/created", body.encode(), None, None)
+    body = json.dumps({"scope": "store/order/created", "producer": f"stores/{STORE_HASH}", "data": {"id": 218}})
+    return StoredEvent(1, "bigcommerce", STORE_HASH, "store/order/created", body.encode(), None, None)
 
 
 def test_a_client_with_a_budget_spends_and_records_the_shared_quota(fake: FakeBigCommerce, redis_client: Redis) -> None:
     fake.enable_quota(10, 30000)
-    client = BigCommerceClient(fake.url, STORE, TOKEN, budget=StoreBudget(redis_client, STORE))
+    client = BigCommerceClient(fake.url, STORE_HASH, BC_TOKEN, budget=StoreBudget(redis_client, STORE_HASH))
     try:
         for _ in range(3):
             client.get_order_summary("218")
@@ -250,18 +231,18 @@ def test_a_client_with_a_budget_spends_and_records_the_shared_quota(fake: FakeBi
         client.close()
     assert record(redis_client)["tokens"] == 7  # the platform's count after the first; ours after that
     assert record(redis_client)["quota"] == 10
-    assert redis_client.zcard(leases_key(STORE)) == 0
+    assert redis_client.zcard(leases_key(STORE_HASH)) == 0
 
 
 def test_a_client_refuses_another_stores_budget(redis_client: Redis) -> None:
     with pytest.raises(ValueError):
-        BigCommerceClient("http://127.0.0.1:9", STORE, TOKEN, budget=StoreBudget(redis_client, "otherstore"))
+        BigCommerceClient("http://127.0.0.1:9", STORE_HASH, BC_TOKEN, budget=StoreBudget(redis_client, "otherstore"))
 
 
 def test_client_factory_and_adapter_use_the_budget_when_given_redis(fake: FakeBigCommerce, redis_client: Redis) -> None:
     settings = Settings(bigcommerce_api_url=fake.url, bigcommerce_max_concurrency=2)
     runtime = cast(Runtime, SimpleNamespace(settings=settings, redis=redis_client))
-    client = store_client(runtime, ShopAccess(1, STORE, TOKEN))
+    client = store_client(runtime, ShopAccess(1, STORE_HASH, BC_TOKEN))
     client.get_order_summary("218")
     client.close()
     assert record(redis_client)["gen"] == 1
@@ -269,7 +250,7 @@ def test_client_factory_and_adapter_use_the_budget_when_given_redis(fake: FakeBi
     redis_client.flushall()
     adapter = BigCommerceAdapter(fake.url, budget_for=budget_factory(redis_client, max_concurrency=2))
     try:
-        adapter.translate(order_event(), ShopAccess(1, STORE, TOKEN))
+        adapter.translate(order_event(), ShopAccess(1, STORE_HASH, BC_TOKEN))
     finally:
         adapter.close()
     assert record(redis_client)["gen"] == 1
@@ -281,16 +262,14 @@ def test_max_concurrency_comes_from_the_environment() -> None:
     assert Settings.from_env({"SECRET_KEY": "k"}).bigcommerce_max_concurrency == 3
 
 
-def test_event_processing_shares_the_budget(fake: FakeBigCommerce, settings: Settings) -> None:
-    runtime = Runtime.from_settings(settings.replace(bigcommerce_api_url=fake.url))
+def test_event_processing_shares_the_budget(fake: FakeBigCommerce, make_runtime: RuntimeFactory) -> None:
+    runtime = make_runtime(bigcommerce_api_url=fake.url)
     adapter = default_adapters(runtime)["bigcommerce"]
     try:
-        adapter.translate(order_event(), ShopAccess(1, STORE, TOKEN))
-        assert runtime.redis.exists(quota_key(STORE))
+        adapter.translate(order_event(), ShopAccess(1, STORE_HASH, BC_TOKEN))
+        assert runtime.redis.exists(quota_key(STORE_HASH))
     finally:
         adapter.close()
-        runtime.redis.close()
-        runtime.engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------- processes
@@ -310,8 +289,8 @@ def _caller(task: tuple[str, str | None, int, int]) -> int:
     """One worker process: ``calls`` calls to the store; returns how many were refused for the quota."""
     api_url, redis_url, calls, max_concurrency = task
     redis_client = Redis.from_url(redis_url) if redis_url else None
-    budget = StoreBudget(redis_client, STORE, max_concurrency=max_concurrency) if redis_client else None
-    client = BigCommerceClient(api_url, STORE, TOKEN, budget=budget)
+    budget = StoreBudget(redis_client, STORE_HASH, max_concurrency=max_concurrency) if redis_client else None
+    client = BigCommerceClient(api_url, STORE_HASH, BC_TOKEN, budget=budget)
     # All processes start together, as a burst of webhooks would. A worker blocked here holds its task,
     # so the PROCESSES tasks of one run land on PROCESSES different processes.
     _start.wait(timeout=60)
@@ -349,7 +328,7 @@ def run_burst(
 def test_processes_sharing_the_budget_never_get_a_429(workers: Pool, fake: FakeBigCommerce, redis_url: str) -> None:
     fake.enable_quota(QUOTA, WINDOW_MS)
     refused = run_burst(workers, fake, redis_url, calls=8)
-    assert fake.rate_limited(STORE) == 0
+    assert fake.rate_limited(STORE_HASH) == 0
     assert refused == [0] * PROCESSES
     assert len(fake.requests_to(ORDER_PATH)) == 8 * PROCESSES
 
@@ -358,8 +337,8 @@ def test_processes_pacing_themselves_alone_get_429s(workers: Pool, fake: FakeBig
     # The same burst without the shared budget: each process sees only its own responses.
     fake.enable_quota(QUOTA, WINDOW_MS)
     refused = run_burst(workers, fake, None, calls=8)
-    assert fake.rate_limited(STORE) > 0
-    assert sum(refused) == fake.rate_limited(STORE)
+    assert fake.rate_limited(STORE_HASH) > 0
+    assert sum(refused) == fake.rate_limited(STORE_HASH)
 
 
 def test_calls_in_flight_for_a_store_never_exceed_the_cap_across_processes(
@@ -367,10 +346,10 @@ def test_calls_in_flight_for_a_store_never_exceed_the_cap_across_processes(
 ) -> None:
     fake.request_delay = 0.05
     run_burst(workers, fake, redis_url, calls=4, max_concurrency=2)
-    assert fake.max_in_flight(STORE) == 2
+    assert fake.max_in_flight(STORE_HASH) == 2
 
 
 def test_without_the_cap_the_same_processes_overlap_more(workers: Pool, fake: FakeBigCommerce) -> None:
     fake.request_delay = 0.05
     run_burst(workers, fake, None, calls=4)
-    assert fake.max_in_flight(STORE) > 2
+    assert fake.max_in_flight(STORE_HASH) > 2

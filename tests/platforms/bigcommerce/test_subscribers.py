@@ -15,8 +15,7 @@ from integration.events.changes import ConsentChange, ConsentChannel, Skip
 from integration.platforms.bigcommerce.adapter import BigCommerceAdapter
 from integration.platforms.interfaces import NotFoundAtPlatform, ShopAccess, StoredEvent
 from tests.fakes.bigcommerce_api import FakeBigCommerce
-from tests.helpers import add_shop
-from tests.platform_fixtures import STORE_HASH
+from tests.helpers import STORE_HASH, add_shop
 
 MODIFIED = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 

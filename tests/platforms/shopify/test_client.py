@@ -16,35 +16,15 @@ from integration.platforms.interfaces import NotFoundAtPlatform, TransientPlatfo
 from integration.platforms.shopify.client import ShopifyAPIError, ShopifyGraphQL
 from integration.platforms.shopify.queries import CustomerSummary, MarketingConsent, Money, UpdatedResource
 from tests.fakes.shopify_admin import FakeShopify
+from tests.helpers import FakeClock
 
 SHOP = "demo-shop.myshopify.com"
 TOKEN = "shpat_SECRET_4b1d9e7c"
 VERSION = "2026-10"
 
 
-class Clock:
-    """time.sleep and time.monotonic in one: sleeping moves the clock on (and so refills the fake's
-    bucket, which reads the same clock) without any real waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def shopify(fake_shopify: FakeShopify, clock: Clock) -> FakeShopify:
+def shopify(fake_shopify: FakeShopify, clock: FakeClock) -> FakeShopify:
     fake_shopify.clock = clock.monotonic
     fake_shopify.add_shop(SHOP, TOKEN)
     return fake_shopify
@@ -58,7 +38,7 @@ def http() -> Iterator[requests.Session]:
 
 
 def make_client(
-    fake: FakeShopify, http: requests.Session, clock: Clock, token: str = TOKEN, **kwargs: Any
+    fake: FakeShopify, http: requests.Session, clock: FakeClock, token: str = TOKEN, **kwargs: Any
 ) -> ShopifyGraphQL:
     return ShopifyGraphQL(
         kwargs.pop("admin_url_template", fake.admin_url_template),
@@ -73,12 +53,12 @@ def make_client(
 
 
 @pytest.fixture
-def client(shopify: FakeShopify, http: requests.Session, clock: Clock) -> ShopifyGraphQL:
+def client(shopify: FakeShopify, http: requests.Session, clock: FakeClock) -> ShopifyGraphQL:
     return make_client(shopify, http, clock)
 
 
 def test_customer_summary_reads_what_2025_01_webhooks_dropped(
-    shopify: FakeShopify, client: ShopifyGraphQL, clock: Clock
+    shopify: FakeShopify, client: ShopifyGraphQL, clock: FakeClock
 ) -> None:
     shopify.add_customer(
         SHOP,
@@ -116,7 +96,7 @@ def test_customer_summary_reads_what_2025_01_webhooks_dropped(
 
 
 def test_a_gid_is_accepted_and_the_template_without_shop_works(
-    shopify: FakeShopify, http: requests.Session, clock: Clock
+    shopify: FakeShopify, http: requests.Session, clock: FakeClock
 ) -> None:
     shopify.add_customer(SHOP, 7002)
     client = make_client(shopify, http, clock, admin_url_template=shopify.url)
@@ -134,7 +114,7 @@ def test_missing_customer_is_not_found(client: ShopifyGraphQL) -> None:
 
 
 def test_throttled_waits_for_the_bucket_to_refill_then_retries(
-    shopify: FakeShopify, client: ShopifyGraphQL, clock: Clock
+    shopify: FakeShopify, client: ShopifyGraphQL, clock: FakeClock
 ) -> None:
     shopify.add_customer(SHOP, "7001")
     shopify.bucket_size, shopify.restore_rate = 100.0, 10.0
@@ -150,7 +130,7 @@ def test_throttled_waits_for_the_bucket_to_refill_then_retries(
 
 
 def test_throttled_with_points_nearly_back_still_waits_a_little(
-    shopify: FakeShopify, client: ShopifyGraphQL, clock: Clock
+    shopify: FakeShopify, client: ShopifyGraphQL, clock: FakeClock
 ) -> None:
     shopify.add_customer(SHOP, "7001")
     bucket = {"maximumAvailable": 100.0, "currentlyAvailable": 49.99, "restoreRate": 50.0}
@@ -166,7 +146,7 @@ def test_throttled_with_points_nearly_back_still_waits_a_little(
 
 
 def test_low_bucket_makes_the_next_similar_call_wait_before_sending(
-    shopify: FakeShopify, client: ShopifyGraphQL, clock: Clock
+    shopify: FakeShopify, client: ShopifyGraphQL, clock: FakeClock
 ) -> None:
     shopify.add_customer(SHOP, "7001")
     shopify.bucket_size, shopify.restore_rate = 100.0, 10.0
@@ -182,7 +162,7 @@ def test_low_bucket_makes_the_next_similar_call_wait_before_sending(
 
 
 def test_no_proactive_wait_once_time_has_refilled_the_bucket(
-    shopify: FakeShopify, client: ShopifyGraphQL, clock: Clock
+    shopify: FakeShopify, client: ShopifyGraphQL, clock: FakeClock
 ) -> None:
     shopify.add_customer(SHOP, "7001")
     shopify.bucket_size, shopify.restore_rate = 100.0, 10.0
@@ -196,7 +176,7 @@ def test_no_proactive_wait_once_time_has_refilled_the_bucket(
     assert clock.sleeps == []
 
 
-def test_429_honours_retry_after(shopify: FakeShopify, client: ShopifyGraphQL, clock: Clock) -> None:
+def test_429_honours_retry_after(shopify: FakeShopify, client: ShopifyGraphQL, clock: FakeClock) -> None:
     shopify.add_customer(SHOP, "7001")
     shopify.queue_response(429, {"errors": "Exceeded 2 calls per second for api client."}, {"Retry-After": "2.0"})
 
@@ -206,7 +186,7 @@ def test_429_honours_retry_after(shopify: FakeShopify, client: ShopifyGraphQL, c
 
 
 def test_5xx_is_retried_with_backoff_until_max_attempts(
-    shopify: FakeShopify, http: requests.Session, clock: Clock
+    shopify: FakeShopify, http: requests.Session, clock: FakeClock
 ) -> None:
     for _ in range(5):
         shopify.queue_response(503, "<html>Service Unavailable</html>")
@@ -223,7 +203,7 @@ def test_5xx_is_retried_with_backoff_until_max_attempts(
         assert base <= waited <= base * 1.5
 
 
-def test_5xx_then_success(shopify: FakeShopify, client: ShopifyGraphQL, clock: Clock) -> None:
+def test_5xx_then_success(shopify: FakeShopify, client: ShopifyGraphQL, clock: FakeClock) -> None:
     shopify.add_customer(SHOP, "7001")
     shopify.queue_response(502)
     shopify.queue_response(
@@ -234,7 +214,7 @@ def test_5xx_then_success(shopify: FakeShopify, client: ShopifyGraphQL, clock: C
     assert len(clock.sleeps) == 2
 
 
-def test_connection_errors_are_transient(http: requests.Session, clock: Clock) -> None:
+def test_connection_errors_are_transient(http: requests.Session, clock: FakeClock) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -250,7 +230,7 @@ def test_connection_errors_are_transient(http: requests.Session, clock: Clock) -
 
 
 def test_a_wait_longer_than_max_wait_raises_instead_of_sleeping(
-    shopify: FakeShopify, http: requests.Session, clock: Clock
+    shopify: FakeShopify, http: requests.Session, clock: FakeClock
 ) -> None:
     shopify.queue_response(429, None, {"Retry-After": "120"})
     client = make_client(shopify, http, clock, max_wait=10.0)
@@ -263,7 +243,7 @@ def test_a_wait_longer_than_max_wait_raises_instead_of_sleeping(
 
 
 def test_max_wait_caps_the_total_across_throttled_retries(
-    shopify: FakeShopify, http: requests.Session, clock: Clock
+    shopify: FakeShopify, http: requests.Session, clock: FakeClock
 ) -> None:
     shopify.add_customer(SHOP, "7001")
     shopify.bucket_size, shopify.restore_rate = 100.0, 1.0
@@ -286,7 +266,7 @@ def test_max_wait_caps_the_total_across_throttled_retries(
     assert caught.value.retry_after == 8.0
 
 
-def test_wrong_token_is_a_permanent_error(shopify: FakeShopify, http: requests.Session, clock: Clock) -> None:
+def test_wrong_token_is_a_permanent_error(shopify: FakeShopify, http: requests.Session, clock: FakeClock) -> None:
     client = make_client(shopify, http, clock, token="shpat_WRONG_0000")
 
     with pytest.raises(ShopifyAPIError) as caught:
@@ -403,7 +383,7 @@ def test_bad_shop_or_customer_id_is_refused_before_any_request(shopify: FakeShop
 
 
 def test_the_token_never_appears_in_errors_or_logs(
-    shopify: FakeShopify, http: requests.Session, clock: Clock, caplog: pytest.LogCaptureFixture
+    shopify: FakeShopify, http: requests.Session, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="integration.platforms.shopify.client")
     client = make_client(shopify, http, clock, max_attempts=2)

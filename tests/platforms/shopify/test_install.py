@@ -22,7 +22,7 @@ from integration.events.processing import EventFailed, EventProcessor, Outcome
 from integration.platforms.shopify.oauth import query_hmac
 from integration.shops.models import Shop, ShopState, StaffRole, StaffUser, TokenState
 from tests.fakes.shopify_admin import FakeShopify
-from tests.helpers import SHOP_DOMAIN, SHOPIFY_SECRET, LiveServer, drain, post_shopify
+from tests.helpers import SHOP_DOMAIN, SHOPIFY_SECRET, LiveServer, drain, post_shopify, update_shop
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -511,8 +511,7 @@ def test_app_uninstalled_webhook_uninstalls_then_a_reinstall_brings_the_shop_bac
     install_shop(client, fake_shopify)
     before = shop_row(runtime)
     assert before is not None
-    with runtime.session() as session:
-        session.execute(sa.update(Shop).where(Shop.id == before.id).values(sender_name="Kept through reinstall"))
+    update_shop(runtime, before.id, sender_name="Kept through reinstall")
     triggered = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
     body = b'{"id": 1, "myshopify_domain": "demo-shop.myshopify.com"}'
     assert (
@@ -580,4 +579,4 @@ def test_install_in_chromium_from_install_url_to_settings(
         assert shop is not None and shop.state == ShopState.ACTIVE
         assert staff_rows(runtime) == [(fake_shopify.oauth.user_id, StaffRole.ADMIN)]
     finally:
-        runtime.engine.dispose()
+        runtime.close()
