@@ -87,7 +87,7 @@ class Serve:
         RQ's scheduler child has its parent's command line)."""
         found = [pid for pid in descendants(self.process.pid) if words in _cmdline(pid)]
         found = [pid for pid in found if _parent(pid) not in found]
-        assert len(found) == 1, (word, found)
+        assert len(found) == 1, (words, found)
         return found[0]
 
     def stop(self, signum: int = signal.SIGTERM, *, group: bool = False, timeout: float = 60) -> int:
