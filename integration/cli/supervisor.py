@@ -302,6 +302,8 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while (remaining := left()) and time.monotonic() < deadline:
             self._pump(0.05)
+            if self._signals:  # stopping: say what stopped as it stops (nothing is restarted now)
+                self._handle_exits()
         return remaining
 
     # -- the stop
