@@ -38,8 +38,9 @@ from tests.helpers import (
 )
 from tests.sign_in import mount as mount_test_sign_in
 
-# Fixtures shared across folders: the fake platforms and their clients, and staff with sign-in.
-pytest_plugins = ["tests.platform_fixtures", "tests.staff_fixtures"]
+# Fixtures shared across folders: the fake platforms and their clients, staff with sign-in, and the
+# browser-test checks CI relies on.
+pytest_plugins = ["tests.platform_fixtures", "tests.staff_fixtures", "tests.browser_check"]
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -214,24 +215,3 @@ def intake(runtime: Runtime) -> Iterator[EventIntake]:
 def shop(runtime: Runtime) -> RegisteredShop:
     """The default Shopify shop (tests.helpers.SHOP_DOMAIN), registered and active."""
     return add_shop(runtime)
-
-
-# --- the browser tests: never silently skipped in CI -----------------------------------------------------
-
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_HINT = "sudo apt-get install chromium"
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    # CI (.ci/run) installs Debian's chromium and sets REQUIRE_BROWSER=1: a run without it must fail,
-    # not pass with the page tests skipped.
-    if os.environ.get("REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
-        pytest.exit(f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing ({BROWSER_HINT})", returncode=3)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "Chromium" in str(r.longrepr)]
-    if skipped:
-        terminalreporter.write_line(
-            f"{len(skipped)} browser tests were skipped: no {CHROMIUM}. Enable them with: {BROWSER_HINT}", yellow=True
-        )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 
 import click
@@ -12,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from integration import runtime_of
+from integration.cli.supervisor import DEFAULT_GRACE, Supervisor, read_procfile, shell_command
 from integration.core.config import PROJECT_ROOT, mask_url
 from integration.core.queues import WORKER_KINDS
 
@@ -64,54 +63,39 @@ def scheduler() -> None:
 @with_appcontext
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="$HOST or 127.0.0.1")
-def serve(port: int, host: str) -> None:
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_GRACE,
+    show_default=True,
+    help="Seconds the processes get to stop (finish their requests and jobs) before they are killed.",
+)
+def serve(port: int, host: str, grace: float) -> None:
     """Everything `make run` starts: migrations, the embedded Redis (unless REDIS_URL is set), then
-    web + worker + scheduler under honcho. Ctrl-C stops it all, Redis last."""
+    every process of the Procfile but `release`, supervised: one that exits is restarted. SIGTERM,
+    SIGINT (Ctrl-C) or SIGHUP stops them all, Redis last; the exit status is 1 only if something had
+    to be killed."""
     from integration.core.migrate import upgrade
     from integration.core.redis_server import EmbeddedRedis
 
     settings = runtime_of(current_app).settings
     upgrade(settings.database_url, token_encryption_key=settings.token_encryption_key)
-    embedded = (
-        EmbeddedRedis(settings.redis_socket.parent, socket_path=settings.redis_socket)
-        if settings.embedded_redis
-        else None
-    )
-    if embedded is not None:
-        embedded.start()
     # The Procfile names gunicorn and flask bare: they must resolve to this virtualenv's, however
     # we were started (make run does not activate the venv).
     bin_dir = os.path.dirname(sys.executable)
     path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
     env = dict(os.environ, REDIS_URL=settings.effective_redis_url, PORT=str(port), HOST=host, PATH=path)
-    honcho = shutil.which("honcho", path=bin_dir) or "honcho"
-    database = mask_url(settings.database_url)
+    supervisor = Supervisor(grace=grace)
+    if settings.embedded_redis:
+        embedded = EmbeddedRedis(settings.redis_socket.parent, socket_path=settings.redis_socket)
+        supervisor.add("redis", lambda: embedded.start().process, last=True)
+    names = []
+    for name, command in read_procfile(PROJECT_ROOT / "Procfile"):
+        supervisor.add(name, shell_command(command, env, PROJECT_ROOT))
+        names.append(name)
     click.echo(f"Personal Commerce listening on http://{host}:{port}")
-    click.echo(f"  database: {database}")
-    click.echo(f"  redis:    {'embedded, ' if embedded else ''}{mask_url(settings.effective_redis_url)}")
-    click.echo("  Ctrl-C stops web, the events and bulk workers, the scheduler and the embedded Redis.")
-    process = subprocess.Popen(
-        # honcho hands $PORT to each process from -p upwards; web is first, so it gets ours.
-        [
-            honcho,
-            "start",
-            "-p",
-            str(port),
-            "-f",
-            str(PROJECT_ROOT / "Procfile"),
-            "web",
-            "worker",
-            "bulk",
-            "scheduler",
-        ],
-        env=env,
-        cwd=PROJECT_ROOT,
-    )
-    try:
-        process.wait()
-    except KeyboardInterrupt:
-        process.wait()  # honcho got the same Ctrl-C and is stopping its children
-    finally:
-        if embedded is not None:
-            embedded.stop()
-    click.echo("stopped")
+    click.echo(f"  database: {mask_url(settings.database_url)}")
+    click.echo(f"  redis:    {'embedded, ' if settings.embedded_redis else ''}{mask_url(settings.effective_redis_url)}")
+    stopped = ", ".join(names) + (" and the embedded Redis" if settings.embedded_redis else "")
+    click.echo(f"  Ctrl-C stops {stopped}.")
+    sys.exit(supervisor.run())

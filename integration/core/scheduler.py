@@ -2,8 +2,8 @@
 
 The relay polls the database (a partial index makes an empty poll a few microseconds) and hands
 new rows to RQ in batches. The sweep is registered with RQ's ``CronScheduler`` and runs as a job on
-the maintenance queue. Outages of Redis or the database are waited out here, never fatal: under
-honcho one process exiting would stop the whole app.
+the maintenance queue. Outages of Redis or the database are waited out here, never fatal: exiting
+would only get this process restarted (by `serve` or the platform) into the same outage.
 """
 
 from __future__ import annotations
