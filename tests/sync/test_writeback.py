@@ -454,7 +454,7 @@ def test_the_customer_s_rep_is_written_and_a_new_rep_rewritten(wb_runtime: Runti
 
     shop_id = shopify_shop(wb_runtime)
     shopify.add_customer(SHOP_DOMAIN, 1001)
-    profile = add_customer(wb_runtime, shop_id, "1001")
+    profile = returning_customer(wb_runtime, shop_id, "1001")
     with wb_runtime.session() as session:
         dana = add_rep(session, shop_id, RepInput("Dana", "dana@shop.example", "UTC")).id
         assign(session, profile)
