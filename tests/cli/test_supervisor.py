@@ -3,18 +3,22 @@ run in a subprocess of its own: the supervisor takes over signal handling and be
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from integration.cli.supervisor import read_procfile
-from tests.helpers import ROOT, wait_until
+from tests.helpers import ROOT, descendants, wait_until
+
+Supervise = Callable[..., tuple[subprocess.Popen[bytes], Path]]
 
 DRIVER = textwrap.dedent(
     """
@@ -31,18 +35,33 @@ DRIVER = textwrap.dedent(
 )
 
 
-def _supervise(tmp_path: Path, grace: float, **programs: str) -> tuple[subprocess.Popen[bytes], Path]:
-    log = tmp_path / "supervisor.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", DRIVER, str(grace), *(f"{name}={cmd}" for name, cmd in programs.items())],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return process, log
+@pytest.fixture
+def supervise(tmp_path: Path) -> Iterator[Supervise]:
+    """Start a supervisor on shell programs; whatever a failed test leaves running is killed."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(grace: float, **programs: str) -> tuple[subprocess.Popen[bytes], Path]:
+        log = tmp_path / "supervisor.log"
+        specs = [f"{name}={command}" for name, command in programs.items()]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-c", DRIVER, str(grace), *specs],
+                cwd=tmp_path,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started.append(process)
+        return process, log
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            for pid in [*descendants(process.pid), process.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            process.wait()
 
 
 def _pid_of(log: Path, name: str) -> int:
@@ -58,9 +77,9 @@ def _gone(pid: int) -> bool:
 
 
 def test_a_process_that_does_not_stop_in_the_grace_period_is_killed_and_the_exit_status_says_so(
-    tmp_path: Path,
+    supervise: Supervise,
 ) -> None:
-    process, log = _supervise(tmp_path, 1.0, stubborn="sh -c 'trap \"\" TERM; sleep 60'", calm="sleep 60")
+    process, log = supervise(1.0, stubborn="sh -c 'trap \"\" TERM; sleep 60'", calm="sleep 60")
     wait_until(lambda: _pid_of(log, "stubborn") and _pid_of(log, "calm"), message="both started")
     stubborn = _pid_of(log, "stubborn")
 
@@ -76,9 +95,9 @@ def test_a_process_that_does_not_stop_in_the_grace_period_is_killed_and_the_exit
 
 
 def test_a_process_that_keeps_exiting_is_restarted_with_growing_backoff_and_its_output_named(
-    tmp_path: Path,
+    supervise: Supervise,
 ) -> None:
-    process, log = _supervise(tmp_path, 5.0, flaky="sh -c 'echo flaky says hello; exit 3'", steady="sleep 60")
+    process, log = supervise(5.0, flaky="sh -c 'echo flaky says hello; exit 3'", steady="sleep 60")
     wait_until(lambda: "restarting in 2s" in log.read_text(), timeout=30, message="a second restart")
     steady = _pid_of(log, "steady")
 
@@ -93,15 +112,17 @@ def test_a_process_that_keeps_exiting_is_restarted_with_growing_backoff_and_its_
     assert _gone(steady)
 
 
-def test_what_a_dead_process_leaves_behind_is_ended_even_in_a_process_group_of_its_own(tmp_path: Path) -> None:
+def test_what_a_dead_process_leaves_behind_is_ended_even_in_a_process_group_of_its_own(
+    tmp_path: Path, supervise: Supervise
+) -> None:
     """An RQ work horse calls os.setpgrp: ending the dead worker's process group does not reach it."""
     orphan_file = tmp_path / "orphan.pid"
     command = f"sh -c 'setsid sleep 300 & echo $! > {orphan_file}; exec sleep 300'"
-    process, log = _supervise(tmp_path, 5.0, parent=command)
+    process, log = supervise(5.0, parent=command)
     wait_until(lambda: orphan_file.exists() and orphan_file.read_text().strip(), message="the child started")
     orphan = int(orphan_file.read_text())
     parent = _pid_of(log, "parent")
-    assert os.getpgid(orphan) != os.getpgid(parent)
+    wait_until(lambda: os.getpgid(orphan) != os.getpgid(parent), message="setsid to have run")
 
     os.kill(parent, signal.SIGKILL)
 
