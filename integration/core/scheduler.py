@@ -100,7 +100,27 @@ def run_worker(runtime: Runtime, *, burst: bool = False, worker_class: str = "rq
     cls = import_string(worker_class)
     queues = [runtime.queue(name) for name in WORKER_KINDS[kind]]
     worker = cls(queues, connection=runtime.redis)
+    _stop_cleanly_while_starting(worker)
     started = time.monotonic()
     result: bool = worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)
     log.info("worker stopped after %.1fs", time.monotonic() - started)
     return result
+
+
+def _stop_cleanly_while_starting(worker: object) -> None:
+    """A stop signal during ``Worker.work()``'s start-up leaves the worker registered for good.
+
+    RQ registers the worker (``bootstrap``), forks its scheduler, and only then installs its own SIGINT and
+    SIGTERM handlers and enters the ``try``/``finally`` that unregisters it. A terminal's Ctrl-C reaches
+    every process of the group at once, so a worker still starting got Python's KeyboardInterrupt there
+    and left its registration in Redis. Until RQ's handlers replace these, a signal only asks the loop
+    to stop before its first job, which then unregisters the worker as any orderly stop does.
+    """
+    if not hasattr(worker, "_stop_requested"):  # RQ's flag, checked at the top of its loop
+        raise RuntimeError("this RQ version has no _stop_requested; review _stop_cleanly_while_starting")
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        worker._stop_requested = True  # type: ignore[attr-defined]
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)

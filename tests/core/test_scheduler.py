@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,12 +10,13 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from rq import Worker
 
 from integration.core.config import Settings
 from integration.core.queues import BULK, EVENTS, MAINTENANCE, event_job_id
 from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
-from integration.core.scheduler import Scheduler
+from integration.core.scheduler import Scheduler, run_worker
 from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from tests.helpers import ROOT, add_shop, bin_path, fixture_bytes, settings_env, store_shopify_event, wait_until
@@ -88,3 +90,26 @@ def test_the_scheduler_command_relays_until_sigterm(settings: Settings, runtime:
     with runtime.session() as session:
         status = session.scalar(sa.select(WebhookEvent.status).where(WebhookEvent.id == event_id))
     assert status == EventStatus.RECEIVED  # queued, for a worker to process
+
+
+class _InterruptedWhileStarting(Worker):
+    """A worker that gets Ctrl-C at the worst moment: registered, its scheduler starting, RQ's own signal
+    handlers not yet installed (a terminal's Ctrl-C reaches every process of the group at once)."""
+
+    def _start_scheduler(self, *args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        super()._start_scheduler(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_stop_signal_while_the_worker_starts_still_unregisters_it(runtime: Runtime) -> None:
+    """Regression: the signal raised KeyboardInterrupt outside RQ's try/finally and the worker stayed in
+    RQ's registry for good (seen as a leftover registration after an orderly Ctrl-C of `serve`)."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # Before the fix: KeyboardInterrupt, and the registration stayed.
+        with contextlib.suppress(KeyboardInterrupt):
+            run_worker(runtime, worker_class=f"{__name__}._InterruptedWhileStarting", kind="events")
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert Worker.all(connection=runtime.redis) == []

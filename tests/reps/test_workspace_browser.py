@@ -123,6 +123,8 @@ LOW_CONTRAST = """() => {
 def look(page: Any, name: str) -> None:
     """The page at desktop and phone widths: readable contrast, no sideways overflow on the phone, and
     the skip link first under the keyboard; screenshots if asked."""
+    # Computed styles are only the stylesheet's once it has loaded; the DOM can be ready before.
+    page.wait_for_load_state("load")
     assert page.evaluate(LOW_CONTRAST) == [], name
     assert page.locator("main").count() == 1 and page.locator("header.top").count() == 1
     page.keyboard.press("Tab")

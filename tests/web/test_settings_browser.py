@@ -107,8 +107,10 @@ def test_the_admin_fixes_a_bad_address_and_saves(server: LiveServer, runtime: Ru
         expect(page.locator(".field.has-errors")).to_have_count(0)
         expect(page.get_by_label("Sending address")).to_have_value("orders@example.com")
         assert page.url == f"{server.url}/settings#shop"  # POST, redirect, GET
-        # The stylesheet loaded under the page's Content-Security-Policy, and nothing was refused.
-        assert page.evaluate("getComputedStyle(document.querySelector('.flash-success')).borderTopStyle") == "solid"
+        # The stylesheet loaded under the page's Content-Security-Policy, and nothing was refused. The
+        # flash is in the DOM before the stylesheet need have applied (a busy CI machine showed "none"),
+        # so this waits for the style rather than reading it once.
+        expect(page.locator(".flash-success")).to_have_css("border-top-style", "solid")
         assert problems == []
 
     with runtime.session() as db:
