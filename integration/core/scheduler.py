@@ -9,6 +9,7 @@ would only get this process restarted (by `serve` or the platform) into the same
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -120,7 +121,18 @@ def _stop_cleanly_while_starting(worker: object) -> None:
         raise RuntimeError("this RQ version has no _stop_requested; review _stop_cleanly_while_starting")
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        worker._stop_requested = True  # type: ignore[attr-defined]
+        worker._stop_requested = True
 
+    def in_a_forked_child() -> None:
+        # RQ forks its scheduler (and work horses) from the worker: a child must not inherit this
+        # handler, or the SIGTERM that stops it would only set a flag in its copy of the worker, and the
+        # worker would wait for it forever. Children get the defaults, as before; RQ's own code then
+        # installs what it wants in them.
+        if signal.getsignal(signal.SIGTERM) is request_stop:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if signal.getsignal(signal.SIGINT) is request_stop:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    os.register_at_fork(after_in_child=in_a_forked_child)
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
