@@ -1,5 +1,5 @@
-"""Reps: handing a leaver's book over, check-ins made due, the sweep and the morning digests, run by RQ
-(see integration.reps)."""
+"""Reps: handing a leaver's book over, check-ins made due, the sweep, the morning digests and reps back
+from being away, run by RQ (see integration.reps)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 from integration.core.runtime import get_runtime
 from integration.reps.digest import write_digests
 from integration.reps.roster import hand_over as hand_over_book
+from integration.reps.roster import return_due_reps
 from integration.reps.timers import make_due, make_overdue_due
 
 log = logging.getLogger(__name__)
@@ -39,3 +40,12 @@ def morning_digests() -> int:
     """Write each rep's digest of the day's calls once their local time passes 08:00."""
     with get_runtime().session() as session:
         return write_digests(session)
+
+
+def return_away_reps() -> int:
+    """Reps whose away dates are over (on their own clock) are active again; returns how many."""
+    with get_runtime().session() as session:
+        back = return_due_reps(session)
+    if back:
+        log.info("%d rep(s) back from being away", len(back))
+    return len(back)

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from integration.core.db import rows_changed, utcnow
+from integration.core.db import utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
-from integration.reps.books import assign, fill_from_pool
+from integration.reps.books import assign, fill_from_pool, zone
 from integration.reps.checkins import reslot_book
 from integration.reps.hours import parse_hours
 from integration.reps.models import DUNBAR, Rep, RepState
@@ -134,14 +134,25 @@ def come_back(session: Session, rep: Rep) -> None:
     reslot_book(session, rep.id)
 
 
-def return_due_reps(session: Session, today: dt.date) -> int:
-    """Reps whose away dates are over are active again (the daily maintenance)."""
-    back = session.execute(
-        sa.update(Rep)
-        .where(Rep.state == RepState.AWAY, Rep.away_until < today)
-        .values(state=RepState.ACTIVE, away_from=None, away_until=None, backup_rep_id=None)
-    )
-    return rows_changed(back)
+def return_due_reps(session: Session, *, now: dt.datetime | None = None) -> list[int]:
+    """Reps whose away dates are over, on their own clock, are active again (the periodic job); their
+    calls are placed again as :func:`come_back` places them. Returns their ids.
+
+    "Over" is the rep's own date: ``away_until`` is the last day away in the rep's zone (as
+    :func:`integration.reps.checkins.away_on` reads it), so a rep in Los Angeles is not back at UTC
+    midnight, eight hours before their day ends.
+    """
+    now = now or utcnow()
+    away = session.scalars(
+        sa.select(Rep).where(Rep.state == RepState.AWAY, Rep.away_until.is_not(None)).order_by(Rep.id)
+    ).all()
+    back = []
+    for rep in away:
+        assert rep.away_until is not None
+        if now.astimezone(zone(rep.time_zone)).date() > rep.away_until:
+            come_back(session, rep)
+            back.append(rep.id)
+    return back
 
 
 def leave(session: Session, rep: Rep) -> None:

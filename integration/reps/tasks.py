@@ -1,5 +1,6 @@
 """The reps domain's jobs: handing a leaver's book over (one job per rep who leaves), and the periodic
-check-in jobs (the sweep that makes overdue tasks due when Redis lost their job, the morning digests)."""
+jobs (the sweep that makes overdue check-ins due when Redis lost their job, the morning digests, and
+bringing back reps whose away dates are over)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ SWEEP_CHECKINS = Periodic("jobs.reps.sweep_checkins", every=every(300), timeout=
 # Every 15 minutes, so each rep's digest goes out within a quarter of an hour of 08:00 in their zone.
 MORNING_DIGESTS = Periodic("jobs.reps.morning_digests", every=every(900), timeout=600)
 
-PERIODIC = (SWEEP_CHECKINS, MORNING_DIGESTS)
+# Away dates end at midnight in each rep's own zone, so the check runs every 15 minutes (a handful of
+# away reps across all shops: one small query) rather than once a day at a UTC hour.
+RETURN_AWAY_REPS = Periodic("jobs.reps.return_away_reps", every=every(900), timeout=300)
+
+PERIODIC = (SWEEP_CHECKINS, MORNING_DIGESTS, RETURN_AWAY_REPS)
 
 
 def enqueue_hand_over(runtime: Runtime, rep_id: int) -> None:

@@ -33,6 +33,7 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime, i
     assert cron_jobs == [
         "jobs.events.sweep_events",
         "jobs.reps.morning_digests",
+        "jobs.reps.return_away_reps",
         "jobs.reps.sweep_checkins",
         "jobs.shops.check_all_subscriptions",
         "jobs.sync.fetch_all_product_types",
