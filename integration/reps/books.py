@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,8 +24,9 @@ from sqlalchemy.orm import Session
 from integration.core.db import rows_changed, utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
-from integration.reps.hours import WeeklyHours, parse_hours
-from integration.reps.models import OPEN_CHECKIN, CheckIn, Rep, RepState
+from integration.reps.checkins import follow_customer
+from integration.reps.hours import WeeklyHours, parse_hours, zone
+from integration.reps.models import Rep, RepState
 from integration.reps.schedule import overlap_minutes
 
 # When a customer is "awake": the hours a rep's working day should overlap, in the customer's own zone.
@@ -34,7 +34,6 @@ CUSTOMER_DAYTIME = parse_hours("Mon-Sun 09:00-21:00")
 # Overlap is measured over one fixed week, so a rep's score for a zone is the same on every call (and
 # cacheable); a week in January is as good as any for comparing reps.
 REFERENCE_WEEK = dt.datetime(2027, 1, 4, tzinfo=dt.UTC)  # a Monday
-UTC = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -44,13 +43,6 @@ class Candidate:
     email: str
     overlap: int
     book_size: int
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 @functools.lru_cache(maxsize=65536)
@@ -118,12 +110,9 @@ def assign(session: Session, customer_id: int, *, now: dt.datetime | None = None
         add_timeline(
             session, customer_id, "rep_assigned", f"rep-{candidate.rep_id}", now, f"Your contact is {candidate.name}"
         )
-        # Open check-ins go with the book (a customer out of the pool, or handed over by a leaver).
-        session.execute(
-            sa.update(CheckIn)
-            .where(CheckIn.customer_id == customer_id, CheckIn.status.in_(OPEN_CHECKIN))
-            .values(rep_id=candidate.rep_id)
-        )
+        # Open check-ins go with the book (a customer out of the pool, or handed over by a leaver), into
+        # the new rep's hours.
+        follow_customer(session, row.shop_id, customer_id, candidate.rep_id, now=now)
         return candidate.rep_id
     session.execute(
         sa.update(Customer)

@@ -34,8 +34,7 @@ from sqlalchemy.orm import Session
 from integration.core.db import dialect_insert, utcnow
 from integration.customers.models import Customer, Fulfillment, Order
 from integration.events.changes import FulfillmentStatus, OrderStatus
-from integration.reps.books import zone
-from integration.reps.hours import WeeklyHours, parse_hours
+from integration.reps.hours import WeeklyHours, parse_hours, zone
 from integration.reps.models import OPEN_CHECKIN, CheckIn, CheckInOrder, CheckInSettings, CheckInStatus, Rep, RepState
 from integration.reps.schedule import Slot, due_slot
 from integration.reps.timers import plan
@@ -287,15 +286,48 @@ def reslot_book(session: Session, rep_id: int, *, now: dt.datetime | None = None
     if not rows:
         return 0
     rules = rules_for(session, rows[0][0].shop_id)
-    moved = 0
-    for checkin, customer_zone in rows:
-        tz = zone(customer_zone or rules.shop_zone)
-        day_start = dt.datetime.combine(checkin.due_at.astimezone(tz).date(), dt.time(0, 0), tz).astimezone(dt.UTC)
-        slot = slot_for(session, rules, customer_zone, rep_id, max(day_start, now))
-        if (slot.due_at, slot.outside_window) != (checkin.due_at, checkin.outside_window):
-            reschedule(session, checkin, slot, now=now)
-            moved += 1
-    return moved
+    return sum(_place_again(session, checkin, rules, customer_zone, now) for checkin, customer_zone in rows)
+
+
+def follow_customer(
+    session: Session, shop_id: int, customer_id: int, rep_id: int | None, *, now: dt.datetime | None = None
+) -> int:
+    """The customer's open tasks go where the customer goes: to their new rep, or to the pool (``rep_id``
+    None) when every book is full. Scheduled tasks are placed again in the hours of whoever works them now
+    (the customer's window alone in the pool), by the rules they were first placed by; their jobs follow
+    after the commit. A task already due stays due: it is on the list to call, and moving it would only
+    hide it. Returns how many tasks were moved in time."""
+    now = now or utcnow()
+    tasks = session.scalars(
+        sa.select(CheckIn).where(
+            CheckIn.shop_id == shop_id, CheckIn.customer_id == customer_id, CheckIn.status.in_(OPEN_CHECKIN)
+        )
+    ).all()
+    if not tasks:
+        return 0
+    for checkin in tasks:
+        checkin.rep_id = rep_id
+    scheduled = [checkin for checkin in tasks if checkin.status == CheckInStatus.SCHEDULED]
+    if not scheduled:
+        return 0
+    rules = rules_for(session, shop_id)
+    customer_zone = session.scalar(sa.select(Customer.time_zone).where(Customer.id == customer_id))
+    return sum(_place_again(session, checkin, rules, customer_zone, now) for checkin in scheduled)
+
+
+def _place_again(session: Session, checkin: CheckIn, rules: Rules, customer_zone: str | None, now: dt.datetime) -> bool:
+    """Place a scheduled task again for whoever works it now: from the start of the customer's day it was
+    due on (so a call keeps its day where the new hours allow), never before the delivery's delay has
+    passed, nor in the past. True if it moved."""
+    tz = zone(customer_zone or rules.shop_zone)
+    earliest = dt.datetime.combine(checkin.due_at.astimezone(tz).date(), dt.time(0, 0), tz).astimezone(dt.UTC)
+    if checkin.kind == POST_PURCHASE and checkin.delivered_at is not None:
+        earliest = max(earliest, checkin.delivered_at + dt.timedelta(days=rules.delay_days))
+    slot = slot_for(session, rules, customer_zone, checkin.rep_id, max(earliest, now))
+    if (slot.due_at, slot.outside_window) == (checkin.due_at, checkin.outside_window):
+        return False
+    reschedule(session, checkin, slot, now=now)
+    return True
 
 
 # --- closing ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from integration.core.db import dialect_insert, utcnow
 from integration.messaging.models import OutboxMessage
-from integration.reps.books import zone
+from integration.reps.hours import zone
 from integration.reps.listing import CheckInView, list_checkins
 from integration.reps.models import Rep, RepState
 from integration.shops.models import Shop, ShopState

@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -280,3 +280,14 @@ def parse_hours(text: str) -> WeeklyHours:
     if waiting:
         raise ValueError(f"{_shown(waiting_text)} has no times (e.g. 'Sat 10:00-14:00')")
     return WeeklyHours.from_spans(spans)
+
+
+UTC = ZoneInfo("UTC")
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The zone named ``name``; UTC for none, or for a name this tz database does not know."""
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from integration.customers.models import Customer, Order
-from integration.reps.books import zone
 from integration.reps.checkins import rules_for, works_it
+from integration.reps.hours import zone
 from integration.reps.models import OPEN_CHECKIN, CheckIn, CheckInOrder, Rep
 
 

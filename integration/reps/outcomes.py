@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from integration.core.db import utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
-from integration.reps.books import zone
 from integration.reps.checkins import FOLLOW_UP, cancel_open, close, reschedule, rules_for, slot_for
+from integration.reps.hours import zone
 from integration.reps.models import OPEN_CHECKIN, CheckIn, CheckInAttempt, CheckInStatus, Rep
 from integration.reps.timers import plan
 

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from integration.core.db import utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
-from integration.reps.books import assign, fill_from_pool, zone
-from integration.reps.checkins import reslot_book
-from integration.reps.hours import parse_hours
+from integration.reps.books import assign, fill_from_pool
+from integration.reps.checkins import follow_customer, reslot_book
+from integration.reps.hours import parse_hours, zone
 from integration.reps.models import DUNBAR, Rep, RepState
 from integration.shops.models import StaffUser
 
@@ -168,6 +168,9 @@ def hand_over(session: Session, rep_id: int, *, now: dt.datetime | None = None) 
     Returns (customers reassigned, customers left waiting in the pool because every book was full).
     """
     now = now or utcnow()
+    shop_id = session.scalar(sa.select(Rep.shop_id).where(Rep.id == rep_id))
+    if shop_id is None:
+        return 0, 0
     customers = session.scalars(
         sa.select(Customer.id)
         .where(Customer.rep_id == rep_id)
@@ -179,6 +182,9 @@ def hand_over(session: Session, rep_id: int, *, now: dt.datetime | None = None) 
         session.execute(sa.update(Rep).where(Rep.id == rep_id, Rep.book_size > 0).values(book_size=Rep.book_size - 1))
         new_rep = assign(session, customer_id, now=now)
         if new_rep is None:
+            # Every book is full: the customer waits in the pool, and so do their open calls (in the
+            # customer's window alone) until the pool is assigned, when they follow them to the new rep.
+            follow_customer(session, shop_id, customer_id, None, now=now)
             waiting += 1
             continue
         name = session.scalar(sa.select(Rep.name).where(Rep.id == new_rep))
