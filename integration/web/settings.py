@@ -4,8 +4,9 @@ The page is a list of *sections*. Each section is one object (:class:`Section`) 
 template partial under ``templates/settings/`` that it renders into, what that partial needs
 (:meth:`Section.view`), and what a POST naming it does (:meth:`Section.submit`). ``SECTIONS`` lists them
 by dotted path, in page order: a capability adds its settings by writing its own section and one line
-there, without touching the others. Now: the shop's details (``shop``, in ``shop_section.py``) and the
-staff roster (``staff``); reps, check-in timing and email templates arrive with their capabilities.
+there, without touching the others. Now: the shop's details (``shop``, in ``shop_section.py``), the
+staff roster (``staff``) and the check-in calls (``checkins``, in ``integration/reps/checkin_section.py``);
+email templates arrive with their capability.
 
 Every form posts to ``POST /settings`` with a hidden ``section`` field (and, for forms with several
 buttons, ``action``). The CSRF token is checked for every POST before any section sees it (400 when
@@ -44,6 +45,7 @@ bp = Blueprint("settings", __name__)
 SECTIONS = (
     "integration.web.shop_section:SHOP_SECTION",
     "integration.web.settings:STAFF_SECTION",
+    "integration.reps.checkin_section:CHECKIN_SECTION",
 )
 
 

@@ -13,8 +13,8 @@ from integration.core.queues import MAINTENANCE
 from integration.core.runtime import Runtime
 from integration.reps.models import Rep, RepState
 from integration.reps.roster import RepInput, add_rep, hand_over, leave, return_due_reps, send_away
-from integration.reps.timers import make_due
 from integration.reps.tasks import RETURN_AWAY_REPS
+from integration.reps.timers import make_due
 from tests.helpers import job_environment
 from tests.reps.conftest import World, utc
 
