@@ -30,6 +30,7 @@ from wtforms.validators import ValidationError
 
 from integration import runtime_of
 from integration.core.sessions import SESSION_LIFETIME
+from integration.reps.landing import rep_for_staff
 from integration.reps.models import Rep, RepState
 from integration.shops.models import Shop, ShopState
 from integration.shops.staff import SESSION_SHOP, SESSION_SIGNED_IN, current_staff
@@ -65,16 +66,8 @@ def _rep_by_staff() -> SignedInRep | None:
     if found is None:
         return None
     staff, shop = found
-    same_person = Rep.staff_user_id == staff.id
-    if staff.email:
-        same_person = sa.or_(same_person, Rep.email == staff.email.strip().lower())
     with runtime_of(current_app).session() as db:
-        rep = db.scalar(
-            sa.select(Rep)
-            .where(Rep.shop_id == shop.id, Rep.state != RepState.LEFT, same_person)
-            .order_by((Rep.staff_user_id == staff.id).desc(), Rep.id)
-            .limit(1)
-        )
+        rep = rep_for_staff(db, shop.id, staff.id, staff.email)
         db.expunge_all()
     return SignedInRep(rep, shop) if rep is not None else None
 

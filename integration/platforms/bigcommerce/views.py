@@ -39,6 +39,7 @@ from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.events.intake import Delivery, StorageUnavailable
 from integration.platforms.bigcommerce.topics import APP_UNINSTALLED, store_hash_from_producer
+from integration.reps.landing import landing_page
 from integration.shops.lifecycle import after_install
 from integration.shops.models import Platform, Shop, ShopState, StaffUser
 from integration.shops.registry import ShopError, TokenGrant, find_shop, register_shop
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("bigcommerce", __name__, url_prefix="/bigcommerce")
 
-AFTER_SIGN_IN = "/settings"
 # Clock skew allowed on exp/nbf/iat (the documented example's nbf is 5 s before its iat).
 JWT_LEEWAY = 60
 JWT_REQUIRED = ["exp", "iat", "aud", "iss", "sub"]
@@ -230,12 +230,13 @@ def auth() -> ResponseReturnValue:
             )
             staff = _record_person(db, registered.id, user, owner)
             sign_in(staff)
+            landing = landing_page(db, staff)
     except ShopError as exc:
         _fail(400, str(exc))
     log.info("BigCommerce store %s installed (shop %s)", store_hash, registered.id)
 
     after_install(runtime, registered.id)
-    return redirect(AFTER_SIGN_IN)
+    return redirect(landing)
 
 
 # ----------------------------------------------------------------------------------------- callbacks
@@ -338,7 +339,8 @@ def load() -> ResponseReturnValue:
         )
         staff = _record_person(db, shop.id, user, owner)
         sign_in(staff)
-    return redirect(AFTER_SIGN_IN)
+        landing = landing_page(db, staff)  # the admin: settings; a rep: the workspace
+    return redirect(landing)
 
 
 STALE_NOTICE = "this notice was issued before the store's last install; ignored"

@@ -6,7 +6,7 @@
   us, and the first we hear of a shop is this request: the session token is exchanged for an expiring
   offline token (token exchange) and the install finishes here (the same steps as the callback's),
   with no redirect, since Shopify will not show its authorize page inside the admin's frame. The person
-  is then signed in and sent to ``/settings``.
+  is then signed in and sent to ``/settings`` (the admin) or ``/workspace`` (a rep; ``reps.landing``).
 * ``GET /shopify/install`` and ``GET /shopify/callback``: the legacy flow. Shopify's signed link
   (``shop``, ``hmac``, ``timestamp``) sends the merchant to the shop's authorize page with our scopes
   and a random ``state`` also held in a signed, five-minute, HttpOnly cookie; the callback checks the
@@ -54,6 +54,7 @@ from integration.platforms.shopify.oauth import (
     verify_signed_query,
 )
 from integration.platforms.shopify.topics import valid_shop_domain
+from integration.reps.landing import landing_page
 from integration.shops.lifecycle import after_install
 from integration.shops.models import Platform, ShopState, TokenState
 from integration.shops.registry import TokenGrant, find_shop, register_shop
@@ -206,7 +207,8 @@ def _session_token() -> str | None:
 
 @bp.get("/app")
 def embedded_app() -> Any:
-    """The app inside Shopify admin: install the shop if it is new, sign the person in, then the settings."""
+    """The app inside Shopify admin: install the shop if it is new, sign the person in, then their page
+    (the settings for the admin, the workspace for a rep)."""
     settings = _settings()
     token = _session_token()
     if token is None:
@@ -240,7 +242,8 @@ def embedded_app() -> Any:
             owner=person.account_owner if person is not None else None,
         )
         sign_in(staff)
-    return framed(redirect("/settings", code=303), claims.shop)
+        landing = landing_page(session, staff)  # the admin: settings; a rep: the workspace
+    return framed(redirect(landing, code=303), claims.shop)
 
 
 def _install_by_token_exchange(runtime: Runtime, shop: str, session_token: str) -> int:

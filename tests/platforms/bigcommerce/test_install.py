@@ -26,6 +26,7 @@ from integration.customers.models import Customer
 from integration.events.models import WebhookEvent
 from integration.events.processing import EventFailed, EventProcessor, Outcome
 from integration.platforms.bigcommerce.hooks import DELIVERY_EXCEPTION, TOKEN_HEADER
+from integration.reps.roster import RepInput, add_rep
 from integration.shops.lifecycle import STILL_INSTALLED_REASON
 from integration.shops.models import Shop, ShopState, StaffRole, StaffUser
 from integration.shops.registry import hash_webhook_token
@@ -392,6 +393,25 @@ def test_callbacks_need_a_token_and_a_known_store(client: FlaskClient, path: str
     unknown = callback(client, path, signed())
     assert unknown.status_code == 404
     assert "has not installed the app" in error_of(unknown)
+
+
+def test_load_takes_a_rep_to_the_workspace_and_the_owner_to_the_settings(
+    app: Flask, fake_login: FakeBigCommerceLogin, app_runtime: Runtime
+) -> None:
+    owner = app.test_client()
+    install(owner, fake_login)
+    shop_id = shop_row(app_runtime).id
+    with app_runtime.session() as session:  # the clerk is on the roster by their email
+        add_rep(session, shop_id, RepInput(name="Clerk", email=f"user-{CLERK_ID}@example.com", time_zone="UTC"))
+    rep = app.test_client()
+    response = callback(rep, "/bigcommerce/load", signed(user_id=CLERK_ID))
+    assert response.status_code == 302 and response.headers["Location"] == "/workspace"
+    today = rep.get("/workspace")
+    assert today.status_code == 200 and "<h1>Today</h1>" in today.get_data(as_text=True)
+    assert rep.get("/settings").status_code == 403
+    response = callback(owner, "/bigcommerce/load", signed(user_id=OWNER_ID))
+    assert response.headers["Location"] == "/settings"
+    assert owner.get("/settings").status_code == 200
 
 
 def test_clock_skew_is_tolerated(client: FlaskClient, fake_login: FakeBigCommerceLogin) -> None:

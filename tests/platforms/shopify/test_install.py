@@ -20,6 +20,8 @@ from integration.core.runtime import Runtime
 from integration.events.models import WebhookEvent
 from integration.events.processing import EventFailed, EventProcessor, Outcome
 from integration.platforms.shopify.oauth import query_hmac
+from integration.reps.models import Rep
+from integration.reps.roster import RepInput, add_rep, leave
 from integration.shops.models import Shop, ShopState, StaffRole, StaffUser, TokenState
 from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import SHOP_DOMAIN, SHOPIFY_SECRET, LiveServer, drain, post_shopify, update_shop
@@ -284,6 +286,38 @@ def test_the_account_owner_is_the_admin_whoever_opens_the_app_first(
     assert "expiring" not in online  # offline tokens only
     shop = shop_row(runtime)
     assert shop is not None and "shpua_" not in runtime.cipher.decrypt(shop.access_token_enc or "")
+
+
+def test_opening_the_app_takes_a_rep_to_the_workspace_and_the_admin_to_the_settings(
+    app: Flask, fake_shopify: FakeShopify, runtime: Runtime
+) -> None:
+    install_shop(app.test_client(), fake_shopify)
+    fake_shopify.oauth.owner_id = "7002"
+    fake_shopify.oauth.add_user("7001", first_name="Sam", last_name="Staff", email="sam@example.com")
+    fake_shopify.oauth.add_user("7002", first_name="Olive", last_name="Owner", email="olive@example.com")
+    fake_shopify.oauth.add_user("7003", first_name="Cal", last_name="Clerk", email="cal@example.com")
+    shop = shop_row(runtime)
+    assert shop is not None
+    with runtime.session() as session:  # Sam and the owner are reps (on the roster by their email)
+        for name, email in (("Sam Staff", "sam@example.com"), ("Olive Owner", "olive@example.com")):
+            add_rep(session, shop.id, RepInput(name=name, email=email, time_zone="Europe/London"))
+
+    rep = app.test_client()
+    response = open_app(rep, fake_shopify, "7001")
+    assert response.status_code == 303 and response.headers["Location"] == "/workspace"
+    assert response.headers["Content-Security-Policy"] == (
+        f"frame-ancestors https://{SHOP_DOMAIN} https://admin.shopify.com"
+    )
+    today = rep.get("/workspace")
+    assert today.status_code == 200 and "<h1>Today</h1>" in today.get_data(as_text=True)
+    assert rep.get("/settings").status_code == 403  # what they got before: the settings are the admin's
+    owner = app.test_client()  # the admin lands on the settings, rep or not
+    assert open_app(owner, fake_shopify, "7002").headers["Location"] == "/settings"
+    clerk = app.test_client()  # staff who are not reps: the settings page, which says whose it is
+    assert open_app(clerk, fake_shopify, "7003").headers["Location"] == "/settings"
+    with runtime.session() as session:  # a rep who left is staff again
+        leave(session, session.scalars(sa.select(Rep).where(Rep.email == "sam@example.com")).one())
+    assert open_app(app.test_client(), fake_shopify, "7001").headers["Location"] == "/settings"
 
 
 def test_ownership_moving_on_shopify_moves_the_admin_but_keeps_an_admin_the_merchant_chose(
