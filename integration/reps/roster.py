@@ -22,7 +22,7 @@ from integration.reps.books import assign, fill_from_pool
 from integration.reps.checkins import follow_customer, reslot_book
 from integration.reps.hours import parse_hours, zone
 from integration.reps.models import DUNBAR, Rep, RepState
-from integration.shops.models import StaffUser
+from integration.shops.models import StaffRole, StaffUser
 
 DEFAULT_HOURS = "Mon-Fri 09:00-17:00"
 # Not a full RFC 5322 check: enough to refuse what cannot be a mailbox, and to keep the form honest.
@@ -79,13 +79,16 @@ def find_rep(session: Session, shop_id: int, email: str) -> Rep | None:
     return session.scalar(sa.select(Rep).where(Rep.shop_id == shop_id, Rep.email == email.strip().lower()))
 
 
-def add_rep(session: Session, shop_id: int, data: RepInput) -> Rep:
-    """Put a rep on the roster (or bring one who left back); the pool is assigned first when room appears."""
+def add_rep(session: Session, shop_id: int, data: RepInput, *, staff_user_id: int | None = None) -> Rep:
+    """Put a rep on the roster (or bring one who left back); the pool is assigned first when room appears.
+
+    The rep is linked to the shop's staff member ``staff_user_id``, else to the one with the same email, who
+    is then a rep on the settings page's staff list as well."""
     values = validate(data)
     rep = find_rep(session, shop_id, values["email"])
     if rep is not None and rep.state != RepState.LEFT:
         raise RosterError(f"{values['email']} is already on the roster")
-    staff_id = session.scalar(
+    staff_id = staff_user_id or session.scalar(
         sa.select(StaffUser.id).where(StaffUser.shop_id == shop_id, sa.func.lower(StaffUser.email) == values["email"])
     )
     if rep is None:
@@ -96,6 +99,12 @@ def add_rep(session: Session, shop_id: int, data: RepInput) -> Rep:
             setattr(rep, key, value)
         rep.state, rep.left_at, rep.book_size = RepState.ACTIVE, None, 0
     rep.staff_user_id = staff_id
+    if staff_id is not None:  # the settings page's staff list shows them on the roster too
+        session.execute(
+            sa.update(StaffUser)
+            .where(StaffUser.id == staff_id, StaffUser.role == StaffRole.STAFF)
+            .values(role=StaffRole.REP.value)
+        )
     session.flush()
     fill_from_pool(session, shop_id)
     return rep
@@ -156,10 +165,19 @@ def return_due_reps(session: Session, *, now: dt.datetime | None = None) -> list
 
 
 def leave(session: Session, rep: Rep) -> None:
-    """Mark the rep as left; their book is handed over by :func:`hand_over` (a job)."""
+    """Mark the rep as left; their book is handed over by :func:`hand_over` (a job, queued by the caller
+    once this commits). On the settings page's staff list the same person is staff again."""
     rep.state, rep.left_at = RepState.LEFT, utcnow()
     # Nobody keeps a leaver as their backup.
     session.execute(sa.update(Rep).where(Rep.backup_rep_id == rep.id).values(backup_rep_id=None))
+    same_person = sa.func.lower(StaffUser.email) == rep.email
+    if rep.staff_user_id is not None:
+        same_person = sa.or_(StaffUser.id == rep.staff_user_id, same_person)
+    session.execute(
+        sa.update(StaffUser)
+        .where(StaffUser.shop_id == rep.shop_id, StaffUser.role == StaffRole.REP, same_person)
+        .values(role=StaffRole.STAFF.value)
+    )
 
 
 def hand_over(session: Session, rep_id: int, *, now: dt.datetime | None = None) -> tuple[int, int]:

@@ -4,6 +4,9 @@ bringing back reps whose away dates are over)."""
 
 from __future__ import annotations
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from integration.core.periodic import Periodic, every
 from integration.core.queues import EVENTS
 from integration.core.runtime import Runtime
@@ -26,3 +29,26 @@ def enqueue_hand_over(runtime: Runtime, rep_id: int) -> None:
     # On the events queue: a book is at most a few hundred quick updates, and customers should not wait
     # behind a backfill to learn who their new contact is.
     runtime.queue(EVENTS).enqueue(HAND_OVER, rep_id, job_id=f"hand-over-{rep_id}", job_timeout=600, result_ttl=86400)
+
+
+_HAND_OVERS = "reps.hand_overs"
+
+
+def hand_over_after_commit(session: Session, rep_id: int) -> None:
+    """Queue the hand-over of a leaver's book once this session commits: the job must read the rep as left
+    (or it could give customers back to them), and a rolled-back leave queues nothing."""
+    session.info.setdefault(_HAND_OVERS, set()).add(rep_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _queue_hand_overs(session: Session) -> None:
+    rep_ids: set[int] | None = session.info.pop(_HAND_OVERS, None)
+    runtime = session.info.get("runtime")
+    if rep_ids and isinstance(runtime, Runtime):
+        for rep_id in sorted(rep_ids):
+            enqueue_hand_over(runtime, rep_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_hand_overs(session: Session) -> None:
+    session.info.pop(_HAND_OVERS, None)

@@ -35,6 +35,9 @@ from wtforms import HiddenField
 from wtforms.validators import ValidationError
 
 from integration import runtime_of
+from integration.reps.models import Rep, RepState
+from integration.reps.roster import RosterError
+from integration.reps.staff_roster import put_on_roster, take_off_roster
 from integration.shops.models import Shop, StaffRole, StaffUser
 from integration.shops.staff import admin_required, current_staff
 from integration.web.security import apply_page_headers
@@ -147,7 +150,16 @@ def local_time(when: dt.datetime | None, zone: str | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _on_roster(db: Session, shop_id: int) -> tuple[set[int], set[str]]:
+    """Who has a rep (not one who left): by the linked staff row, and by email (a rep added by address)."""
+    rows = db.execute(
+        sa.select(Rep.staff_user_id, Rep.email).where(Rep.shop_id == shop_id, Rep.state != RepState.LEFT)
+    ).all()
+    return {r.staff_user_id for r in rows if r.staff_user_id is not None}, {r.email for r in rows}
+
+
 def staff_rows(db: Session, shop: Shop, me: StaffUser) -> list[StaffRow]:
+    linked, emails = _on_roster(db, shop.id)
     people = db.scalars(
         sa.select(StaffUser)
         .where(StaffUser.shop_id == shop.id)
@@ -160,10 +172,14 @@ def staff_rows(db: Session, shop: Shop, me: StaffUser) -> list[StaffRow]:
     )
     rows = []
     for person in people:
+        # The roster is the reps (``Rep`` rows): a staff row shows as a rep when it has one, so this list,
+        # the roster page and ``reps list`` agree.
+        is_rep = person.role == StaffRole.REP or person.id in linked or (person.email or "").strip().lower() in emails
+        role = person.role if person.role == StaffRole.ADMIN else (StaffRole.REP if is_rep else StaffRole.STAFF)
         action = None
-        if person.role == StaffRole.REP:
+        if role == StaffRole.REP:
             action = "remove"
-        elif person.role == StaffRole.STAFF and person.active:
+        elif role == StaffRole.STAFF and person.active:
             action = "add"
         form = RosterForm(formdata=None, data={"staff_id": str(person.id), "action": action}) if action else None
         rows.append(
@@ -171,7 +187,7 @@ def staff_rows(db: Session, shop: Shop, me: StaffUser) -> list[StaffRow]:
                 id=person.id,
                 name=person.name or "(no name)",
                 email=person.email or "",
-                role=person.role,
+                role=role,
                 active=person.active,
                 last_seen=local_time(person.last_seen_at, shop.time_zone),
                 is_me=person.id == me.id,
@@ -216,10 +232,16 @@ class StaffSection(Section):
             return Outcome.again(
                 422, error=f"{who} no longer has access to the shop on the platform, so cannot join the roster."
             )
-        if person.role == role:
-            return Outcome.saved(f"{who} is already {'on' if role == StaffRole.REP else 'off'} the roster.")
-        person.role = role
-        return Outcome.saved(f"{who} {'added to' if role == StaffRole.REP else 'removed from'} the roster.")
+        if role == StaffRole.REP:
+            try:
+                return Outcome.saved(put_on_roster(req.db, req.shop, person))
+            except RosterError as exc:
+                return Outcome.again(422, error=str(exc))
+        linked, emails = _on_roster(req.db, req.shop.id)
+        on_roster = person.role == StaffRole.REP or person.id in linked or (person.email or "").lower() in emails
+        if not on_roster:
+            return Outcome.saved(f"{who} is already off the roster.")
+        return Outcome.saved(take_off_roster(req.db, person))
 
 
 STAFF_SECTION = StaffSection()
