@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench-ingest clean
+.PHONY: install run test lint bench-ingest bench-reps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: install
 bench-ingest: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk first"; exit 2; }
 	$(BIN)/python -m bench.ingest
+
+## Reps per-event cost at 1k customers / 7 reps vs 100k / 700 (in-process, SQLite; about two minutes).
+bench-reps: install
+	$(BIN)/python -m bench.reps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

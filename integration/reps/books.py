@@ -68,6 +68,38 @@ def candidates(session: Session, shop_id: int, customer_zone: str | None) -> lis
     return ranked
 
 
+_WITH_ROOM = (Rep.state != RepState.LEFT, Rep.book_size < Rep.capacity)
+
+
+def best_candidate(
+    session: Session, shop_id: int, customer_zone: str | None, passed: frozenset[int] = frozenset()
+) -> tuple[int, str] | None:
+    """The first of :func:`candidates` (the same order), without reading every rep: (id, name), or None.
+
+    A rep's overlap with the customer's day depends only on their hours and zone, which a roster of
+    hundreds shares among a few dozen shifts; so the database groups the reps with room by shift, the
+    best-overlapping shifts are picked here, and one more query takes the smallest book among them
+    (then the oldest rep). ``passed``: reps already tried (full meanwhile).
+    """
+    mine = (Rep.shop_id == shop_id, *_WITH_ROOM, *((Rep.id.not_in(passed),) if passed else ()))
+    shifts = session.execute(
+        sa.select(Rep.working_hours, Rep.time_zone).where(*mine).group_by(Rep.working_hours, Rep.time_zone)
+    ).all()
+    if not shifts:
+        return None
+    scored = [(_overlap(hours, rep_zone, customer_zone or "UTC"), hours, rep_zone) for hours, rep_zone in shifts]
+    top = max(score for score, _hours, _zone in scored)
+    best = [
+        sa.and_(Rep.working_hours == hours, Rep.time_zone == rep_zone)
+        for score, hours, rep_zone in scored
+        if score == top
+    ]
+    found = session.execute(
+        sa.select(Rep.id, Rep.name).where(*mine, sa.or_(*best)).order_by(Rep.book_size, Rep.id).limit(1)
+    ).one_or_none()
+    return (int(found.id), str(found.name)) if found is not None else None
+
+
 def _take_place(session: Session, rep_id: int) -> bool:
     taken = session.execute(
         sa.update(Rep)
@@ -96,24 +128,25 @@ def assign(session: Session, customer_id: int, *, now: dt.datetime | None = None
         return None
     if row.rep_id is not None:
         return int(row.rep_id)
-    for candidate in candidates(session, row.shop_id, row.time_zone):
-        if not _take_place(session, candidate.rep_id):
-            continue  # filled up meanwhile by another worker: the next best
+    passed: frozenset[int] = frozenset()
+    while (candidate := best_candidate(session, row.shop_id, row.time_zone, passed)) is not None:
+        rep_id, name = candidate
+        if not _take_place(session, rep_id):
+            passed |= {rep_id}  # filled up meanwhile by another worker: the next best
+            continue
         claimed = session.execute(
             sa.update(Customer)
             .where(Customer.id == customer_id, Customer.rep_id.is_(None))
-            .values(rep_id=candidate.rep_id, rep_assigned_at=now, pool_since=None)
+            .values(rep_id=rep_id, rep_assigned_at=now, pool_since=None)
         )
         if not rows_changed(claimed):  # another worker assigned this customer first
-            _give_back(session, candidate.rep_id)
+            _give_back(session, rep_id)
             return session.scalar(sa.select(Customer.rep_id).where(Customer.id == customer_id))
-        add_timeline(
-            session, customer_id, "rep_assigned", f"rep-{candidate.rep_id}", now, f"Your contact is {candidate.name}"
-        )
+        add_timeline(session, customer_id, "rep_assigned", f"rep-{rep_id}", now, f"Your contact is {name}")
         # Open check-ins go with the book (a customer out of the pool, or handed over by a leaver), into
         # the new rep's hours.
-        follow_customer(session, row.shop_id, customer_id, candidate.rep_id, now=now)
-        return candidate.rep_id
+        follow_customer(session, row.shop_id, customer_id, rep_id, now=now)
+        return rep_id
     session.execute(
         sa.update(Customer)
         .where(Customer.id == customer_id, Customer.rep_id.is_(None), Customer.pool_since.is_(None))

@@ -108,6 +108,9 @@ class CheckIn(Base):
             postgresql_where=sa.text("status = 'scheduled'"),
         ),
         sa.Index("ix_checkins_rep_status_due", "rep_id", "status", "due_at"),
+        # A customer's tasks (open one, last call, those that follow them to a new rep): asked on every
+        # delivery event, so never a scan of the shop's table (migration 0010).
+        sa.Index("ix_checkins_customer_status", "customer_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, TimelineEntry
-from integration.reps.books import assign, candidates, fill_from_pool, pool_size, release
+from integration.reps.books import assign, best_candidate, candidates, fill_from_pool, pool_size, release
 from integration.reps.models import Rep
 from integration.reps.roster import RepInput, add_rep, hand_over, leave
 from tests.helpers import add_customer, add_shop
@@ -80,6 +80,32 @@ def test_hours_that_suit_the_customer_win_then_the_smaller_book(runtime: Runtime
         assert [c.rep_id for c in ranked] == [la, berlin]
         assert ranked[0].overlap > ranked[1].overlap
         assert assign(session, californian) == la
+
+
+def test_the_grouped_choice_picks_what_ranking_every_rep_picks(runtime: Runtime) -> None:
+    """``best_candidate`` reads shifts, not every rep (so a roster of 700 costs what one of 7 does): it must
+    choose exactly the first of the full ranking, book sizes, ties and full books included."""
+    shop = add_shop(runtime).id
+    shifts = [
+        ("Europe/London", "Mon-Fri 09:00-17:00"),
+        ("America/Los_Angeles", "Mon-Fri 09:00-17:00"),
+        ("Australia/Sydney", "Mon-Fri 09:00-17:00"),
+        ("Europe/London", "Sat-Sun 10:00-16:00"),
+    ]
+    ids = [
+        rep(runtime, shop, f"r{n}@shop.example", zone=shifts[n % 4][0], hours=shifts[n % 4][1], capacity=5)
+        for n in range(12)
+    ]
+    with runtime.session() as session:  # books of assorted sizes, some equal, one full
+        for n, rep_id in enumerate(ids):
+            session.execute(sa.update(Rep).where(Rep.id == rep_id).values(book_size=[3, 1, 1, 5, 0, 2][n % 6]))
+    for customer_zone in ("Europe/London", "America/Los_Angeles", "Australia/Sydney", "Asia/Tokyo", None):
+        with runtime.session() as session:
+            first = candidates(session, shop, customer_zone)[0]
+            assert best_candidate(session, shop, customer_zone) == (first.rep_id, first.name)
+            passed = frozenset({first.rep_id})
+            second = next(c for c in candidates(session, shop, customer_zone) if c.rep_id not in passed)
+            assert best_candidate(session, shop, customer_zone, passed) == (second.rep_id, second.name)
 
 
 def test_full_books_send_customers_to_the_pool_and_room_fills_it_vips_first(runtime: Runtime) -> None:
