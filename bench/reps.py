@@ -2,7 +2,7 @@
 and 7 reps against 100k customers and 700 reps, measured in one run (the small shop is the baseline).
 
 Each shop has a database of its own, generated with bulk inserts (not events): reps in a mix of zones and
-working hours with books about 90 % full (150 places each), customers with an order each and, for those with
+working hours with books about 86 % full (150 places each), customers with an order each and, for those with
 a rep, a past check-in (a few still open), plus customers with no order yet (prospects). Each measured
 event is one prospect's journey as a worker processes it, one transaction per event as processing runs it:
 
