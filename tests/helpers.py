@@ -271,6 +271,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         JOB_TIMEOUT=str(settings.job_timeout),
         STALE_AFTER=str(settings.stale_after),
         MAX_ATTEMPTS=str(settings.max_attempts),
+        SMTP_URL=settings.smtp_url,
+        MAIL_FROM=settings.mail_from,
+        SHOP_POSTAL_ADDRESS=settings.shop_postal_address,
         LOG_LEVEL="INFO",
         PYTHONPATH=str(ROOT),
     )

@@ -1,0 +1,21 @@
+"""Email, run by RQ: sending one outbox row (retried with backoff), and the relay that enqueues due rows."""
+
+from __future__ import annotations
+
+from rq import get_current_job
+
+from integration.core.runtime import get_runtime
+from integration.messaging.outbox import relay
+from integration.messaging.sending import send_outbox
+
+
+def send_email(outbox_id: int) -> str:
+    """Send one outbox row (re-checking consent and suppression now); RQ retries when this raises."""
+    job = get_current_job()
+    retries_left = job.retries_left if job is not None else None
+    return send_outbox(get_runtime(), outbox_id, retries_left=retries_left)
+
+
+def relay_outbox() -> int:
+    """Enqueue the outbox rows whose time has come and whose job Redis does not hold."""
+    return relay(get_runtime())
