@@ -1,4 +1,5 @@
-"""Email, run by RQ: sending one outbox row (retried with backoff), and the relay that enqueues due rows."""
+"""Email, run by RQ: sending one outbox row (retried with backoff), pushing a consent change to the platform,
+and the relay that enqueues due rows and pushes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from rq import get_current_job
 
 from integration.core.runtime import get_runtime
 from integration.messaging.outbox import relay
+from integration.messaging.pushback import push, relay_pushes
 from integration.messaging.sending import send_outbox
 
 
@@ -18,4 +20,13 @@ def send_email(outbox_id: int) -> str:
 
 def relay_outbox() -> int:
     """Enqueue the outbox rows whose time has come and whose job Redis does not hold."""
-    return relay(get_runtime())
+    runtime = get_runtime()
+    relay_pushes(runtime)
+    return relay(runtime)
+
+
+def push_consent(push_id: int) -> str:
+    """Write one of our consent changes to the platform's record; RQ retries when the platform is down."""
+    job = get_current_job()
+    retries_left = job.retries_left if job is not None else None
+    return push(get_runtime(), push_id, retries_left=retries_left)

@@ -102,6 +102,17 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("customer_id"),
     )
+    # The ledger starts from what the platforms told us so far: one imported entry per known consent.
+    for channel, state, at in (
+        ("email", "email_consent", "email_consent_at"),
+        ("sms", "sms_consent", "sms_consent_at"),
+        ("calls", "call_consent", "call_consent_at"),
+    ):
+        op.execute(
+            "INSERT INTO consent_ledger (shop_id, customer_id, topic, value, actor, method, occurred_at, recorded_at) "
+            f"SELECT shop_id, id, '{channel}', {state}, 'import', 'import', COALESCE({at}, updated_at), "
+            f"COALESCE({at}, updated_at) FROM customers WHERE {state} IS NOT NULL"
+        )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("customer_id", BigId, nullable=True))
         batch_op.add_column(sa.Column("category", sa.String(length=16), server_default="transactional", nullable=False))

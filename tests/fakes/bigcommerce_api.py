@@ -385,6 +385,11 @@ class FakeBigCommerce(FakeServer):
         app.add_url_rule("/stores/<store_hash>/v2/store", view_func=self._store_info)
         app.add_url_rule("/stores/<store_hash>/v3/customers", view_func=self._customers)
         app.add_url_rule("/stores/<store_hash>/v3/customers/subscribers", view_func=self._subscribers)
+        app.add_url_rule(
+            "/stores/<store_hash>/v3/customers/subscribers/<int:subscriber_id>",
+            view_func=self._update_subscriber,
+            methods=["PUT"],
+        )
         app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._list_hooks, methods=["GET"])
         app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._create_hook, methods=["POST"])
         app.add_url_rule("/stores/<store_hash>/v3/hooks/<int:hook_id>", view_func=self._update_hook, methods=["PUT"])
@@ -537,14 +542,28 @@ class FakeBigCommerce(FakeServer):
 
     def _subscribers(self, store_hash: str) -> Response:
         wanted = {int(i) for i in request.args.get("id:in", "").split(",") if i.strip().isdigit()}
+        email = request.args.get("email")
         with self._lock:
             found = [
                 copy.deepcopy(s)
                 for (store, sid), s in sorted(self.subscribers.items())
-                if store == store_hash and (not wanted or sid in wanted)
+                if store == store_hash
+                and (not wanted or sid in wanted)
+                and (email is None or str(s.get("email", "")).lower() == email.lower())
             ]
         pagination = {"total": len(found), "count": len(found), "per_page": 50, "current_page": 1, "total_pages": 1}
         return _response(200, {"data": found, "meta": {"pagination": pagination}})
+
+    def _update_subscriber(self, store_hash: str, subscriber_id: int) -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _response(422, {"title": "body must be an object"})
+        with self._lock:
+            subscriber = self.subscribers.get((store_hash, subscriber_id))
+            if subscriber is None:
+                return _response(404, {"title": "subscriber not found"})
+            subscriber.update(copy.deepcopy(body))
+            return _response(200, {"data": copy.deepcopy(subscriber), "meta": {}})
 
     def _customers(self, store_hash: str) -> Response:
         wanted = {int(i) for i in request.args.get("id:in", "").split(",") if i.strip().isdigit()}

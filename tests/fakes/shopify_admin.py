@@ -324,6 +324,7 @@ class FakeShopify(FakeServer):
             "tagsAdd": self._tags_add,
             "tagsRemove": self._tags_remove,
             "metafieldsSet": self._metafields_set,
+            "customerEmailMarketingConsentUpdate": self._email_consent_update,
             "webhookSubscriptions": self._webhook_subscriptions,
             "webhookSubscriptionCreate": self._webhook_subscription_create,
             "shop": self._shop_node,
@@ -403,6 +404,31 @@ class FakeShopify(FakeServer):
         customer["tags"] = sorted(current | set(given) if root == "tagsAdd" else current - set(given))
         self.mutations.append(AppliedMutation(shop, root, copy.deepcopy(dict(variables))))
         return {"node": {"id": customer["id"]}, "userErrors": []}
+
+    def _email_consent_update(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        given = variables.get("input") or {}
+        customer_id = str(given.get("customerId", "")).rpartition("/")[2]
+        customer = state.customers.get(customer_id)
+        if customer is None:
+            return {
+                "customer": None,
+                "userErrors": [{"field": ["customerId"], "message": "Customer not found", "code": "INVALID"}],
+            }
+        consent = given.get("emailMarketingConsent") or {}
+        if consent.get("marketingState") not in ("SUBSCRIBED", "UNSUBSCRIBED", "PENDING"):
+            return {
+                "customer": None,
+                "userErrors": [{"field": ["marketingState"], "message": "invalid", "code": "INCLUSION"}],
+            }
+        customer["emailMarketingConsent"] = {
+            "marketingState": consent["marketingState"],
+            "marketingOptInLevel": consent.get("marketingOptInLevel"),
+            "consentUpdatedAt": consent.get("consentUpdatedAt"),
+        }
+        self.mutations.append(
+            AppliedMutation(shop, "customerEmailMarketingConsentUpdate", copy.deepcopy(dict(variables)))
+        )
+        return {"customer": {"id": customer["id"]}, "userErrors": []}
 
     def _metafields_set(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
         inputs = variables.get("metafields") or []

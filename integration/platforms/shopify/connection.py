@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import requests
@@ -9,7 +10,15 @@ import requests
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.platforms.catalogue import CatalogueProduct
-from integration.platforms.interfaces import BadPayload, ChangeFeed, ShopAccess, ShopFacts, SubscriptionReport
+from integration.platforms.interfaces import (
+    BadPayload,
+    ChangeFeed,
+    ConsentTarget,
+    ShopAccess,
+    ShopFacts,
+    ShopRefused,
+    SubscriptionReport,
+)
 from integration.platforms.shopify.catalogue import shopify_products
 from integration.platforms.shopify.change_feed import ShopifyFeed
 from integration.platforms.shopify.client import ShopifyAPIError, ShopifyGraphQL
@@ -61,6 +70,19 @@ class ShopifyConnection:
 
     def shop_facts(self) -> ShopFacts:
         return shopify_shop_facts(self.client)
+
+    def set_email_marketing(self, target: ConsentTarget, subscribed: bool, at: dt.datetime) -> bool:
+        if not target.platform_customer_id:
+            return False  # a Shopify customer is written by id; a guest we only know by email has no record
+        state = "SUBSCRIBED" if subscribed else "UNSUBSCRIBED"
+        moment = at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        try:
+            self.client.email_marketing_consent_update(target.platform_customer_id, state, moment)
+        except ShopifyAPIError as exc:
+            if exc.status in (401, 403) or "ACCESS_DENIED" in exc.codes:
+                raise ShopRefused(str(exc)) from exc
+            raise
+        return True
 
     def close(self) -> None:
         self.client.close()
