@@ -108,11 +108,13 @@ def upgrade() -> None:
         ("sms", "sms_consent", "sms_consent_at"),
         ("calls", "call_consent", "call_consent_at"),
     ):
-        op.execute(
-            "INSERT INTO consent_ledger (shop_id, customer_id, topic, value, actor, method, occurred_at, recorded_at) "
+        # The names are the constants above, never input.
+        sql = (
+            "INSERT INTO consent_ledger (shop_id, customer_id, topic, value, actor, method, occurred_at, recorded_at) "  # noqa: S608
             f"SELECT shop_id, id, '{channel}', {state}, 'import', 'import', COALESCE({at}, updated_at), "
             f"COALESCE({at}, updated_at) FROM customers WHERE {state} IS NOT NULL"
         )
+        op.execute(sql)
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("customer_id", BigId, nullable=True))
         batch_op.add_column(sa.Column("category", sa.String(length=16), server_default="transactional", nullable=False))
