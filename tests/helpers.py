@@ -406,9 +406,10 @@ def apply_changes(runtime: Runtime, shop_id: int, *changes: Any, now: Any = None
     """What processing does with one translated event, without the event: each change applied, then every
     domain's reaction to it, in one transaction (``now``: the reactions' clock)."""
     from integration.customers.upserts import apply_change
-    from integration.reps.reactions import after_change
+    from integration.events.processing import reactions
 
     with runtime.session() as session:
         for change in changes:
             apply_change(session, shop_id, change)
-            after_change(session, shop_id, change, now=now)
+            for reaction in reactions():
+                reaction(session, shop_id, change, now=now)  # type: ignore[call-arg]
