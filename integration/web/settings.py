@@ -44,6 +44,7 @@ bp = Blueprint("settings", __name__)
 SECTIONS = (
     "integration.web.shop_section:SHOP_SECTION",
     "integration.web.settings:STAFF_SECTION",
+    "integration.messaging.settings_section:EMAIL_SECTION",
 )
 
 
