@@ -11,11 +11,12 @@ postal address) is ours, not the merchant's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -39,11 +40,17 @@ class Rendered:
     html_body: Markup  # the merchant's body, escaped, in paragraphs
 
 
+@functools.lru_cache(maxsize=256)
+def compiled(html: bool, source: str) -> Template:
+    """The template compiled once (compiling costs far more than rendering); a template is immutable."""
+    return (_HTML if html else _TEXT).from_string(source)
+
+
 def _render(env: ImmutableSandboxedEnvironment, source: str, context: Mapping[str, Any]) -> str:
     if len(source) > MAX_TEMPLATE:
         raise TemplateProblem(f"A template may be at most {MAX_TEMPLATE} characters long.")
     try:
-        return env.from_string(source).render(**context)
+        return compiled(env is _HTML, source).render(**context)
     except TemplateError as exc:
         name = type(exc).__name__
         if name == "SecurityError":

@@ -27,7 +27,7 @@ from integration.messaging.contactable import blocked_reason
 from integration.messaging.links import PREFERENCES, UNSUBSCRIBE, customer_link
 from integration.messaging.models import EmailSettings
 from integration.messaging.outbox import Draft, queue_email
-from integration.messaging.templates import _HTML, Rendered, TemplateProblem, render_parts
+from integration.messaging.templates import Rendered, TemplateProblem, compiled, render_parts
 from integration.reps.models import Rep
 from integration.shops.models import Shop
 
@@ -130,7 +130,7 @@ def render(
     ]
     if postal:
         footer_lines += ["", postal]
-    html = _HTML.from_string(LAYOUT).render(
+    html = compiled(True, LAYOUT).render(
         body=parts.html_body,
         rep=rep,
         shop=shop,
