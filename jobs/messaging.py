@@ -6,6 +6,7 @@ from __future__ import annotations
 from rq import get_current_job
 
 from integration.core.runtime import get_runtime
+from integration.messaging.codes import make, relay_codes
 from integration.messaging.outbox import relay
 from integration.messaging.pushback import push, relay_pushes
 from integration.messaging.sending import send_outbox
@@ -22,6 +23,7 @@ def relay_outbox() -> int:
     """Enqueue the outbox rows whose time has come and whose job Redis does not hold."""
     runtime = get_runtime()
     relay_pushes(runtime)
+    relay_codes(runtime)
     return relay(runtime)
 
 
@@ -30,3 +32,10 @@ def push_consent(push_id: int) -> str:
     job = get_current_job()
     retries_left = job.retries_left if job is not None else None
     return push(get_runtime(), push_id, retries_left=retries_left)
+
+
+def make_code(code_id: int) -> str:
+    """Make one thank-you code on the platform, then release its email; RQ retries an outage."""
+    job = get_current_job()
+    retries_left = job.retries_left if job is not None else None
+    return make(get_runtime(), code_id, retries_left=retries_left)

@@ -12,7 +12,7 @@ from integration import runtime_of
 from integration.customers.views import find_shop
 from integration.messaging.outbox import detail, get_message, list_messages, summary
 
-STATUSES = ["queued", "sending", "unconfirmed", "sent", "failed", "skipped"]
+STATUSES = ["waiting", "queued", "sending", "unconfirmed", "sent", "failed", "skipped"]
 
 
 @click.group(cls=AppGroup)

@@ -18,6 +18,7 @@ __all__ = [
     "EmailSettings",
     "OutboxMessage",
     "Suppression",
+    "ThankYouCode",
 ]
 
 
@@ -157,3 +158,31 @@ class ConsentPush(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     pushed_at: Mapped[dt.datetime | None]
+
+
+class ThankYouCode(Base):
+    """A single-use discount code for one customer, made on the platform before their thank-you goes out.
+
+    The thank-you waits (outbox status ``waiting``) until the code is made; when making it fails for good,
+    the email goes without it (``fallback_*`` hold that version) and ``error`` says why, for ops."""
+
+    __tablename__ = "thank_you_codes"
+    __table_args__ = (
+        sa.UniqueConstraint("shop_id", "code", name="uq_thank_you_codes_shop_code"),
+        sa.Index("ix_thank_you_codes_state", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(sa.String(50))
+    percent: Mapped[int]
+    ends_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending", server_default="pending")  # created, failed
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    fallback_text: Mapped[str] = mapped_column(sa.Text)
+    fallback_html: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    made_at: Mapped[dt.datetime | None]

@@ -59,6 +59,8 @@ class Draft:
     reply_to: str | None = None
     unsubscribe_url: str | None = None
     send_after: dt.datetime | None = None
+    # "waiting": held back until something else releases it (a thank-you until its code is made).
+    status: str = "queued"
 
 
 def send_job_id(outbox_id: int) -> str:
@@ -85,7 +87,7 @@ def queue_email(
             subject=draft.subject,
             text_body=draft.text,
             html_body=html,
-            status="queued",
+            status=draft.status,
             message_id=new_message_id(sending_address, settings) if sending_address and settings else None,
             customer_id=draft.customer_id,
             category=draft.category,

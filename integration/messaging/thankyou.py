@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.customers.models import Customer, Order, OrderLine
-from integration.messaging.compose import MARKETING
+from integration.messaging.codes import WAITING, new_code
+from integration.messaging.compose import MARKETING, inline_css
 from integration.messaging.contactable import blocked_reason
 from integration.messaging.links import PREFERENCES, UNSUBSCRIBE, customer_link
-from integration.messaging.models import EmailSettings
+from integration.messaging.models import EmailSettings, ThankYouCode
 from integration.messaging.outbox import Draft, queue_email
 from integration.messaging.templates import Rendered, TemplateProblem, compiled, render_parts
 from integration.reps.models import Rep
@@ -111,7 +112,13 @@ def context(customer: Customer, order: Order | None, items: list[str], rep: Rep 
 
 
 def render(
-    mail: EmailSettings, values: dict[str, Any], *, preferences_url: str, unsubscribe_url: str, postal: str | None
+    mail: EmailSettings,
+    values: dict[str, Any],
+    *,
+    preferences_url: str,
+    unsubscribe_url: str,
+    postal: str | None,
+    code: str | None = None,
 ) -> Rendered:
     """The whole thank-you (merchant's words in our layout); a broken saved template falls back to ours."""
     try:
@@ -128,13 +135,18 @@ def render(
         f"Choose what you receive: {preferences_url}",
         f"Unsubscribe: {unsubscribe_url}",
     ]
+    if code:
+        footer_lines[3:3] = [
+            "",
+            f"Your thank-you code: {code} ({mail.code_percent} % off, once, for {mail.code_days} days)",
+        ]
     if postal:
         footer_lines += ["", postal]
     html = compiled(True, LAYOUT).render(
         body=parts.html_body,
         rep=rep,
         shop=shop,
-        code=None,
+        code=code,
         preferences_url=preferences_url,
         unsubscribe_url=unsubscribe_url,
         postal_address=postal,
@@ -166,13 +178,13 @@ def schedule(session: Session, settings: Settings, order_id: int, *, now: dt.dat
     )
     values = context(customer, order, items, rep, shop)
     unsubscribe_url = customer_link(session, settings, UNSUBSCRIBE, shop.id, customer.id)
-    rendered = render(
-        mail,
-        values,
-        preferences_url=customer_link(session, settings, PREFERENCES, shop.id, customer.id),
-        unsubscribe_url=unsubscribe_url,
-        postal=shop.postal_address or settings.shop_postal_address or None,
-    )
+    links = {
+        "preferences_url": customer_link(session, settings, PREFERENCES, shop.id, customer.id),
+        "unsubscribe_url": unsubscribe_url,
+        "postal": shop.postal_address or settings.shop_postal_address or None,
+    }
+    code = new_code() if mail.codes_enabled else None
+    rendered = render(mail, values, code=code, **links)  # type: ignore[arg-type]
     shop_name = values["shop"]["name"]
     draft = Draft(
         shop_id=shop.id,
@@ -189,5 +201,22 @@ def schedule(session: Session, settings: Settings, order_id: int, *, now: dt.dat
         reply_to=rep.email if rep is not None else None,
         unsubscribe_url=unsubscribe_url,
         send_after=paid_at + dt.timedelta(minutes=mail.thankyou_delay_minutes),
+        status=WAITING if code else "queued",
     )
-    return queue_email(session, draft, settings, now=now)
+    outbox_id = queue_email(session, draft, settings, now=now)
+    if outbox_id is not None and code is not None:
+        # The version without the code, for when the platform will not make it.
+        plain = render(mail, values, **links)  # type: ignore[arg-type]
+        session.add(
+            ThankYouCode(
+                shop_id=shop.id,
+                customer_id=customer.id,
+                outbox_id=outbox_id,
+                code=code,
+                percent=mail.code_percent,
+                ends_at=now + dt.timedelta(days=mail.code_days),
+                fallback_text=plain.text_body,
+                fallback_html=inline_css(str(plain.html_body)),
+            )
+        )
+    return outbox_id

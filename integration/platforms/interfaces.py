@@ -239,6 +239,11 @@ class Connection(Protocol):
         PlatformRefused."""
         ...
 
+    def create_discount_code(self, target: ConsentTarget, code: str, percent: int, ends_at: dt.datetime) -> None:
+        """Make ``code`` a single-use ``percent`` % discount until ``ends_at`` (for this customer only where
+        the platform can restrict it). Raises TransientPlatformError, ShopRefused, PlatformRefused."""
+        ...
+
     def close(self) -> None: ...
 
 

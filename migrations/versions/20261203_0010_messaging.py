@@ -1,5 +1,5 @@
 """messaging: outbox sending columns, suppressions, the consent ledger and derived preferences, email
-settings, consent pushes
+settings, consent pushes, thank-you codes
 
 Revision ID: 0010
 Revises: 0009
@@ -102,6 +102,31 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("customer_id"),
     )
+    op.create_table(
+        "thank_you_codes",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("shop_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", BigId, nullable=False),
+        sa.Column("outbox_id", BigId, nullable=False),
+        sa.Column("code", sa.String(length=50), nullable=False),
+        sa.Column("percent", sa.Integer(), nullable=False),
+        sa.Column("ends_at", Moment, nullable=False),
+        sa.Column("state", sa.String(length=16), server_default="pending", nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("fallback_text", sa.Text(), nullable=False),
+        sa.Column("fallback_html", sa.Text(), nullable=True),
+        sa.Column("created_at", Moment, nullable=False),
+        sa.Column("made_at", Moment, nullable=True),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("shop_id", "code", name="uq_thank_you_codes_shop_code"),
+    )
+    with op.batch_alter_table("thank_you_codes", schema=None) as batch_op:
+        batch_op.create_index("ix_thank_you_codes_state", ["state", "created_at"], unique=False)
+
     # The ledger starts from what the platforms told us so far: one imported entry per known consent.
     for channel, state, at in (
         ("email", "email_consent", "email_consent_at"),
@@ -131,6 +156,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("thank_you_codes", schema=None) as batch_op:
+        batch_op.drop_index("ix_thank_you_codes_state")
+    op.drop_table("thank_you_codes")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_constraint("fk_outbox_customer_id", type_="foreignkey")
         batch_op.drop_index("ix_outbox_status_send_after")

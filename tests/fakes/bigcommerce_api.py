@@ -157,6 +157,7 @@ class FakeBigCommerce(FakeServer):
             self.rate_limit_reset_ms = 30000
             self.extra_headers: dict[str, str] = {}
             self.subscribers: dict[tuple[str, int], dict[str, Any]] = {}
+            self.coupons: dict[str, list[dict[str, Any]]] = {}
             self._quota: tuple[int, float] | None = None  # (requests, window seconds) when enforced
             self._windows: dict[str, _Window] = {}
             self._rate_limited: dict[str, int] = {}
@@ -390,6 +391,7 @@ class FakeBigCommerce(FakeServer):
             view_func=self._update_subscriber,
             methods=["PUT"],
         )
+        app.add_url_rule("/stores/<store_hash>/v2/coupons", view_func=self._create_coupon, methods=["POST"])
         app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._list_hooks, methods=["GET"])
         app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._create_hook, methods=["POST"])
         app.add_url_rule("/stores/<store_hash>/v3/hooks/<int:hook_id>", view_func=self._update_hook, methods=["PUT"])
@@ -553,6 +555,17 @@ class FakeBigCommerce(FakeServer):
             ]
         pagination = {"total": len(found), "count": len(found), "per_page": 50, "current_page": 1, "total_pages": 1}
         return _response(200, {"data": found, "meta": {"pagination": pagination}})
+
+    def _create_coupon(self, store_hash: str) -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not body.get("code") or not body.get("applies_to"):
+            return _response(400, [{"status": 400, "message": "code and applies_to are required"}])
+        with self._lock:
+            if any(c["code"] == body["code"] for c in self.coupons.get(store_hash, [])):
+                return _response(409, [{"status": 409, "message": "The coupon code is already in use"}])
+            coupon = {"id": sum(len(v) for v in self.coupons.values()) + 1, **copy.deepcopy(body)}
+            self.coupons.setdefault(store_hash, []).append(coupon)
+            return _response(201, coupon)
 
     def _update_subscriber(self, store_hash: str, subscriber_id: int) -> Response:
         body = request.get_json(silent=True)

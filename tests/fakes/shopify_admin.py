@@ -325,6 +325,7 @@ class FakeShopify(FakeServer):
             "tagsRemove": self._tags_remove,
             "metafieldsSet": self._metafields_set,
             "customerEmailMarketingConsentUpdate": self._email_consent_update,
+            "discountCodeBasicCreate": self._discount_code_create,
             "webhookSubscriptions": self._webhook_subscriptions,
             "webhookSubscriptionCreate": self._webhook_subscription_create,
             "shop": self._shop_node,
@@ -429,6 +430,17 @@ class FakeShopify(FakeServer):
             AppliedMutation(shop, "customerEmailMarketingConsentUpdate", copy.deepcopy(dict(variables)))
         )
         return {"customer": {"id": customer["id"]}, "userErrors": []}
+
+    def _discount_code_create(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        discount = variables.get("basicCodeDiscount") or variables.get("discount") or {}
+        code = discount.get("code")
+        taken = any(m.root_field == "discountCodeBasicCreate" and m.variables["discount"]["code"] == code
+                    for m in self.mutations if m.shop == shop)  # fmt: skip
+        if not code or taken:
+            error = {"field": ["basicCodeDiscount", "code"], "message": "Code must be unique", "code": "TAKEN"}
+            return {"codeDiscountNode": None, "userErrors": [error]}
+        self.mutations.append(AppliedMutation(shop, "discountCodeBasicCreate", copy.deepcopy(dict(variables))))
+        return {"codeDiscountNode": {"id": f"gid://shopify/DiscountCodeNode/{len(self.mutations)}"}, "userErrors": []}
 
     def _metafields_set(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
         inputs = variables.get("metafields") or []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from email.utils import format_datetime
 
 import requests
 
@@ -47,6 +48,7 @@ def store_client(runtime: Runtime, access: ShopAccess, *, session: requests.Sess
 
 SUBSCRIBERS_PATH = "/v3/customers/subscribers"
 NEWSLETTER = "marketing_newsletter"
+COUPONS_PATH = "/v2/coupons"
 
 
 class BigCommerceConnection:
@@ -103,6 +105,21 @@ class BigCommerceConnection:
             consents.append(NEWSLETTER)
         self.client.request("PUT", f"{SUBSCRIBERS_PATH}/{subscriber['id']}", json={"consents": consents})
         return True
+
+    def create_discount_code(self, target: ConsentTarget, code: str, percent: int, ends_at: dt.datetime) -> None:
+        # A V2 coupon cannot be limited to one customer (only by country): it is single-use instead.
+        coupon = {
+            "name": f"Thank you {code}",
+            "code": code,
+            "type": "percentage_discount",
+            "amount": str(percent),
+            "max_uses": 1,
+            "max_uses_per_customer": 1,
+            "expires": format_datetime(ends_at.astimezone(dt.UTC), usegmt=True),
+            "applies_to": {"entity": "categories", "ids": [0]},  # 0: every category
+            "enabled": True,
+        }
+        self.client.request("POST", COUPONS_PATH, json=coupon)
 
     def close(self) -> None:
         self.client.close()

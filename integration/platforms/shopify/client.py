@@ -36,6 +36,7 @@ from integration.platforms.shopify.queries import (
     CUSTOMER_QUERY,
     CUSTOMER_SUMMARY_QUERY,
     CUSTOMERS_UPDATED_SINCE_QUERY,
+    DISCOUNT_CODE_MUTATION,
     EMAIL_CONSENT_MUTATION,
     METAFIELDS_SET_MUTATION,
     ORDER_QUERY,
@@ -228,6 +229,9 @@ class ShopifyGraphQL:
             "customerEmailMarketingConsentUpdate",
             {"input": {"customerId": customer_gid(customer_id), "emailMarketingConsent": consent}},
         )
+
+    def discount_code_basic_create(self, discount: Mapping[str, Any]) -> None:
+        self._mutate(DISCOUNT_CODE_MUTATION, "discountCodeBasicCreate", {"discount": dict(discount)})
 
     def metafield_set(self, customer_id: str, namespace: str, key: str, type: str, value: str) -> str | None:
         """Create or overwrite one customer metafield; returns its GID (None if Shopify sent none)."""

@@ -155,6 +155,15 @@ mutation EmailConsent($input: CustomerEmailMarketingConsentUpdateInput!) {
 }
 """
 
+DISCOUNT_CODE_MUTATION = """
+mutation ThankYouCode($discount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $discount) {
+    codeDiscountNode { id }
+    userErrors { field message code }
+  }
+}
+"""
+
 TAGS_REMOVE_MUTATION = """
 mutation TagsRemove($id: ID!, $tags: [String!]!) {
   tagsRemove(id: $id, tags: $tags) {
