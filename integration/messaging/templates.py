@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 __all__ = ["Rendered", "TemplateProblem", "check", "render_parts"]
 
@@ -82,7 +82,3 @@ def check(subject: str, body: str, sample: Mapping[str, Any]) -> Rendered:
     if not rendered.subject:
         raise TemplateProblem("The subject is empty.")
     return rendered
-
-
-def escape_text(value: str) -> Markup:
-    return escape(value)
