@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from integration.core.runtime import get_runtime
+from integration.messaging.outbox import relay
 from integration.reps.digest import write_digests
 from integration.reps.roster import hand_over as hand_over_book
 from integration.reps.roster import return_due_reps
@@ -38,8 +39,12 @@ def sweep_checkins() -> int:
 
 def morning_digests() -> int:
     """Write each rep's digest of the day's calls once their local time passes 08:00."""
-    with get_runtime().session() as session:
-        return write_digests(session)
+    runtime = get_runtime()
+    with runtime.session() as session:
+        written = write_digests(session)
+    if written:
+        relay(runtime)  # send them now rather than at the relay's next run
+    return written
 
 
 def return_away_reps() -> int:

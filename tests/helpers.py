@@ -271,6 +271,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         JOB_TIMEOUT=str(settings.job_timeout),
         STALE_AFTER=str(settings.stale_after),
         MAX_ATTEMPTS=str(settings.max_attempts),
+        SMTP_URL=settings.smtp_url,
+        MAIL_FROM=settings.mail_from,
+        SHOP_POSTAL_ADDRESS=settings.shop_postal_address,
         LOG_LEVEL="INFO",
         PYTHONPATH=str(ROOT),
     )
@@ -403,9 +406,10 @@ def apply_changes(runtime: Runtime, shop_id: int, *changes: Any, now: Any = None
     """What processing does with one translated event, without the event: each change applied, then every
     domain's reaction to it, in one transaction (``now``: the reactions' clock)."""
     from integration.customers.upserts import apply_change
-    from integration.reps.reactions import after_change
+    from integration.events.processing import reactions
 
     with runtime.session() as session:
         for change in changes:
             apply_change(session, shop_id, change)
-            after_change(session, shop_id, change, now=now)
+            for reaction in reactions():
+                reaction(session, shop_id, change, now=now)  # type: ignore[call-arg]

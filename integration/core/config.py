@@ -97,6 +97,11 @@ class Settings:
     writeback_interval: int = 300
     # How often each shop's webhook subscriptions are checked and repaired (seconds).
     subscriptions_interval: int = 6 * 3600
+    # Email: where to send (smtp://user:pass@host:port, STARTTLS when offered; smtps:// for implicit TLS; empty:
+    # mail stays in the outbox), and the fallbacks for shops that did not set their own sender and address.
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = ""
+    shop_postal_address: str = ""
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -209,6 +214,9 @@ class Settings:
             "backfill_days": _int(env, "BACKFILL_DAYS", cls.backfill_days),
             "writeback_interval": _int(env, "WRITEBACK_INTERVAL", cls.writeback_interval),
             "subscriptions_interval": _int(env, "SUBSCRIPTIONS_INTERVAL", cls.subscriptions_interval),
+            "smtp_url": env.get("SMTP_URL", ""),
+            "mail_from": env.get("MAIL_FROM", ""),
+            "shop_postal_address": env.get("SHOP_POSTAL_ADDRESS", ""),
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
         }
         values.update(overrides)

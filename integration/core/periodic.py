@@ -24,6 +24,7 @@ TASK_MODULES = (
     "integration.shops.tasks",
     "integration.sync.tasks",
     "integration.reps.tasks",
+    "integration.messaging.tasks",
 )
 
 # A per-shop job that has more to do enqueues its continuation under the other of its two ids, so the

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from integration.core.db import dialect_insert, utcnow
 from integration.customers.models import Customer, CustomerProduct, Order, OrderLine, TimelineEntry
-from integration.events.changes import Address, ConsentChange, ConsentChannel, CustomerChange, OrderStatus
+from integration.events.changes import Address, ConsentChange, CustomerChange, OrderStatus
 from integration.shops.models import Shop
 
 # Orders that count towards what a customer has spent: paid for and not given back. A pending
@@ -371,14 +371,6 @@ def refresh_segment(session: Session, profile_id: int) -> None:
     session.execute(sa.update(Customer).where(Customer.id == profile_id).values(segment=segment_expression()))
 
 
-_CONSENT_COLUMNS = {
-    ConsentChannel.EMAIL: (Customer.email_consent, Customer.email_consent_at),
-    ConsentChannel.SMS: (Customer.sms_consent, Customer.sms_consent_at),
-    ConsentChannel.CALLS: (Customer.call_consent, Customer.call_consent_at),
-}
-_CHANNEL_NAMES = {ConsentChannel.EMAIL: "Email", ConsentChannel.SMS: "SMS", ConsentChannel.CALLS: "Calls"}
-
-
 def profile_for(session: Session, shop_id: int, platform_id: str | None, email: str | None, phone: str | None) -> int:
     """The profile of this platform customer, started empty if we have not heard of them yet.
 
@@ -391,15 +383,18 @@ def profile_for(session: Session, shop_id: int, platform_id: str | None, email: 
 
 
 def apply_consent(session: Session, shop_id: int, change: ConsentChange) -> None:
-    """Record one channel's consent if it is newer than what we hold, with a timeline fact."""
+    """Record what the platform says about one channel in the consent ledger, which keeps it only if it is
+    news (newer than what we hold, not the echo of our own push) and derives the customer's state from it."""
+    # Imported here: the ledger (messaging) builds on the customers' tables, not the other way round.
+    from integration.messaging.ledger import PLATFORM_WEBHOOK, record
+
     profile_id = profile_for(session, shop_id, change.customer_platform_id, change.email, change.phone)
-    state_column, at_column = _CONSENT_COLUMNS[change.channel]
-    updated = session.execute(
-        sa.update(Customer)
-        .where(Customer.id == profile_id, sa.or_(at_column.is_(None), at_column <= change.updated_at))
-        .values({state_column: change.state, at_column: change.updated_at, Customer.updated_at: utcnow()})
+    record(
+        session,
+        shop_id,
+        profile_id,
+        change.channel.value,
+        change.state,
+        PLATFORM_WEBHOOK,
+        occurred_at=change.updated_at,
     )
-    if updated.rowcount:  # type: ignore[attr-defined]
-        summary = f"{_CHANNEL_NAMES[change.channel]} consent: {change.state.replace('_', ' ')}"
-        ref = f"{change.channel.value}:{change.updated_at.isoformat()}"
-        add_timeline(session, profile_id, "consent", ref, change.updated_at, summary)

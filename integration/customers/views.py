@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from integration.core.db import utcnow
 from integration.customers.models import Customer, CustomerProduct, Order, OrderLine, Product, TimelineEntry
 from integration.customers.profiles import segment_expression
+from integration.messaging.ledger import preferences
 from integration.shops.models import Shop
 
 TIMELINE_LIMIT = 200
@@ -76,6 +77,8 @@ def profile(session: Session, customer: Customer) -> dict[str, Any]:
     return {
         **summary(customer),
         **rep_and_next_checkin(session, customer),
+        # What the customer chose in the preference centre, as the consent ledger derives it.
+        "preferences": preferences(session, customer.id),
         "orders": [
             {
                 "id": o.platform_order_id,
@@ -148,7 +151,9 @@ def summary(customer: Customer) -> dict[str, Any]:
         "first_order_at": _iso(customer.first_order_at),
         "last_order_at": _iso(customer.last_order_at),
         "segment": current_segment(customer),
+        # Per channel, as derived from the consent ledger (kept on the customer's row by every append).
         "consent": {"email": customer.email_consent, "sms": customer.sms_consent, "calls": customer.call_consent},
+        "preferences": None,  # filled by profile()
         "rep": None,  # filled by rep_and_next_checkin where the rep is read (profile, API)
         "next_checkin": None,
         "orders": [],

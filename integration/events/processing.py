@@ -64,7 +64,8 @@ class EventFailed(Exception):
 
 # What other domains do with each applied change, in the same transaction (so a change and its
 # consequences commit together). Named by dotted path: events/ does not import the domains above it.
-REACTIONS = ("integration.reps.reactions:after_change",)
+# The reps' first: the thank-you (messaging) is sent by the rep the customer was just given.
+REACTIONS = ("integration.reps.reactions:after_change", "integration.messaging.reactions:after_change")
 Reaction = Callable[[Session, int, Change], None]
 
 

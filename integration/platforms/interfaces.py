@@ -169,6 +169,21 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
+# ----- consent pushed back to the platform
+
+
+@dataclass(frozen=True)
+class ConsentTarget:
+    """Whose consent to write: the platform's customer id when we know it, and the email address (a
+    BigCommerce subscriber is found by email; a Shopify customer by id)."""
+
+    platform_customer_id: str | None
+    email: str | None
+
+    def __repr__(self) -> str:  # the address is personal data: never in logs or job results
+        return f"ConsentTarget(platform_customer_id={self.platform_customer_id!r})"
+
+
 # ----- access tokens
 
 
@@ -216,6 +231,17 @@ class Connection(Protocol):
 
     def shop_facts(self) -> ShopFacts:
         """The shop's name, time zone, currency, owner email and primary domain, checked."""
+        ...
+
+    def set_email_marketing(self, target: ConsentTarget, subscribed: bool, at: dt.datetime) -> bool:
+        """Write the customer's email marketing consent onto the platform's record (as of ``at``); False
+        when the platform holds nobody to write it on. Raises TransientPlatformError, ShopRefused,
+        PlatformRefused."""
+        ...
+
+    def create_discount_code(self, target: ConsentTarget, code: str, percent: int, ends_at: dt.datetime) -> None:
+        """Make ``code`` a single-use ``percent`` % discount until ``ends_at`` (for this customer only where
+        the platform can restrict it). Raises TransientPlatformError, ShopRefused, PlatformRefused."""
         ...
 
     def close(self) -> None: ...

@@ -3,7 +3,8 @@
 A periodic job (every 15 minutes) writes one outbox row per rep whose local time has passed 08:00 and who
 has calls to make that local day (overdue ones included); the row's dedupe key
 ``digest-{rep_id}-{local date}`` makes it one email per rep per day however often the job runs or
-however many schedulers run it. The outbox sends it (or, without SMTP, keeps it). Nothing personal is
+however many schedulers run it. It goes through the outbox like every email (``messaging.outbox``), which
+sends it (or, without SMTP, keeps it). Nothing personal is
 logged: counts only.
 """
 
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from integration.core.db import dialect_insert, utcnow
+from integration.core.db import utcnow
 from integration.messaging.models import OutboxMessage
+from integration.messaging.outbox import Draft, queue_email
 from integration.reps.hours import zone
 from integration.reps.listing import CheckInView, list_checkins
 from integration.reps.models import Rep, RepState
@@ -105,23 +107,16 @@ def _written(session: Session, keys: list[str]) -> set[tuple[int, str]]:
 
 def _write(session: Session, morning: Morning, calls: list[CheckInView], now: dt.datetime) -> bool:
     subject, text, html_body = render(morning, calls, now)
-    inserted = session.execute(
-        dialect_insert(session)(OutboxMessage)
-        .values(
-            shop_id=morning.rep.shop_id,
-            dedupe_key=morning.key,
-            template=TEMPLATE,
-            recipient=morning.rep.email,
-            subject=subject,
-            text_body=text,
-            html_body=html_body,
-            status="queued",
-            created_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(OutboxMessage.id)
-    ).scalar()
-    return inserted is not None
+    draft = Draft(
+        shop_id=morning.rep.shop_id,
+        dedupe_key=morning.key,
+        template=TEMPLATE,
+        recipient=morning.rep.email,
+        subject=subject,
+        text=text,
+        html=html_body,
+    )
+    return queue_email(session, draft, now=now) is not None
 
 
 def _day_words(day: dt.date) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from integration.core.db import utcnow
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
+from integration.messaging.ledger import Change, record
 from integration.reps.checkins import FOLLOW_UP, cancel_open, close, reschedule, rules_for, slot_for
 from integration.reps.hours import zone
 from integration.reps.models import OPEN_CHECKIN, CheckIn, CheckInAttempt, CheckInStatus, Rep
@@ -102,7 +103,7 @@ def record_outcome(
     _on_timeline(session, checkin, attempt, rep_id)
     follow_up_id = None
     if no_calls:
-        _opt_out(session, checkin.customer_id, now)
+        _opt_out(session, checkin.customer_id, rep_id, now)
     elif follow_up_at is not None:
         follow_up_id = add_follow_up(session, checkin, follow_up_at, follow_up_note, now=now)
     moved = checkin.due_at if checkin.status == CheckInStatus.SCHEDULED else None
@@ -139,16 +140,13 @@ def _on_timeline(session: Session, checkin: CheckIn, attempt: CheckInAttempt, re
     add_timeline(session, checkin.customer_id, "call", f"attempt-{attempt.id}", attempt.at, "; ".join(parts))
 
 
-def _opt_out(session: Session, customer_id: int, now: dt.datetime) -> None:
-    """The customer told the rep: no more calls. Their calls consent says so from now, and nothing stays open."""
-    session.execute(
-        sa.update(Customer)
-        .where(Customer.id == customer_id)
-        .values(call_consent=OPTED_OUT, call_consent_at=now, updated_at=now)
-    )
-    add_timeline(
-        session, customer_id, "consent", f"calls:{now.isoformat()}", now, "Calls consent: unsubscribed (told the rep)"
-    )
+def _opt_out(session: Session, customer_id: int, rep_id: int | None, now: dt.datetime) -> None:
+    """The customer told the rep: no more calls. The consent ledger records it (their calls consent says so
+    from now, with a timeline fact), and nothing stays open."""
+    shop_id = session.scalar(sa.select(Customer.shop_id).where(Customer.id == customer_id))
+    if shop_id is not None:
+        who = Change("rep", "call", actor_ref=f"rep:{rep_id}" if rep_id is not None else None)
+        record(session, shop_id, customer_id, "calls", OPTED_OUT, who, occurred_at=now, now=now)
     cancel_open(session, customer_id, "customer does not want calls", now=now)
 
 

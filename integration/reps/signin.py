@@ -28,7 +28,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from integration import runtime_of
-from integration.messaging.models import OutboxMessage
+from integration.messaging.outbox import Draft, enqueue_sends, queue_email
 from integration.reps.models import Rep, RepState
 from integration.reps.pages import SESSION_REP, current_rep, page_blueprint
 from integration.reps.roster import EMAIL_RE
@@ -123,31 +123,33 @@ def link_url(token: str) -> str:
     return runtime_of(current_app).settings.public_url.rstrip("/") + url_for("reps_signin.confirm", token=token)
 
 
-def queue_links(db: Session, email: str) -> int:
-    """One link per roster entry with this address (in an active shop) into the outbox; how many."""
+def queue_links(db: Session, email: str) -> list[int]:
+    """One link per roster entry with this address (in an active shop) into the outbox; their outbox ids."""
     found = db.execute(
         sa.select(Rep, Shop)
         .join(Shop, Shop.id == Rep.shop_id)
         .where(Rep.email == email, Rep.state != RepState.LEFT, Shop.state == ShopState.ACTIVE)
     ).all()
+    queued: list[int] = []
     for rep, shop in found:
         token, jti = make_token(rep)
         shop_name = shop.name or shop.identifier
-        db.add(
-            OutboxMessage(
-                shop_id=shop.id,
-                dedupe_key=f"signin:{jti}",
-                template=TEMPLATE,
-                recipient=rep.email,
-                subject=f"Your sign-in link for {shop_name}",
-                text_body=(
-                    f"Hello {rep.name},\n\n"
-                    f"Open this link to sign in to your customers at {shop_name}:\n\n{link_url(token)}\n\n"
-                    "It works once, within 15 minutes. If you did not ask for it, you can ignore this email.\n"
-                ),
-            )
+        draft = Draft(
+            shop_id=shop.id,
+            dedupe_key=f"signin:{jti}",
+            template=TEMPLATE,
+            recipient=rep.email,
+            subject=f"Your sign-in link for {shop_name}",
+            text=(
+                f"Hello {rep.name},\n\n"
+                f"Open this link to sign in to your customers at {shop_name}:\n\n{link_url(token)}\n\n"
+                "It works once, within 15 minutes. If you did not ask for it, you can ignore this email.\n"
+            ),
         )
-    return len(found)
+        outbox_id = queue_email(db, draft, runtime_of(current_app).settings)
+        if outbox_id is not None:
+            queued.append(outbox_id)
+    return queued
 
 
 @bp.get("/sign-in")
@@ -173,8 +175,13 @@ def send() -> Any:
         abort(503, description="Signing in is unavailable for a moment; try again shortly.")
     if limited:
         abort(429, description="Too many sign-in links were asked for; wait 15 minutes and ask again.")
-    with runtime_of(current_app).session() as db:
-        queue_links(db, email)
+    runtime = runtime_of(current_app)
+    with runtime.session() as db:
+        queued = queue_links(db, email)
+    try:
+        enqueue_sends(runtime, queued)  # at once; the outbox relay would find them within 30 s anyway
+    except redis.RedisError as exc:
+        log.warning("workspace sign-in: links wait for the outbox relay (%s)", type(exc).__name__)
     return render_template("reps/signin_sent.html", email=email)
 
 

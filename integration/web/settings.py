@@ -49,6 +49,7 @@ SECTIONS = (
     "integration.web.shop_section:SHOP_SECTION",
     "integration.web.settings:STAFF_SECTION",
     "integration.reps.checkin_section:CHECKIN_SECTION",
+    "integration.messaging.settings_section:EMAIL_SECTION",
 )
 
 

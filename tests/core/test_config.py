@@ -53,6 +53,9 @@ def test_dataclass_defaults_cover_every_field() -> None:
         "writeback_interval": 300,
         "subscriptions_interval": 6 * 3600,
         "bigcommerce_max_concurrency": 3,
+        "smtp_url": "",
+        "mail_from": "",
+        "shop_postal_address": "",
         "log_level": "INFO",
     }
     settings = Settings()
@@ -106,6 +109,9 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "WRITEBACK_INTERVAL": "600",
         "SUBSCRIPTIONS_INTERVAL": "7200",
         "BIGCOMMERCE_MAX_CONCURRENCY": "5",
+        "SMTP_URL": "smtps://user:p%40ss@mail.example:465",
+        "MAIL_FROM": "Shop <hello@shop.example>",
+        "SHOP_POSTAL_ADDRESS": "1 High Street, Town",
         "LOG_LEVEL": "debug",
     }
     settings = Settings.from_env(env)
@@ -137,6 +143,9 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "writeback_interval": 600,
         "subscriptions_interval": 7200,
         "bigcommerce_max_concurrency": 5,
+        "smtp_url": "smtps://user:p%40ss@mail.example:465",
+        "mail_from": "Shop <hello@shop.example>",
+        "shop_postal_address": "1 High Street, Town",
         "log_level": "DEBUG",
     }
     assert not settings.embedded_redis
@@ -413,7 +422,9 @@ def test_repr_hides_passwords_inside_urls(tmp_path: Path) -> None:
             "SECRET_KEY": "k",
             "DATABASE_URL": "postgresql+psycopg://app:DB-PASSWORD-5@db.example/pc",
             "REDIS_URL": "redis://:REDIS-PASSWORD-6@redis.example:6379/0",
+            "SMTP_URL": "smtp://mailer:SMTP-PASSWORD-7@mail.example:587",
         }
     )
+    assert "SMTP-PASSWORD-7" not in repr(settings)
     assert "DB-PASSWORD-5" not in repr(settings)
     assert "REDIS-PASSWORD-6" not in repr(settings)

@@ -32,6 +32,7 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime, i
     cron_jobs = sorted(job.func_name for job in runtime.queue(MAINTENANCE).get_jobs())
     assert cron_jobs == [
         "jobs.events.sweep_events",
+        "jobs.messaging.relay_outbox",
         "jobs.reps.morning_digests",
         "jobs.reps.return_away_reps",
         "jobs.reps.sweep_checkins",

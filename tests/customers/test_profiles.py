@@ -22,7 +22,7 @@ T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PROFILE_KEYS = {
     "id", "platform_ids", "name", "email", "phone", "locale", "city", "region", "country", "time_zone",
     "time_zone_source", "orders_count", "total_spent", "currency", "first_order_at", "last_order_at",
-    "segment", "consent", "rep", "next_checkin", "orders", "timeline", "products", "product_types",
+    "segment", "consent", "preferences", "rep", "next_checkin", "orders", "timeline", "products", "product_types",
 }  # fmt: skip
 
 

@@ -157,6 +157,7 @@ class FakeBigCommerce(FakeServer):
             self.rate_limit_reset_ms = 30000
             self.extra_headers: dict[str, str] = {}
             self.subscribers: dict[tuple[str, int], dict[str, Any]] = {}
+            self.coupons: dict[str, list[dict[str, Any]]] = {}
             self._quota: tuple[int, float] | None = None  # (requests, window seconds) when enforced
             self._windows: dict[str, _Window] = {}
             self._rate_limited: dict[str, int] = {}
@@ -385,6 +386,12 @@ class FakeBigCommerce(FakeServer):
         app.add_url_rule("/stores/<store_hash>/v2/store", view_func=self._store_info)
         app.add_url_rule("/stores/<store_hash>/v3/customers", view_func=self._customers)
         app.add_url_rule("/stores/<store_hash>/v3/customers/subscribers", view_func=self._subscribers)
+        app.add_url_rule(
+            "/stores/<store_hash>/v3/customers/subscribers/<int:subscriber_id>",
+            view_func=self._update_subscriber,
+            methods=["PUT"],
+        )
+        app.add_url_rule("/stores/<store_hash>/v2/coupons", view_func=self._create_coupon, methods=["POST"])
         app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._list_hooks, methods=["GET"])
         app.add_url_rule("/stores/<store_hash>/v3/hooks", view_func=self._create_hook, methods=["POST"])
         app.add_url_rule("/stores/<store_hash>/v3/hooks/<int:hook_id>", view_func=self._update_hook, methods=["PUT"])
@@ -537,14 +544,39 @@ class FakeBigCommerce(FakeServer):
 
     def _subscribers(self, store_hash: str) -> Response:
         wanted = {int(i) for i in request.args.get("id:in", "").split(",") if i.strip().isdigit()}
+        email = request.args.get("email")
         with self._lock:
             found = [
                 copy.deepcopy(s)
                 for (store, sid), s in sorted(self.subscribers.items())
-                if store == store_hash and (not wanted or sid in wanted)
+                if store == store_hash
+                and (not wanted or sid in wanted)
+                and (email is None or str(s.get("email", "")).lower() == email.lower())
             ]
         pagination = {"total": len(found), "count": len(found), "per_page": 50, "current_page": 1, "total_pages": 1}
         return _response(200, {"data": found, "meta": {"pagination": pagination}})
+
+    def _create_coupon(self, store_hash: str) -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not body.get("code") or not body.get("applies_to"):
+            return _response(400, [{"status": 400, "message": "code and applies_to are required"}])
+        with self._lock:
+            if any(c["code"] == body["code"] for c in self.coupons.get(store_hash, [])):
+                return _response(409, [{"status": 409, "message": "The coupon code is already in use"}])
+            coupon = {"id": sum(len(v) for v in self.coupons.values()) + 1, **copy.deepcopy(body)}
+            self.coupons.setdefault(store_hash, []).append(coupon)
+            return _response(201, coupon)
+
+    def _update_subscriber(self, store_hash: str, subscriber_id: int) -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _response(422, {"title": "body must be an object"})
+        with self._lock:
+            subscriber = self.subscribers.get((store_hash, subscriber_id))
+            if subscriber is None:
+                return _response(404, {"title": "subscriber not found"})
+            subscriber.update(copy.deepcopy(body))
+            return _response(200, {"data": copy.deepcopy(subscriber), "meta": {}})
 
     def _customers(self, store_hash: str) -> Response:
         wanted = {int(i) for i in request.args.get("id:in", "").split(",") if i.strip().isdigit()}

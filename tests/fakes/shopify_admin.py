@@ -324,6 +324,8 @@ class FakeShopify(FakeServer):
             "tagsAdd": self._tags_add,
             "tagsRemove": self._tags_remove,
             "metafieldsSet": self._metafields_set,
+            "customerEmailMarketingConsentUpdate": self._email_consent_update,
+            "discountCodeBasicCreate": self._discount_code_create,
             "webhookSubscriptions": self._webhook_subscriptions,
             "webhookSubscriptionCreate": self._webhook_subscription_create,
             "shop": self._shop_node,
@@ -403,6 +405,42 @@ class FakeShopify(FakeServer):
         customer["tags"] = sorted(current | set(given) if root == "tagsAdd" else current - set(given))
         self.mutations.append(AppliedMutation(shop, root, copy.deepcopy(dict(variables))))
         return {"node": {"id": customer["id"]}, "userErrors": []}
+
+    def _email_consent_update(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        given = variables.get("input") or {}
+        customer_id = str(given.get("customerId", "")).rpartition("/")[2]
+        customer = state.customers.get(customer_id)
+        if customer is None:
+            return {
+                "customer": None,
+                "userErrors": [{"field": ["customerId"], "message": "Customer not found", "code": "INVALID"}],
+            }
+        consent = given.get("emailMarketingConsent") or {}
+        if consent.get("marketingState") not in ("SUBSCRIBED", "UNSUBSCRIBED", "PENDING"):
+            return {
+                "customer": None,
+                "userErrors": [{"field": ["marketingState"], "message": "invalid", "code": "INCLUSION"}],
+            }
+        customer["emailMarketingConsent"] = {
+            "marketingState": consent["marketingState"],
+            "marketingOptInLevel": consent.get("marketingOptInLevel"),
+            "consentUpdatedAt": consent.get("consentUpdatedAt"),
+        }
+        self.mutations.append(
+            AppliedMutation(shop, "customerEmailMarketingConsentUpdate", copy.deepcopy(dict(variables)))
+        )
+        return {"customer": {"id": customer["id"]}, "userErrors": []}
+
+    def _discount_code_create(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
+        discount = variables.get("basicCodeDiscount") or variables.get("discount") or {}
+        code = discount.get("code")
+        taken = any(m.root_field == "discountCodeBasicCreate" and m.variables["discount"]["code"] == code
+                    for m in self.mutations if m.shop == shop)  # fmt: skip
+        if not code or taken:
+            error = {"field": ["basicCodeDiscount", "code"], "message": "Code must be unique", "code": "TAKEN"}
+            return {"codeDiscountNode": None, "userErrors": [error]}
+        self.mutations.append(AppliedMutation(shop, "discountCodeBasicCreate", copy.deepcopy(dict(variables))))
+        return {"codeDiscountNode": {"id": f"gid://shopify/DiscountCodeNode/{len(self.mutations)}"}, "userErrors": []}
 
     def _metafields_set(self, shop: str, state: _Shop, variables: Mapping[str, Any]) -> Any:
         inputs = variables.get("metafields") or []

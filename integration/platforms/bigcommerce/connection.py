@@ -7,7 +7,9 @@ budget, as the store's API limit is one limit.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from email.utils import format_datetime
 
 import requests
 
@@ -24,6 +26,7 @@ from integration.platforms.catalogue import CatalogueProduct
 from integration.platforms.interfaces import (
     BadPayload,
     ChangeFeed,
+    ConsentTarget,
     NotFoundAtPlatform,
     ShopAccess,
     ShopFacts,
@@ -41,6 +44,11 @@ def store_client(runtime: Runtime, access: ShopAccess, *, session: requests.Sess
     return BigCommerceClient(
         settings.bigcommerce_api_url, access.identifier, access.access_token, session=session, budget=budget
     )
+
+
+SUBSCRIBERS_PATH = "/v3/customers/subscribers"
+NEWSLETTER = "marketing_newsletter"
+COUPONS_PATH = "/v2/coupons"
 
 
 class BigCommerceConnection:
@@ -77,6 +85,41 @@ class BigCommerceConnection:
 
     def shop_facts(self) -> ShopFacts:
         return bigcommerce_store_facts(self.client)
+
+    def set_email_marketing(self, target: ConsentTarget, subscribed: bool, at: dt.datetime) -> bool:
+        # Newsletter consent lives on the store's subscriber (found by email), not on the customer; it has
+        # no consent time of its own (our ledger keeps that).
+        if not target.email:
+            return False
+        subscribers, _more = self.client.get_v3_page(SUBSCRIBERS_PATH, {"email": target.email})
+        wanted = target.email.strip().lower()
+        found = [s for s in subscribers if str(s.get("email", "")).strip().lower() == wanted]
+        if not found:
+            if not subscribed:
+                return False  # not a subscriber: nothing on the platform to take back
+            self.client.request("POST", SUBSCRIBERS_PATH, json={"email": target.email, "consents": [NEWSLETTER]})
+            return True
+        subscriber = found[0]
+        consents = [c for c in subscriber.get("consents") or [] if c != NEWSLETTER]
+        if subscribed:
+            consents.append(NEWSLETTER)
+        self.client.request("PUT", f"{SUBSCRIBERS_PATH}/{subscriber['id']}", json={"consents": consents})
+        return True
+
+    def create_discount_code(self, target: ConsentTarget, code: str, percent: int, ends_at: dt.datetime) -> None:
+        # A V2 coupon cannot be limited to one customer (only by country): it is single-use instead.
+        coupon = {
+            "name": f"Thank you {code}",
+            "code": code,
+            "type": "percentage_discount",
+            "amount": str(percent),
+            "max_uses": 1,
+            "max_uses_per_customer": 1,
+            "expires": format_datetime(ends_at.astimezone(dt.UTC), usegmt=True),
+            "applies_to": {"entity": "categories", "ids": [0]},  # 0: every category
+            "enabled": True,
+        }
+        self.client.request("POST", COUPONS_PATH, json=coupon)
 
     def close(self) -> None:
         self.client.close()

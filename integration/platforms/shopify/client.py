@@ -36,6 +36,8 @@ from integration.platforms.shopify.queries import (
     CUSTOMER_QUERY,
     CUSTOMER_SUMMARY_QUERY,
     CUSTOMERS_UPDATED_SINCE_QUERY,
+    DISCOUNT_CODE_MUTATION,
+    EMAIL_CONSENT_MUTATION,
     METAFIELDS_SET_MUTATION,
     ORDER_QUERY,
     ORDERS_UPDATED_SINCE_QUERY,
@@ -218,6 +220,18 @@ class ShopifyGraphQL:
 
     def tags_remove(self, customer_id: str, tags: Sequence[str]) -> None:
         self._mutate(TAGS_REMOVE_MUTATION, "tagsRemove", {"id": customer_gid(customer_id), "tags": tag_list(tags)})
+
+    def email_marketing_consent_update(self, customer_id: str, state: str, at: str) -> None:
+        """Set the customer's email marketing state (``SUBSCRIBED`` / ``UNSUBSCRIBED``) as of ``at`` (ISO 8601)."""
+        consent = {"marketingState": state, "marketingOptInLevel": "SINGLE_OPT_IN", "consentUpdatedAt": at}
+        self._mutate(
+            EMAIL_CONSENT_MUTATION,
+            "customerEmailMarketingConsentUpdate",
+            {"input": {"customerId": customer_gid(customer_id), "emailMarketingConsent": consent}},
+        )
+
+    def discount_code_basic_create(self, discount: Mapping[str, Any]) -> None:
+        self._mutate(DISCOUNT_CODE_MUTATION, "discountCodeBasicCreate", {"discount": dict(discount)})
 
     def metafield_set(self, customer_id: str, namespace: str, key: str, type: str, value: str) -> str | None:
         """Create or overwrite one customer metafield; returns its GID (None if Shopify sent none)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import requests
@@ -9,11 +10,21 @@ import requests
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.platforms.catalogue import CatalogueProduct
-from integration.platforms.interfaces import BadPayload, ChangeFeed, ShopAccess, ShopFacts, SubscriptionReport
+from integration.platforms.interfaces import (
+    BadPayload,
+    ChangeFeed,
+    ConsentTarget,
+    PlatformRefused,
+    ShopAccess,
+    ShopFacts,
+    ShopRefused,
+    SubscriptionReport,
+)
 from integration.platforms.shopify.catalogue import shopify_products
 from integration.platforms.shopify.change_feed import ShopifyFeed
 from integration.platforms.shopify.client import ShopifyAPIError, ShopifyGraphQL
 from integration.platforms.shopify.facts import shopify_shop_facts
+from integration.platforms.shopify.queries import customer_gid
 from integration.platforms.shopify.subscriptions import ensure_subscriptions
 from integration.platforms.shopify.writer import ShopifyWriter
 
@@ -30,6 +41,10 @@ def graphql_client(
         settings.shopify_api_version,
         session=session,
     )
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class ShopifyConnection:
@@ -61,6 +76,41 @@ class ShopifyConnection:
 
     def shop_facts(self) -> ShopFacts:
         return shopify_shop_facts(self.client)
+
+    def set_email_marketing(self, target: ConsentTarget, subscribed: bool, at: dt.datetime) -> bool:
+        if not target.platform_customer_id:
+            return False  # a Shopify customer is written by id; a guest we only know by email has no record
+        state = "SUBSCRIBED" if subscribed else "UNSUBSCRIBED"
+        moment = at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        try:
+            self.client.email_marketing_consent_update(target.platform_customer_id, state, moment)
+        except ShopifyAPIError as exc:
+            if exc.status in (401, 403) or "ACCESS_DENIED" in exc.codes:
+                raise ShopRefused(str(exc)) from exc
+            raise
+        return True
+
+    def create_discount_code(self, target: ConsentTarget, code: str, percent: int, ends_at: dt.datetime) -> None:
+        if not target.platform_customer_id:
+            raise PlatformRefused("a Shopify code is limited to a customer record; this customer has none")
+        discount = {
+            "title": f"Thank you {code}",
+            "code": code,
+            "startsAt": _iso(dt.datetime.now(dt.UTC)),
+            "endsAt": _iso(ends_at),
+            "usageLimit": 1,
+            "appliesOncePerCustomer": True,
+            # Limited to this one customer (context replaces the deprecated customerSelection).
+            "context": {"customers": {"add": [customer_gid(target.platform_customer_id)]}},
+            # A fraction, not a percentage: 15 % is 0.15.
+            "customerGets": {"value": {"percentage": round(percent / 100, 4)}, "items": {"all": True}},
+        }
+        try:
+            self.client.discount_code_basic_create(discount)
+        except ShopifyAPIError as exc:
+            if exc.status in (401, 403) or "ACCESS_DENIED" in exc.codes:
+                raise ShopRefused(str(exc)) from exc
+            raise
 
     def close(self) -> None:
         self.client.close()

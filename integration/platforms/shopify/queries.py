@@ -145,6 +145,25 @@ mutation TagsAdd($id: ID!, $tags: [String!]!) {
 }
 """
 
+# Only SUBSCRIBED, UNSUBSCRIBED and PENDING are accepted as input; consentUpdatedAt dates the record.
+EMAIL_CONSENT_MUTATION = """
+mutation EmailConsent($input: CustomerEmailMarketingConsentUpdateInput!) {
+  customerEmailMarketingConsentUpdate(input: $input) {
+    customer { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+DISCOUNT_CODE_MUTATION = """
+mutation ThankYouCode($discount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $discount) {
+    codeDiscountNode { id }
+    userErrors { field message code }
+  }
+}
+"""
+
 TAGS_REMOVE_MUTATION = """
 mutation TagsRemove($id: ID!, $tags: [String!]!) {
   tagsRemove(id: $id, tags: $tags) {
