@@ -374,7 +374,7 @@ def test_the_page_has_no_inline_script_or_style(client: FlaskClient, people: Peo
 
 def test_sections_resolve_in_page_order() -> None:
     found = sections()
-    assert [s.key for s in found] == ["shop", "staff"]
+    assert [s.key for s in found] == ["shop", "staff", "email"]
     assert len(found) == len(SECTIONS) and all(isinstance(s, Section) for s in found)
 
 
