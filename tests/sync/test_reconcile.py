@@ -222,7 +222,9 @@ def test_a_newer_version_is_picked_up_and_wins(runtime: Runtime, fake_shopify: F
     reconcile_shop(runtime, shopify_shop)
     drain(runtime)
 
-    later = NOW - dt.timedelta(minutes=1)
+    # Changed after the first run, by the clock now: NOW is read when the module loads, and a slow suite
+    # had reached this test when the cursor was already past NOW - 1 minute (the change went unseen).
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0)
     cancelled = order_fields("4001", later, cancelledAt=stamp(later), displayFinancialStatus="REFUNDED")
     fake_shopify.add_order(SHOP, 5001, stamp(later), **cancelled)
     assert reconcile_shop(runtime, shopify_shop).stored == 1
