@@ -10,6 +10,7 @@ from integration.messaging.outbox import relay
 from integration.reps.digest import write_digests
 from integration.reps.roster import hand_over as hand_over_book
 from integration.reps.roster import return_due_reps
+from integration.reps.tasks import requeue_hand_overs, unfinished_hand_overs
 from integration.reps.timers import make_due, make_overdue_due
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,16 @@ def checkin_due(checkin_id: int) -> bool:
 
 
 def sweep_checkins() -> int:
-    """The safety net for lost jobs: every scheduled check-in past its time becomes due."""
-    with get_runtime().session() as session:
+    """The safety net for lost jobs: every scheduled check-in past its time becomes due, and a leaver who
+    still holds customers gets their hand-over queued again."""
+    runtime = get_runtime()
+    with runtime.session() as session:
         made_due = make_overdue_due(session)
+        leavers = unfinished_hand_overs(session)
     if made_due:
         log.info("check-in sweep: %d task(s) made due without their job", made_due)
+    if requeued := requeue_hand_overs(runtime, leavers):
+        log.info("check-in sweep: %d hand-over(s) queued again", requeued)
     return made_due
 
 

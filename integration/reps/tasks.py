@@ -4,6 +4,8 @@ bringing back reps whose away dates are over)."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,33 @@ def enqueue_hand_over(runtime: Runtime, rep_id: int) -> None:
     # On the events queue: a book is at most a few hundred quick updates, and customers should not wait
     # behind a backfill to learn who their new contact is.
     runtime.queue(EVENTS).enqueue(HAND_OVER, rep_id, job_id=f"hand-over-{rep_id}", job_timeout=600, result_ttl=86400)
+
+
+def unfinished_hand_overs(session: Session) -> list[int]:
+    """Reps who left but still hold customers: their hand-over job was lost (Redis restarted before it
+    ran) or failed. Leavers are few and ``ix_customers_rep`` answers each EXISTS."""
+    from integration.customers.models import Customer
+    from integration.reps.models import Rep, RepState
+
+    holds = sa.select(Customer.id).where(Customer.rep_id == Rep.id).exists()
+    return list(session.scalars(sa.select(Rep.id).where(Rep.state == RepState.LEFT, holds).order_by(Rep.id)))
+
+
+def requeue_hand_overs(runtime: Runtime, rep_ids: list[int]) -> int:
+    """Queue the hand-over again for each rep whose job is not waiting or running; returns how many."""
+    queued = 0
+    for rep_id in rep_ids:
+        job = Job.fetch_many([f"hand-over-{rep_id}"], connection=runtime.redis)[0]
+        if job is not None and job.get_status(refresh=False) in (
+            JobStatus.QUEUED,
+            JobStatus.STARTED,
+            JobStatus.SCHEDULED,
+            JobStatus.DEFERRED,
+        ):
+            continue
+        enqueue_hand_over(runtime, rep_id)
+        queued += 1
+    return queued
 
 
 _HAND_OVERS = "reps.hand_overs"

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from rq.registry import ScheduledJobRegistry
 
 from integration.core.periodic import periodic_jobs
-from integration.core.queues import MAINTENANCE
+from integration.core.queues import EVENTS, MAINTENANCE
 from integration.core.runtime import Runtime
 from integration.reps.models import Rep, RepState
 from integration.reps.roster import RepInput, add_rep, hand_over, leave, return_due_reps, send_away
-from integration.reps.tasks import RETURN_AWAY_REPS
+from integration.reps.tasks import RETURN_AWAY_REPS, unfinished_hand_overs
 from integration.reps.timers import make_due
 from tests.helpers import job_environment
 from tests.reps.conftest import World, utc
@@ -139,3 +139,29 @@ def test_a_call_already_due_follows_the_customer_and_stays_due(world: World, run
     assert leaves(world, leaver) == (1, 0)
     rep_id, due_at, status, _job = task_and_job(world, runtime)
     assert (rep_id, due_at, status) == (nia, utc(2027, 3, 8, 14), "due")  # on Nia's list now, not hidden
+
+
+def test_a_lost_hand_over_is_queued_again_by_the_sweep_and_done(world: World, runtime: Runtime) -> None:
+    """Regression: the hand-over job was queued once, after the leave committed; if Redis lost it (a restart
+    before it ran) the leaver's customers stayed with someone who left, for good."""
+    leaver = world.rep("leaver@shop.example")
+    world.order(1001, now=DELIVERED)
+    taker = world.rep("taker@shop.example")
+    with world.runtime.session() as session:
+        leave(session, session.get_one(Rep, leaver))
+    runtime.redis.flushall()  # Redis restarted empty: the hand-over job is gone
+    assert world.customer().rep_id == leaver
+
+    from jobs.reps import hand_over as hand_over_job
+    from jobs.reps import sweep_checkins
+
+    with job_environment(runtime.settings):
+        sweep_checkins()
+        queued = runtime.queue(EVENTS).job_ids
+        assert queued == [f"hand-over-{leaver}"]
+        sweep_checkins()  # already waiting: not queued twice
+        assert runtime.queue(EVENTS).job_ids == queued
+        assert hand_over_job(leaver) == {"moved": 1, "waiting": 0}
+    assert world.customer().rep_id == taker
+    with world.runtime.session() as session:
+        assert unfinished_hand_overs(session) == []
