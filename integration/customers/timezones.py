@@ -227,3 +227,14 @@ def zone_for_address(
     if subdivision is not None and subdivision.zone is not None:
         return subdivision.zone
     return _country_zone(country)
+
+
+def warm(_runtime: object = None) -> None:
+    """Fill the caches above once, in a worker before its first job (``integration.core.worker``): a cold
+    first lookup costs ~0.5 s (the ZIP data) and each new country its subdivisions and clock comparison."""
+    _country_codes()
+    _countries_by_name()
+    _us_zip_zone("10001")
+    for country in _iana_country_zones():
+        _subdivisions(country)
+        _country_zone(country)

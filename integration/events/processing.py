@@ -7,32 +7,36 @@ replay), at most one processes it at a time and a finished event is never proces
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import functools
 import logging
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
 from integration.core.db import utcnow
-from integration.core.queues import RETRY_INTERVALS
+from integration.core.queues import EVENTS, PROCESS_EVENTS, RETRY_INTERVALS, event_retry, step_aside_job_id
 from integration.core.runtime import Runtime
 from integration.customers.upserts import apply_change
 from integration.events.changes import Change, ShopUninstalled, Skip
 from integration.events.models import EventStatus, WebhookEvent
 from integration.platforms.interfaces import (
+    QUOTA_WAIT_LIMIT,
     Adapter,
     BadPayload,
     NotFoundAtPlatform,
+    QuotaWait,
+    ShopAccess,
     StoredEvent,
     TransientPlatformError,
 )
 from integration.shops.lifecycle import Verdict, confirm_uninstall
-from integration.shops.models import ShopState, TokenState
+from integration.shops.models import Shop, ShopState, TokenState
 from integration.shops.registry import find_shop, shop_access
 from integration.shops.tokens import ShopNotInstalled, needs_refresh, processing_access
 
@@ -43,6 +47,10 @@ MAX_ERROR_LENGTH = 2000
 # first retry comes RETRY_INTERVALS[0] later) before it is ignored: a platform may send the notice a
 # moment before it revokes the token.
 UNINSTALL_CHECKS = 2
+# A call that would wait longer than this for its shop's API quota steps aside instead (QuotaWait): the
+# event goes back to ``received`` and is scheduled for when the quota resets, so a throttled store never
+# holds a worker while other shops' events wait.
+STEP_ASIDE_AFTER = 1.0
 
 
 class UninstallNotConfirmed(TransientPlatformError):
@@ -55,6 +63,7 @@ class Outcome(enum.StrEnum):
     QUARANTINED = "quarantined"
     NOT_CLAIMED = "not_claimed"  # another job has it, or it is already finished
     RETRY = "retry"  # transient failure; RQ or the sweep will try again
+    STEPPED_ASIDE = "stepped_aside"  # the shop's API quota is spent: scheduled for when it resets
     FAILED = "failed"
 
 
@@ -71,6 +80,29 @@ Reaction = Callable[[Session, int, Change], None]
 @functools.cache
 def reactions() -> tuple[Reaction, ...]:
     return tuple(import_string(path) for path in REACTIONS)
+
+
+def warm(runtime: Runtime) -> None:
+    """What the first event job of a worker would otherwise pay (``integration.core.worker``): the models,
+    the adapters, the reactions' modules, a pooled database connection and the Redis client."""
+    from integration.core.db import load_models
+
+    load_models()
+    default_adapters(runtime)
+    reactions()
+    with runtime.engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+    runtime.redis.ping()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    """A claimed event with what processing needs of it and of its shop (read in one transaction)."""
+
+    event: StoredEvent
+    attempts: int
+    access: ShopAccess | None
+    refresh_due: bool
 
 
 def default_adapters(runtime: Runtime) -> Mapping[str, Adapter]:
@@ -105,19 +137,29 @@ class EventProcessor:
 
         Events stuck in ``processing`` by a dead worker are handed back to ``received`` by the sweep.
         """
-        now = utcnow()
+        return bool(self.claim_many([event_id]))
+
+    def claim_many(self, event_ids: Sequence[int]) -> list[int]:
+        """Claim those of ``event_ids`` that are ``received`` in one statement; returns the ids claimed.
+
+        Two workers given the same ids (a sweep's re-queue racing the first job) each get a disjoint part:
+        the UPDATE's condition is checked row by row under the row's write lock.
+        """
+        if not event_ids:
+            return []
         with self.runtime.session() as session:
-            result = session.execute(
+            claimed = session.scalars(
                 sa.update(WebhookEvent)
-                .where(WebhookEvent.id == event_id, WebhookEvent.status == EventStatus.RECEIVED)
+                .where(WebhookEvent.id.in_(event_ids), WebhookEvent.status == EventStatus.RECEIVED)
                 .values(
                     status=EventStatus.PROCESSING,
-                    started_at=now,
+                    started_at=utcnow(),
                     attempts=WebhookEvent.attempts + 1,
                     retry_at=None,
                 )
+                .returning(WebhookEvent.id)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return sorted(claimed)
 
     def _finish(self, event_id: int, status: EventStatus, reason: str | None = None) -> None:
         with self.runtime.session() as session:
@@ -142,6 +184,34 @@ class EventProcessor:
                 )
             )
 
+    def _step_aside(self, event_id: int, exc: QuotaWait) -> None:
+        """Back to ``received`` (the attempt not counted: nothing failed) and scheduled on RQ for when the
+        quota resets. The sweep re-queues it should Redis lose the scheduled job."""
+        delay = max(exc.retry_after or 0.0, 0.1)
+        retry_at = utcnow() + dt.timedelta(seconds=delay)
+        with self.runtime.session() as session:
+            session.execute(
+                sa.update(WebhookEvent)
+                .where(WebhookEvent.id == event_id)
+                .values(
+                    status=EventStatus.RECEIVED,
+                    attempts=WebhookEvent.attempts - 1,
+                    last_error=_short(exc),
+                    retry_at=retry_at,
+                    queued_at=utcnow(),
+                )
+            )
+        self.runtime.queue(EVENTS).enqueue_at(
+            retry_at,
+            PROCESS_EVENTS,
+            args=([event_id],),
+            job_id=step_aside_job_id(event_id, retry_at),
+            job_timeout=self.runtime.settings.job_timeout,
+            result_ttl=600,
+            failure_ttl=30 * 24 * 3600,
+            description=f"process webhook event {event_id} once its shop's API quota resets",
+        )
+
     def process(self, event_id: int, retries_left: int | None = None) -> Outcome:
         """Process one event. ``retries_left`` is what RQ has left for this job (None: no retries).
 
@@ -151,8 +221,53 @@ class EventProcessor:
         if not self.claim(event_id):
             log.info("event %s not claimed (already finished or being processed)", event_id)
             return Outcome.NOT_CLAIMED
+        return self._guarded(event_id, retries_left, None)
+
+    def process_batch(self, event_ids: Sequence[int]) -> dict[int, Outcome]:
+        """Process several events in one job: one claim, one read of the rows and their shops, then each
+        event on its own (its changes and its status in one transaction, so one bad event never holds
+        back the others). An event that fails and has attempts left is handed to a job of its own with
+        RQ's Retry policy, exactly as a single event's job would be retried."""
+        outcomes: dict[int, Outcome] = dict.fromkeys(event_ids, Outcome.NOT_CLAIMED)
+        claimed = self.claim_many(event_ids)
+        loaded = self._load_many(claimed)
+        max_attempts = self.runtime.settings.max_attempts
+        for event_id in claimed:
+            item = loaded.get(event_id)
+            retries_left = max_attempts - item.attempts if item is not None else 0
+            try:
+                outcomes[event_id] = self._guarded(event_id, retries_left, item)
+            except EventFailed:
+                outcomes[event_id] = Outcome.RETRY if retries_left > 0 else Outcome.FAILED
+                if retries_left > 0:
+                    self._retry_alone(event_id, retries_left)
+        return outcomes
+
+    def _retry_alone(self, event_id: int, retries_left: int) -> None:
+        from integration.core.queues import PROCESS_EVENT, event_job_id
+
+        self.runtime.queue(EVENTS).enqueue_in(
+            dt.timedelta(seconds=RETRY_INTERVALS[0]),
+            PROCESS_EVENT,
+            args=(event_id,),
+            job_id=event_job_id(event_id),
+            job_timeout=self.runtime.settings.job_timeout,
+            retry=event_retry(retries_left),
+            result_ttl=3600,
+            failure_ttl=30 * 24 * 3600,
+            description=f"process webhook event {event_id}",
+        )
+
+    def _guarded(self, event_id: int, retries_left: int | None, item: _Loaded | None) -> Outcome:
+        token = QUOTA_WAIT_LIMIT.set(STEP_ASIDE_AFTER)
         try:
-            return self._process_claimed(event_id)
+            return self._process_claimed(event_id, item)
+        except QuotaWait as exc:
+            log.info(
+                "event %s: its shop's API quota is spent; stepping aside for %.1fs", event_id, exc.retry_after or 0
+            )
+            self._step_aside(event_id, exc)
+            return Outcome.STEPPED_ASIDE
         except TransientPlatformError as exc:
             # The platform is busy or down: never a reason to give up on the event. While RQ has
             # retries left it backs off; after that the sweep re-enqueues the event at ``retry_at``.
@@ -177,35 +292,44 @@ class EventProcessor:
             log.error("event %s failed (final=%s): %s\n%s", event_id, final, error, stack)
             self._record_failure(event_id, error, final=final, retry_at=None)
             raise EventFailed(error) from None
+        finally:
+            QUOTA_WAIT_LIMIT.reset(token)
 
-    def _process_claimed(self, event_id: int) -> Outcome:
+    def _load_many(self, event_ids: Sequence[int]) -> dict[int, _Loaded]:
+        """The claimed rows and their shops, in one transaction (each shop read and decrypted once)."""
+        if not event_ids:
+            return {}
+        loaded: dict[int, _Loaded] = {}
+        shops: dict[tuple[str, str], tuple[ShopAccess | None, bool]] = {}
         with self.runtime.session() as session:
-            row = session.get(WebhookEvent, event_id)
-            if row is None:  # deleted by an operator between claim and load
+            for row in session.scalars(sa.select(WebhookEvent).where(WebhookEvent.id.in_(event_ids))):
+                key = (row.platform, row.shop)
+                if key not in shops:
+                    shops[key] = self._shop(find_shop(session, row.platform, row.shop))
+                access, refresh_due = shops[key]
+                loaded[row.id] = _Loaded(_stored(row), row.attempts, access, refresh_due)
+        return loaded
+
+    def _shop(self, shop: Shop | None) -> tuple[ShopAccess | None, bool]:
+        if shop is None:
+            return None, False
+        access = shop_access(self.runtime.cipher, shop) if shop.state == ShopState.ACTIVE else None
+        refresh_due = shop.token_state == TokenState.REFRESH_FAILED or needs_refresh(
+            shop.platform, shop.refresh_token_enc, shop.access_token_expires_at
+        )
+        return access, refresh_due
+
+    def _process_claimed(self, event_id: int, item: _Loaded | None = None) -> Outcome:
+        if item is None:
+            item = self._load_many([event_id]).get(event_id)
+            if item is None:  # deleted by an operator between claim and load
                 return Outcome.NOT_CLAIMED
-            attempts = row.attempts
-            event = StoredEvent(
-                id=row.id,
-                platform=row.platform,
-                shop=row.shop,
-                topic=row.topic,
-                body=row.body,
-                triggered_at=row.triggered_at,
-                api_version=row.api_version,
-            )
-            shop = find_shop(session, row.platform, row.shop)
-            access = (
-                shop_access(self.runtime.cipher, shop) if shop is not None and shop.state == ShopState.ACTIVE else None
-            )
-            refresh_due = shop is not None and (
-                shop.token_state == TokenState.REFRESH_FAILED
-                or needs_refresh(shop.platform, shop.refresh_token_enc, shop.access_token_expires_at)
-            )
+        event, attempts, access = item.event, item.attempts, item.access
         adapter = self.adapters.get(event.platform)
         if adapter is None or not adapter.handles(event.topic):
             self._finish(event_id, EventStatus.IGNORED, f"topic {event.topic!r} has no handler yet")
             return Outcome.IGNORED
-        if access is not None and refresh_due:
+        if access is not None and item.refresh_due:
             try:
                 access = processing_access(self.runtime, access.shop_id)
             except ShopNotInstalled:
@@ -246,3 +370,15 @@ class EventProcessor:
                 .values(status=EventStatus.DONE, last_error=None, processed_at=utcnow())
             )
         return Outcome.DONE
+
+
+def _stored(row: WebhookEvent) -> StoredEvent:
+    return StoredEvent(
+        id=row.id,
+        platform=row.platform,
+        shop=row.shop,
+        topic=row.topic,
+        body=row.body,
+        triggered_at=row.triggered_at,
+        api_version=row.api_version,
+    )
