@@ -105,6 +105,15 @@ class _Loaded:
     refresh_due: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class _Ready:
+    """A translated event whose changes are still to be applied."""
+
+    event_id: int
+    shop_id: int
+    changes: tuple[Change, ...]
+
+
 def default_adapters(runtime: Runtime) -> Mapping[str, Adapter]:
     from integration.platforms.registry import adapters
 
@@ -221,27 +230,68 @@ class EventProcessor:
         if not self.claim(event_id):
             log.info("event %s not claimed (already finished or being processed)", event_id)
             return Outcome.NOT_CLAIMED
-        return self._guarded(event_id, retries_left, None)
+        return self._guarded(event_id, retries_left, lambda: self._process_claimed(event_id))
 
     def process_batch(self, event_ids: Sequence[int]) -> dict[int, Outcome]:
-        """Process several events in one job: one claim, one read of the rows and their shops, then each
-        event on its own (its changes and its status in one transaction, so one bad event never holds
-        back the others). An event that fails and has attempts left is handed to a job of its own with
-        RQ's Retry policy, exactly as a single event's job would be retried."""
+        """Process several events in one job: one claim, one read of the rows and their shops, each event
+        translated on its own (API calls happen outside any transaction), then the changes of all of them
+        and their statuses in ONE transaction, in event order (several events of one customer apply in
+        the order they were stored, as one at a time would). Should that transaction fail (one bad event,
+        a deadlock with another worker), it is rolled back and each event is applied in a transaction of
+        its own, so one bad event never holds back the others. An event that fails with attempts left is
+        handed to a job of its own with RQ's Retry policy, as a single event's job would be retried."""
         outcomes: dict[int, Outcome] = dict.fromkeys(event_ids, Outcome.NOT_CLAIMED)
         claimed = self.claim_many(event_ids)
         loaded = self._load_many(claimed)
         max_attempts = self.runtime.settings.max_attempts
+        retries = {i: max_attempts - loaded[i].attempts if i in loaded else 0 for i in claimed}
+        ready: list[_Ready] = []
         for event_id in claimed:
             item = loaded.get(event_id)
-            retries_left = max_attempts - item.attempts if item is not None else 0
-            try:
-                outcomes[event_id] = self._guarded(event_id, retries_left, item)
-            except EventFailed:
-                outcomes[event_id] = Outcome.RETRY if retries_left > 0 else Outcome.FAILED
-                if retries_left > 0:
-                    self._retry_alone(event_id, retries_left)
+            step = functools.partial(self._process_claimed, event_id, item, ready)
+            outcomes[event_id] = self._attempt(event_id, retries[event_id], step)
+        if ready and not self._apply_together(ready):
+            for each in ready:
+                outcomes[each.event_id] = self._attempt(
+                    each.event_id, retries[each.event_id], functools.partial(self._apply, each)
+                )
         return outcomes
+
+    def _attempt(self, event_id: int, retries_left: int, step: Callable[[], Outcome]) -> Outcome:
+        try:
+            return self._guarded(event_id, retries_left, step)
+        except EventFailed:
+            if retries_left > 0:
+                self._retry_alone(event_id, retries_left)
+                return Outcome.RETRY
+            return Outcome.FAILED
+
+    def _apply_together(self, ready: Sequence[_Ready]) -> bool:
+        try:
+            with self.runtime.session() as session:
+                for each in ready:
+                    self._apply_in(session, each)
+        except Exception:
+            log.info("a batch of %d events did not apply together; applying each on its own", len(ready))
+            return False
+        return True
+
+    def _apply(self, ready: _Ready) -> Outcome:
+        with self.runtime.session() as session:
+            self._apply_in(session, ready)
+        return Outcome.DONE
+
+    def _apply_in(self, session: Session, ready: _Ready) -> None:
+        for change in ready.changes:
+            if not isinstance(change, ShopUninstalled):
+                apply_change(session, ready.shop_id, change)
+                for react in reactions():
+                    react(session, ready.shop_id, change)
+        session.execute(
+            sa.update(WebhookEvent)
+            .where(WebhookEvent.id == ready.event_id)
+            .values(status=EventStatus.DONE, last_error=None, processed_at=utcnow())
+        )
 
     def _retry_alone(self, event_id: int, retries_left: int) -> None:
         from integration.core.queues import PROCESS_EVENT, event_job_id
@@ -258,10 +308,10 @@ class EventProcessor:
             description=f"process webhook event {event_id}",
         )
 
-    def _guarded(self, event_id: int, retries_left: int | None, item: _Loaded | None) -> Outcome:
+    def _guarded(self, event_id: int, retries_left: int | None, step: Callable[[], Outcome]) -> Outcome:
         token = QUOTA_WAIT_LIMIT.set(STEP_ASIDE_AFTER)
         try:
-            return self._process_claimed(event_id, item)
+            return step()
         except QuotaWait as exc:
             log.info(
                 "event %s: its shop's API quota is spent; stepping aside for %.1fs", event_id, exc.retry_after or 0
@@ -319,7 +369,11 @@ class EventProcessor:
         )
         return access, refresh_due
 
-    def _process_claimed(self, event_id: int, item: _Loaded | None = None) -> Outcome:
+    def _process_claimed(
+        self, event_id: int, item: _Loaded | None = None, ready: list[_Ready] | None = None
+    ) -> Outcome:
+        """Everything up to applying the changes; then applies them, or (``ready`` given) leaves them there
+        for the batch's one transaction."""
         if item is None:
             item = self._load_many([event_id]).get(event_id)
             if item is None:  # deleted by an operator between claim and load
@@ -358,18 +412,11 @@ class EventProcessor:
                     return Outcome.IGNORED
         # The changes and the event's new status commit together: a crash in between leaves the
         # event claimable again, never half applied and marked done.
-        with self.runtime.session() as session:
-            for change in result:
-                if not isinstance(change, ShopUninstalled):
-                    apply_change(session, access.shop_id, change)
-                    for react in reactions():
-                        react(session, access.shop_id, change)
-            session.execute(
-                sa.update(WebhookEvent)
-                .where(WebhookEvent.id == event_id)
-                .values(status=EventStatus.DONE, last_error=None, processed_at=utcnow())
-            )
-        return Outcome.DONE
+        prepared = _Ready(event_id, access.shop_id, tuple(result))
+        if ready is not None:
+            ready.append(prepared)
+            return Outcome.DONE
+        return self._apply(prepared)
 
 
 def _stored(row: WebhookEvent) -> StoredEvent:
