@@ -6,7 +6,7 @@ For each database (the embedded SQLite, and PostgreSQL when one answers on 127.0
    starts the stand-ins for the platforms' APIs (BigCommerce's quota enforced: 150 calls per 30 s per store);
 2. measures the baselines on the same machine in the same run: the bare Flask route (same gunicorn line,
    the same bodies) and RQ's default worker on a no-op job;
-3. starts the Procfile's ``web``, ``worker`` (×``--workers``), ``bulk`` and ``scheduler`` lines;
+3. starts the Procfile's ``web``, ``worker`` (``--workers`` of them), ``bulk`` and ``scheduler`` lines;
 4. posts N signed webhooks from a process of its own (``bench.load``), waits until every stored event is
    finished, and prints events/s end to end, ingest req/s and p99, ingest-to-done p50/p95 (Shopify and
    BigCommerce apart: the fairness check), peak RSS per process, Redis memory per queued event.
