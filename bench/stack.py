@@ -80,6 +80,21 @@ class Stack:
                     peaks[label] = int(match.group(1)) / 1024
         return peaks
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system, its reaped children included) of each process and its live children:
+        unlike wall time, it does not depend on what else shares the cores."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used: dict[str, float] = {}
+        for name, process in self.processes.items():
+            for pid in [process.pid, *_children(process.pid)]:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                except OSError:
+                    continue
+                # utime, stime, cutime, cstime are fields 14-17; after the name, index 11-14.
+                used[name] = used.get(name, 0.0) + sum(int(f) for f in fields[11:15]) / tick
+        return used
+
     def stop(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
@@ -108,14 +123,14 @@ def load(plan: dict[str, Any], work: Path) -> dict[str, Any]:
     return result
 
 
-def rq_noop_baseline(env: dict[str, str], jobs: int) -> float:
-    """RQ's default worker (fork per job) on a no-op job: jobs/s, start-up included."""
+def rq_noop_baseline(env: dict[str, str], jobs: int) -> tuple[float, float]:
+    """RQ's default worker (fork per job) on a no-op job: jobs/s (start-up included) and CPU ms per job."""
     from rq import Queue
 
     connection = redis.Redis.from_url(env["REDIS_URL"])
     queue = Queue("bench-noop", connection=connection)
     queue.enqueue_many([Queue.prepare_data("bench.noop_job.noop", result_ttl=0) for _ in range(jobs)])
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _children_cpu()
     subprocess.run(
         [str(BIN / "rq"), "worker", "--burst", "-q", "--url", env["REDIS_URL"], "bench-noop"],
         env=env,
@@ -123,7 +138,14 @@ def rq_noop_baseline(env: dict[str, str], jobs: int) -> float:
         check=True,
         capture_output=True,
     )
-    return jobs / (time.monotonic() - started)
+    return jobs / (time.monotonic() - started), 1000 * (_children_cpu() - cpu) / jobs
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def setup(args: argparse.Namespace, work: Path, database: str) -> tuple[dict[str, str], Any, dict[str, Any]]:
@@ -228,6 +250,7 @@ def run(args: argparse.Namespace, database: str, label: str) -> dict[str, Any]:
         stack.start("bare", bare)
         wait_for(port)
         result["bare"] = load({**plan, "ports": [port], "route": "/bare", "seed": plan["seed"] + 1}, work)
+        result["bare_cpu"] = stack.cpu_seconds()["bare"]
         stack.stop()
         result["rq_noop"] = rq_noop_baseline(env, args.noop_jobs)
 
@@ -244,6 +267,7 @@ def run(args: argparse.Namespace, database: str, label: str) -> dict[str, Any]:
         client = redis.Redis.from_url(env["REDIS_URL"])
         base_memory = int(client.info("memory")["used_memory"])
         result["ingest"] = load({**plan, "ports": ports, "rate": args.rate}, work)
+        cpu_after_ingest = stack.cpu_seconds()
         memory_per_event: list[float] = []
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
@@ -255,6 +279,8 @@ def run(args: argparse.Namespace, database: str, label: str) -> dict[str, Any]:
                 break
             time.sleep(0.5)
         result["rss"] = stack.peak_rss()
+        result["cpu"] = stack.cpu_seconds()
+        result["cpu_after_ingest"] = cpu_after_ingest
         result["done"] = latencies(engine)
         result["redis_bytes_per_queued_event"] = max(memory_per_event) if memory_per_event else None
         result["bc_429"] = sum(fake.rate_limited(store) for store, _ in plan["bc_stores"])
@@ -285,7 +311,21 @@ def report(r: dict[str, Any]) -> None:
     print(
         f"end to end             {eps:8.1f} events/s ({finished_events} events, first stored to last done {done['span']:.1f} s)"
     )
-    print(f"RQ default worker, no-op job {r['rq_noop']:8.1f} jobs/s   ratio {eps / r['rq_noop']:.2f}")
+    noop_rate, noop_cpu_ms = r["rq_noop"]
+    print(
+        f"RQ default worker, no-op job {noop_rate:8.1f} jobs/s ({noop_cpu_ms:.1f} CPU ms/job)   ratio {eps / noop_rate:.2f}"
+    )
+    cpu = r["cpu"]
+    web_cpu = sum(v for k, v in r["cpu_after_ingest"].items() if k.startswith("web"))
+    engine_cpu = sum(v for k, v in cpu.items() if k.startswith(("worker", "scheduler")))
+    per_event = 1000 * engine_cpu / finished_events
+    per_request = 1000 * web_cpu / ingest["requests"]
+    bare_per_request = 1000 * r["bare_cpu"] / bare["requests"]
+    print(
+        f"CPU per event (event workers + scheduler) {per_event:.2f} ms; per webhook request {per_request:.2f} ms "
+        f"(bare route {bare_per_request:.2f} ms, ratio {bare_per_request / per_request:.2f})"
+    )
+    print(f"  => on 2 uncontended cores the engine alone would do ~{2000 / per_event:.0f} events/s")
     for platform in ("shopify", "bigcommerce"):
         if platform in done:
             p50, p95 = done[platform]
@@ -314,7 +354,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=int(os.environ.get("BENCH_N", "20000")))
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--webs", type=int, default=1, help="web processes (each the Procfile's gunicorn line)")
-    parser.add_argument("--workers", type=int, default=2, help="processes of the Procfile's `worker` line")
+    parser.add_argument("--workers", type=int, default=1, help="processes of the Procfile's `worker` line")
     parser.add_argument("--shops", type=int, default=20)
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=8)

@@ -51,6 +51,7 @@ UNINSTALL_CHECKS = 2
 # event goes back to ``received`` and is scheduled for when the quota resets, so a throttled store never
 # holds a worker while other shops' events wait.
 STEP_ASIDE_AFTER = 1.0
+SQLITE_EVENTS_PER_COMMIT = 4
 
 
 class UninstallNotConfirmed(TransientPlatformError):
@@ -250,8 +251,8 @@ class EventProcessor:
             item = loaded.get(event_id)
             step = functools.partial(self._process_claimed, event_id, item, ready)
             outcomes[event_id] = self._attempt(event_id, retries[event_id], step)
-        if ready and not self._apply_together(ready):
-            for each in ready:
+        if ready:
+            for each in self._apply_together(ready):
                 outcomes[each.event_id] = self._attempt(
                     each.event_id, retries[each.event_id], functools.partial(self._apply, each)
                 )
@@ -266,15 +267,21 @@ class EventProcessor:
                 return Outcome.RETRY
             return Outcome.FAILED
 
-    def _apply_together(self, ready: Sequence[_Ready]) -> bool:
-        try:
-            with self.runtime.session() as session:
-                for each in ready:
-                    self._apply_in(session, each)
-        except Exception:
-            log.info("a batch of %d events did not apply together; applying each on its own", len(ready))
-            return False
-        return True
+    def _apply_together(self, ready: Sequence[_Ready]) -> Sequence[_Ready]:
+        """Apply the batch; returns the events whose transaction failed (rolled back), to apply one by one."""
+        # SQLite has one write lock for the whole file, held from a transaction's first write to its
+        # commit: a long batch transaction would make the web processes' INSERTs wait for it. There the
+        # batch commits every few events; PostgreSQL locks rows, so a batch is one transaction.
+        size = len(ready) if self.runtime.engine.dialect.name == "postgresql" else SQLITE_EVENTS_PER_COMMIT
+        for start in range(0, len(ready), size):
+            try:
+                with self.runtime.session() as session:
+                    for each in ready[start : start + size]:
+                        self._apply_in(session, each)
+            except Exception:
+                log.info("%d events did not apply together; applying each on its own", len(ready) - start)
+                return ready[start:]
+        return ()
 
     def _apply(self, ready: _Ready) -> Outcome:
         with self.runtime.session() as session:

@@ -108,7 +108,7 @@ def test_a_stop_signal_while_the_worker_starts_still_unregisters_it(runtime: Run
     try:
         # Before the fix: KeyboardInterrupt, and the registration stayed.
         with contextlib.suppress(KeyboardInterrupt):
-            run_worker(runtime, worker_class=f"{__name__}._InterruptedWhileStarting", kind="events", warm=False)
+            run_worker(runtime, worker_class=f"{__name__}._InterruptedWhileStarting", kind="events")
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
