@@ -285,6 +285,7 @@ def run(args: argparse.Namespace, database: str, label: str) -> dict[str, Any]:
         result["redis_bytes_per_queued_event"] = max(memory_per_event) if memory_per_event else None
         result["bc_429"] = sum(fake.rate_limited(store) for store, _ in plan["bc_stores"])
         result["config"] = {"webs": args.webs, "workers": args.workers, "n": args.n, "database": label}
+        result["load_average"] = os.getloadavg()
     finally:
         stack.stop()
         engine.dispose()
@@ -332,6 +333,7 @@ def report(r: dict[str, Any]) -> None:
             print(f"ingest-to-done {platform:12} p50 {p50:.2f} s  p95 {p95:.2f} s")
     per = r["redis_bytes_per_queued_event"]
     print("Redis memory per queued event: " + (f"{per:.0f} bytes" if per else "n/a (queue never long)"))
+    print("machine load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in r["load_average"]))
     print("peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["rss"].items())))
 
 
