@@ -351,6 +351,15 @@ def postgres_url() -> str | None:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_database(url: str) -> None:
+    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)"))
+    finally:
+        engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=int(os.environ.get("BENCH_N", "20000")))
@@ -378,7 +387,10 @@ def main() -> int:
         if url is None:
             print("\nPostgreSQL not reachable on 127.0.0.1:5432: skipped")
         else:
-            results.append(run(args, url, "postgresql"))
+            try:
+                results.append(run(args, url, "postgresql"))
+            finally:
+                drop_database(url)
             report(results[-1])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
