@@ -191,18 +191,23 @@ def _live_jobs(runtime: Runtime, event_ids: Sequence[int]) -> set[int]:
 
 
 def _in_live_batches(runtime: Runtime) -> set[int]:
-    """Events named by a batch job (or a stepped-aside one) that is waiting in the events queue, running,
-    or scheduled. Read from the jobs themselves: only the sweep needs this, once a minute, and the
-    request path and the relay stay free of any per-event bookkeeping in Redis."""
-    queue = runtime.queue(EVENTS)
-    job_ids = [*queue.get_job_ids()]
-    job_ids += StartedJobRegistry(queue=queue).get_job_ids()
-    job_ids += ScheduledJobRegistry(queue=queue).get_job_ids()  # type: ignore[no-untyped-call]
+    """Events named by a batch job, or by a job of an event that stepped aside for its shop's quota,
+    that is waiting in its queue, running, or scheduled. Read from the jobs themselves: only the sweep
+    needs this, once a minute, and the request path and the relay keep no per-event records in Redis."""
     covered: set[int] = set()
-    batch_ids = [job_id for job_id in job_ids if job_id.startswith("events-") or "-at-" in job_id]
-    for job in Job.fetch_many(batch_ids, connection=runtime.redis):
-        if job is not None and job.func_name == PROCESS_EVENTS and job.args:
-            covered.update(int(event_id) for event_id in job.args[0])
+    for name in (EVENTS, BULK):
+        queue = runtime.queue(name)
+        job_ids = [*queue.get_job_ids()]
+        job_ids += StartedJobRegistry(queue=queue).get_job_ids()
+        job_ids += ScheduledJobRegistry(queue=queue).get_job_ids()  # type: ignore[no-untyped-call]
+        named = [job_id for job_id in job_ids if job_id.startswith("events-") or "-at-" in job_id]
+        for job in Job.fetch_many(named, connection=runtime.redis):
+            if job is None or not job.args:
+                continue
+            if job.func_name == PROCESS_EVENTS:
+                covered.update(int(event_id) for event_id in job.args[0])
+            elif job.func_name == PROCESS_EVENT:
+                covered.add(int(job.args[0]))
     return covered
 
 

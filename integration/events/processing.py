@@ -20,10 +20,19 @@ from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
 from integration.core.db import utcnow
-from integration.core.queues import EVENTS, PROCESS_EVENTS, RETRY_INTERVALS, event_retry, step_aside_job_id
+from integration.core.queues import (
+    EVENTS,
+    PROCESS_EVENT,
+    PROCESS_EVENTS,
+    RETRY_INTERVALS,
+    event_job_id,
+    event_retry,
+    step_aside_job_id,
+)
 from integration.core.runtime import Runtime
 from integration.customers.upserts import apply_change
 from integration.events.changes import Change, ShopUninstalled, Skip
+from integration.events.dispatch import queue_for
 from integration.events.models import EventStatus, WebhookEvent
 from integration.platforms.interfaces import (
     QUOTA_WAIT_LIMIT,
@@ -200,6 +209,7 @@ class EventProcessor:
         delay = max(exc.retry_after or 0.0, 0.1)
         retry_at = utcnow() + dt.timedelta(seconds=delay)
         with self.runtime.session() as session:
+            topic = session.scalar(sa.select(WebhookEvent.topic).where(WebhookEvent.id == event_id))
             session.execute(
                 sa.update(WebhookEvent)
                 .where(WebhookEvent.id == event_id)
@@ -211,10 +221,13 @@ class EventProcessor:
                     queued_at=utcnow(),
                 )
             )
-        self.runtime.queue(EVENTS).enqueue_at(
+        # On the event's own queue: a backfill's read-back that steps aside stays bulk work.
+        queue = self.runtime.queue(queue_for(topic or ""))
+        func, args = (PROCESS_EVENTS, ([event_id],)) if queue.name == EVENTS else (PROCESS_EVENT, (event_id,))
+        queue.enqueue_at(
             retry_at,
-            PROCESS_EVENTS,
-            args=([event_id],),
+            func,
+            args=args,
             job_id=step_aside_job_id(event_id, retry_at),
             job_timeout=self.runtime.settings.job_timeout,
             result_ttl=600,
@@ -301,8 +314,6 @@ class EventProcessor:
         )
 
     def _retry_alone(self, event_id: int, retries_left: int) -> None:
-        from integration.core.queues import PROCESS_EVENT, event_job_id
-
         self.runtime.queue(EVENTS).enqueue_in(
             dt.timedelta(seconds=RETRY_INTERVALS[0]),
             PROCESS_EVENT,

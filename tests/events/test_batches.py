@@ -14,7 +14,7 @@ from rq.registry import ScheduledJobRegistry
 
 from integration.core.config import Settings
 from integration.core.db import utcnow
-from integration.core.queues import EVENTS, PROCESS_EVENT, PROCESS_EVENTS, event_job_id
+from integration.core.queues import BULK, EVENTS, PROCESS_EVENT, PROCESS_EVENTS, event_job_id
 from integration.core.runtime import Runtime
 from integration.customers import timezones
 from integration.customers.models import Order
@@ -25,7 +25,9 @@ from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from integration.events.processing import EventProcessor, Outcome
 from integration.platforms.bigcommerce.rate_budget import StoreBudget
+from integration.platforms.interfaces import QuotaWait
 from integration.shops.registry import RegisteredShop
+from tests.events.test_processing import FakeAdapter
 from tests.fakes.bigcommerce_api import FakeBigCommerce, sample_order
 from tests.helpers import (
     BC_TOKEN,
@@ -177,3 +179,18 @@ def test_two_worker_processes_racing_on_the_same_events_process_each_once(
         assert worker.wait(timeout=180) == 0
     assert [(r.status, r.attempts) for r in rows(runtime, ids)] == [(EventStatus.DONE, 1)] * len(ids)
     assert order_count(runtime) == len(ids)
+
+
+def test_a_backfill_event_that_steps_aside_stays_on_the_bulk_queue(
+    runtime: Runtime, intake: EventIntake, shop: RegisteredShop
+) -> None:
+    """Reconciliation's read-backs are bulk work: stepping aside must not move them onto the events queue."""
+    event_id = store_shopify_event(intake, b"{}", topic="reconcile/order", webhook_id="backfill-1")
+    adapter = FakeAdapter(error=QuotaWait("quota spent", retry_after=12))
+    assert EventProcessor(runtime, adapters={"shopify": adapter}).process(event_id) is Outcome.STEPPED_ASIDE
+    assert ScheduledJobRegistry(queue=runtime.queue(EVENTS)).get_job_ids() == []  # type: ignore[no-untyped-call]
+    (job_id,) = ScheduledJobRegistry(queue=runtime.queue(BULK)).get_job_ids()  # type: ignore[no-untyped-call]
+    job = Job.fetch(job_id, connection=runtime.redis)
+    assert (job.func_name, job.args) == (PROCESS_EVENT, (event_id,))
+    (row,) = rows(runtime, [event_id])
+    assert sweep(runtime, now=row.retry_at + dt.timedelta(seconds=runtime.settings.stale_after + 1)).requeued == []
