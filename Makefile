@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench bench-ingest clean
+.PHONY: install run test lint bench-ingest clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ lint: install
 
 ## End-to-end benchmark of the whole stack, started the Procfile way, on SQLite and (when one answers on
 ## 127.0.0.1:5432) PostgreSQL. BENCH_N=5000 make bench for a quicker run; see bench/stack.py for flags.
+.PHONY: bench
 bench: install
 	$(BIN)/python -m bench.stack
 
