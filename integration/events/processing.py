@@ -438,12 +438,4 @@ class EventProcessor:
 
 
 def _stored(row: WebhookEvent) -> StoredEvent:
-    return StoredEvent(
-        id=row.id,
-        platform=row.platform,
-        shop=row.shop,
-        topic=row.topic,
-        body=row.body,
-        triggered_at=row.triggered_at,
-        api_version=row.api_version,
-    )
+    return StoredEvent(row.id, row.platform, row.shop, row.topic, row.body, row.triggered_at, row.api_version)
