@@ -26,6 +26,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## End-to-end benchmark of the whole stack, started the Procfile way, on SQLite and (when one answers on
+## 127.0.0.1:5432) PostgreSQL. BENCH_N=5000 make bench for a quicker run; see bench/stack.py for flags.
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench.stack
+
 ## Request-path benchmark against a bare Flask route (needs wrk: apt-get install wrk).
 bench-ingest: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk first"; exit 2; }

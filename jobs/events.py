@@ -1,4 +1,4 @@
-"""Stored webhook events: processing one, and the sweep that rescues lost or stuck ones."""
+"""Stored webhook events: processing them, and the sweep that rescues lost or stuck ones."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ def process_event(event_id: int) -> str:
     job = get_current_job()
     retries_left = job.retries_left if job is not None else None
     return EventProcessor(get_runtime()).process(event_id, retries_left=retries_left).value
+
+
+def process_events(event_ids: list[int]) -> dict[str, int]:
+    """Process a batch of stored events (each failure is retried by a job of its own); counts by outcome."""
+    outcomes = EventProcessor(get_runtime()).process_batch(event_ids)
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        counts[outcome.value] = counts.get(outcome.value, 0) + 1
+    return counts
 
 
 def sweep_events() -> dict[str, int]:

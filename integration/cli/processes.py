@@ -34,7 +34,12 @@ def upgrade_command(revision: str) -> None:
 @click.command()
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--worker-class", default="rq.Worker", show_default=True, help="rq.SimpleWorker avoids a fork per job.")
+@click.option(
+    "--worker-class",
+    default="integration.core.worker.WarmWorker",
+    show_default=True,
+    help="Warmed once, no fork per job; rq.Worker forks a work horse per job.",
+)
 @click.option(
     "--queues",
     "kind",
@@ -45,9 +50,12 @@ def upgrade_command(revision: str) -> None:
 )
 def worker(burst: bool, worker_class: str, kind: str) -> None:
     """Run an RQ worker (with RQ's scheduler) on its queues, in priority order."""
+    from integration.core.runtime import get_runtime
     from integration.core.scheduler import run_worker
 
-    run_worker(runtime_of(current_app), burst=burst, worker_class=worker_class, kind=kind)
+    # The runtime jobs use (``get_runtime``, from the same environment as the app's): warming it warms
+    # the jobs' engine and Redis client, and the process keeps one connection pool, not two.
+    run_worker(get_runtime(), burst=burst, worker_class=worker_class, kind=kind)
 
 
 @click.command()

@@ -14,6 +14,8 @@ Four queues, so that no kind of work waits behind another:
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Final
 
 from rq import Retry
@@ -28,6 +30,12 @@ WORKER_KINDS: Final = {"events": (MAINTENANCE, EVENTS, MAIL), "bulk": (BULK,), "
 
 # Jobs are enqueued by dotted path so that integration/ never imports jobs/.
 PROCESS_EVENT: Final = "jobs.events.process_event"
+# The relay's job: a batch of events of the events queue (one claim, one read, RQ's cost paid once).
+PROCESS_EVENTS: Final = "jobs.events.process_events"
+# Events per batch job. Big enough that RQ's own cost per job (~3 ms: several Redis round trips) is small
+# beside the events' work; small enough that a batch is done in well under a second, so the next batch
+# (another shop's events) starts soon and a stopping worker finishes its job quickly.
+EVENT_BATCH: Final = 50
 
 # Backoff between attempts of one event (seconds); RQ reuses the last value for later attempts.
 RETRY_INTERVALS: Final = (10, 60, 300, 900, 3600)
@@ -36,6 +44,16 @@ RETRY_INTERVALS: Final = (10, 60, 300, 900, 3600)
 def event_job_id(event_id: int) -> str:
     """Deterministic job id, so the sweep and ops can find an event's job (ids allow no dots)."""
     return f"event-{event_id}"
+
+
+def batch_job_id(event_ids: Sequence[int]) -> str:
+    """A batch's job id names its first and last event and its size (the sweep reads the ids from the job)."""
+    return f"events-{event_ids[0]}-{event_ids[-1]}-{len(event_ids)}"
+
+
+def step_aside_job_id(event_id: int, at: dt.datetime) -> str:
+    """The job of an event that stepped aside for its shop's API quota, scheduled for ``at``."""
+    return f"event-{event_id}-at-{int(at.timestamp() * 1000)}"
 
 
 def event_retry(max_attempts: int) -> Retry | None:

@@ -91,13 +91,24 @@ def _which(exc: BaseException) -> str:
     return "database" if isinstance(exc, SQLAlchemyError) else "redis"
 
 
-def run_worker(runtime: Runtime, *, burst: bool = False, worker_class: str = "rq.Worker", kind: str = "all") -> bool:
+def run_worker(
+    runtime: Runtime,
+    *,
+    burst: bool = False,
+    worker_class: str = "integration.core.worker.WarmWorker",
+    kind: str = "all",
+    warm: bool = True,
+) -> bool:
     """Run an RQ worker on the queues of ``kind`` (``WORKER_KINDS``), in priority order, with RQ's scheduler
-    (needed for Retry intervals)."""
+    (needed for Retry intervals and events that stepped aside). ``warm``: import and fill what every job
+    needs first, once (``integration.core.worker``), so no job pays it."""
     from werkzeug.utils import import_string
 
     from integration.core.queues import WORKER_KINDS
+    from integration.core.worker import warm_up
 
+    if warm:
+        warm_up(runtime)
     cls = import_string(worker_class)
     queues = [runtime.queue(name) for name in WORKER_KINDS[kind]]
     worker = cls(queues, connection=runtime.redis)

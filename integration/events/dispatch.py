@@ -19,10 +19,20 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.queue import EnqueueData
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from integration.core.config import Settings
 from integration.core.db import utcnow
-from integration.core.queues import BULK, EVENTS, PROCESS_EVENT, event_job_id, event_retry
+from integration.core.queues import (
+    BULK,
+    EVENT_BATCH,
+    EVENTS,
+    PROCESS_EVENT,
+    PROCESS_EVENTS,
+    batch_job_id,
+    event_job_id,
+    event_retry,
+)
 from integration.core.runtime import Runtime
 from integration.events.models import EventStatus, WebhookEvent
 
@@ -47,8 +57,13 @@ def _topics(runtime: Runtime, event_ids: Sequence[int]) -> dict[int, str]:
         return {event_id: topic for event_id, topic in rows}
 
 
-def enqueue_events(runtime: Runtime, event_ids: Sequence[int], topics: Mapping[int, str] | None = None) -> None:
-    """Enqueue one processing job per event, on its queue (``queue_for``), in one Redis pipeline."""
+def enqueue_events(
+    runtime: Runtime, event_ids: Sequence[int], topics: Mapping[int, str] | None = None, *, batch: bool = True
+) -> None:
+    """Enqueue the events' processing jobs on their queues (``queue_for``), in one Redis pipeline: on the
+    events queue one job per ``EVENT_BATCH`` events (in id order), on the bulk queue one job per event
+    (each a read-back paced by its store's quota). ``batch=False``: one job per event everywhere (the
+    sweep's re-queues: few, and each findable by its ``event_job_id``)."""
     if not event_ids:
         return
     if topics is None:
@@ -60,7 +75,12 @@ def enqueue_events(runtime: Runtime, event_ids: Sequence[int], topics: Mapping[i
     with runtime.redis.pipeline() as pipe:
         for name, ids in by_queue.items():
             queue = runtime.queue(name)
-            queue.enqueue_many([_prepare(queue, settings, event_id) for event_id in ids], pipeline=pipe)
+            if name == EVENTS and batch:
+                batches = [sorted(ids[i : i + EVENT_BATCH]) for i in range(0, len(ids), EVENT_BATCH)]
+                jobs = [_prepare_batch(queue, settings, batch) for batch in batches]
+            else:
+                jobs = [_prepare(queue, settings, event_id) for event_id in ids]
+            queue.enqueue_many(jobs, pipeline=pipe)
         pipe.execute()
 
 
@@ -74,6 +94,20 @@ def _prepare(queue: Queue, settings: Settings, event_id: int) -> EnqueueData:
         result_ttl=3600,
         failure_ttl=30 * 24 * 3600,
         description=f"process webhook event {event_id}",
+    )
+
+
+def _prepare_batch(queue: Queue, settings: Settings, event_ids: list[int]) -> EnqueueData:
+    # No Retry on the batch: processing hands an event that failed to a job of its own with the Retry
+    # policy (``EventProcessor.process_batch``), so one bad event never re-runs its neighbours.
+    return queue.prepare_data(
+        PROCESS_EVENTS,
+        args=(event_ids,),
+        job_id=batch_job_id(event_ids),
+        timeout=settings.job_timeout,
+        result_ttl=600,
+        failure_ttl=30 * 24 * 3600,
+        description=f"process {len(event_ids)} webhook events",
     )
 
 
@@ -137,6 +171,7 @@ def _live_jobs(runtime: Runtime, event_ids: Sequence[int]) -> set[int]:
     """
     if not event_ids:
         return set()
+    in_batches = _in_live_batches(runtime) & set(event_ids)
     jobs = Job.fetch_many([event_job_id(i) for i in event_ids], connection=runtime.redis)
     live = {
         event_id: job
@@ -152,7 +187,28 @@ def _live_jobs(runtime: Runtime, event_ids: Sequence[int]) -> set[int]:
         for (event_id, _), position in zip(queued, positions, strict=True):
             if position is None:
                 del live[event_id]
-    return set(live)
+    return set(live) | in_batches
+
+
+def _in_live_batches(runtime: Runtime) -> set[int]:
+    """Events named by a batch job, or by a job of an event that stepped aside for its shop's quota,
+    that is waiting in its queue, running, or scheduled. Read from the jobs themselves: only the sweep
+    needs this, once a minute, and the request path and the relay keep no per-event records in Redis."""
+    covered: set[int] = set()
+    for name in (EVENTS, BULK):
+        queue = runtime.queue(name)
+        job_ids = [*queue.get_job_ids()]
+        job_ids += StartedJobRegistry(queue=queue).get_job_ids()
+        job_ids += ScheduledJobRegistry(queue=queue).get_job_ids()  # type: ignore[no-untyped-call]
+        named = [job_id for job_id in job_ids if job_id.startswith("events-") or "-at-" in job_id]
+        for job in Job.fetch_many(named, connection=runtime.redis):
+            if job is None or not job.args:
+                continue
+            if job.func_name == PROCESS_EVENTS:
+                covered.update(int(event_id) for event_id in job.args[0])
+            elif job.func_name == PROCESS_EVENT:
+                covered.add(int(job.args[0]))
+    return covered
 
 
 def requeue(runtime: Runtime, event_ids: Sequence[int]) -> None:
@@ -164,7 +220,7 @@ def requeue(runtime: Runtime, event_ids: Sequence[int]) -> None:
             continue
     with runtime.session() as session:
         session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(queued_at=utcnow()))
-    enqueue_events(runtime, event_ids)
+    enqueue_events(runtime, event_ids, batch=False)
 
 
 def _release_stuck(runtime: Runtime, cutoff: dt.datetime, limit: int) -> list[int]:

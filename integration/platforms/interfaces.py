@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,17 @@ class TransientPlatformError(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class QuotaWait(TransientPlatformError):
+    """The shop's API quota is spent until ``retry_after`` seconds from now: the work steps aside (it is
+    re-queued for then) instead of holding a worker that other shops' events are waiting for."""
+
+
+# How long a call may wait for its shop's quota before it raises QuotaWait instead (None: the client's
+# own limit). Event processing sets it, so a throttled store's events step aside at once; a platform's
+# pacing honours it wherever it would sleep for its quota.
+QUOTA_WAIT_LIMIT: contextvars.ContextVar[float | None] = contextvars.ContextVar("quota_wait_limit", default=None)
 
 
 class Adapter(Protocol):

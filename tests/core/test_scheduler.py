@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from rq import Worker
 
 from integration.core.config import Settings
-from integration.core.queues import BULK, EVENTS, MAINTENANCE, event_job_id
+from integration.core.queues import BULK, EVENTS, MAINTENANCE, batch_job_id
 from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
 from integration.core.scheduler import Scheduler, run_worker
@@ -28,7 +28,7 @@ def test_a_tick_relays_waiting_events_and_enqueues_the_sweep(runtime: Runtime, i
     event_id = store_shopify_event(intake, ORDER, webhook_id="sched-1")
     scheduler = Scheduler(runtime)
     assert scheduler.tick() == 1
-    assert runtime.queue(EVENTS).job_ids == [event_job_id(event_id)]
+    assert runtime.queue(EVENTS).job_ids == [batch_job_id([event_id])]
     cron_jobs = sorted(job.func_name for job in runtime.queue(MAINTENANCE).get_jobs())
     assert cron_jobs == [
         "jobs.events.sweep_events",
@@ -85,7 +85,7 @@ def test_the_scheduler_command_relays_until_sigterm(settings: Settings, runtime:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: runtime.queue(EVENTS).job_ids == [event_job_id(event_id)], message="relayed")
+        wait_until(lambda: runtime.queue(EVENTS).job_ids == [batch_job_id([event_id])], message="relayed")
     finally:
         os.kill(process.pid, signal.SIGTERM)
         assert process.wait(timeout=10) == 0

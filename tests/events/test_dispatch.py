@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from rq.job import Job, JobStatus
 
 from integration.core.db import utcnow
-from integration.core.queues import EVENTS, PROCESS_EVENT, event_job_id
+from integration.core.queues import EVENT_BATCH, EVENTS, PROCESS_EVENTS, batch_job_id, event_job_id
 from integration.core.runtime import Runtime
 from integration.events import dispatch
 from integration.events.dispatch import processing_timeout, relay_once, sweep
@@ -39,6 +39,15 @@ def rows(runtime: Runtime, ids: Sequence[int]) -> list[WebhookEvent]:
 
 def queued_job_ids(runtime: Runtime) -> list[str]:
     return list(runtime.queue(EVENTS).get_job_ids())
+
+
+def queued_events(runtime: Runtime) -> list[int]:
+    """The events the events queue's jobs name, in queue order (batch jobs and single-event jobs)."""
+    ids: list[int] = []
+    for job in Job.fetch_many(queued_job_ids(runtime), connection=runtime.redis):
+        assert job is not None
+        ids += job.args[0] if job.func_name == PROCESS_EVENTS else [job.args[0]]
+    return ids
 
 
 def later(runtime: Runtime, seconds: float) -> dt.datetime:
@@ -75,15 +84,15 @@ def test_relay_enqueues_waiting_events_in_one_batch(
     after = utcnow()
 
     assert batches == [ids]
-    assert queued_job_ids(runtime) == [event_job_id(i) for i in ids] == [f"event-{i}" for i in ids]
-    for event_id in ids:
-        job = Job.fetch(event_job_id(event_id), connection=runtime.redis)
-        assert job.func_name == PROCESS_EVENT
-        assert job.args == (event_id,)
-        assert job.origin == EVENTS
-        assert job.timeout == runtime.settings.job_timeout
-        assert job.retries_left == runtime.settings.max_attempts - 1
-        assert job.get_status() == JobStatus.QUEUED
+    # One job for the batch: RQ's cost per job is paid once per EVENT_BATCH events.
+    assert queued_job_ids(runtime) == [batch_job_id(ids)] == [f"events-{ids[0]}-{ids[-1]}-3"]
+    job = Job.fetch(batch_job_id(ids), connection=runtime.redis)
+    assert job.func_name == PROCESS_EVENTS
+    assert job.args == (ids,)
+    assert job.origin == EVENTS
+    assert job.timeout == runtime.settings.job_timeout
+    assert job.retries_left is None  # a failed event is retried by a job of its own
+    assert job.get_status() == JobStatus.QUEUED
     for row in rows(runtime, ids):
         assert row.status == EventStatus.RECEIVED
         assert row.queued_at is not None
@@ -104,18 +113,18 @@ def test_relay_does_not_enqueue_twice(runtime: Runtime, intake: EventIntake) -> 
     assert relay_once(runtime) == 0
     second = store(intake, 1)
     assert relay_once(runtime) == 1
-    assert queued_job_ids(runtime) == [event_job_id(i) for i in first + second]
+    assert queued_events(runtime) == first + second
     assert [row.queued_at for row in rows(runtime, first)] == stamps
 
 
 def test_relay_takes_at_most_limit_rows_oldest_first(runtime: Runtime, intake: EventIntake) -> None:
     ids = store(intake, 5)
     assert relay_once(runtime, limit=2) == 2
-    assert queued_job_ids(runtime) == [event_job_id(i) for i in ids[:2]]
+    assert queued_events(runtime) == ids[:2]
     assert relay_once(runtime, limit=2) == 2
     assert relay_once(runtime, limit=2) == 1
     assert relay_once(runtime, limit=2) == 0
-    assert queued_job_ids(runtime) == [event_job_id(i) for i in ids]
+    assert queued_events(runtime) == ids
 
 
 def test_relay_with_redis_unreachable_raises_and_releases_the_rows(
@@ -128,7 +137,7 @@ def test_relay_with_redis_unreachable_raises_and_releases_the_rows(
     assert [row.status for row in rows(runtime, ids)] == [EventStatus.RECEIVED] * 2
     # Once Redis answers again the same rows go out.
     assert relay_once(runtime) == 2
-    assert queued_job_ids(runtime) == [event_job_id(i) for i in ids]
+    assert queued_events(runtime) == ids
 
 
 def test_relayed_events_are_processed_by_a_worker(runtime: Runtime, intake: EventIntake, shop: RegisteredShop) -> None:
@@ -136,9 +145,16 @@ def test_relayed_events_are_processed_by_a_worker(runtime: Runtime, intake: Even
     drain(runtime)
     (row,) = rows(runtime, [event_id])
     assert (row.status, row.attempts) == (EventStatus.DONE, 1)
-    job = Job.fetch(event_job_id(event_id), connection=runtime.redis)
+    job = Job.fetch(batch_job_id([event_id]), connection=runtime.redis)
     assert job.get_status() == JobStatus.FINISHED
-    assert job.return_value() == Outcome.DONE.value
+    assert job.return_value() == {Outcome.DONE.value: 1}
+
+
+def test_the_relay_splits_a_backlog_into_batches_in_id_order(runtime: Runtime, intake: EventIntake) -> None:
+    ids = store(intake, EVENT_BATCH + 2)
+    assert relay_once(runtime) == len(ids)
+    assert queued_job_ids(runtime) == [batch_job_id(ids[:EVENT_BATCH]), batch_job_id(ids[EVENT_BATCH:])]
+    assert queued_events(runtime) == ids
 
 
 # --- sweep -----------------------------------------------------------------------------------------
@@ -180,7 +196,7 @@ def test_sweep_requeues_an_event_whose_job_a_dead_worker_popped(
     assert relay_once(runtime) == 1
     queue = runtime.queue(EVENTS)
     assert runtime.redis.blpop([queue.key], timeout=1) is not None  # popped, never read
-    assert Job.fetch(event_job_id(event_id), connection=runtime.redis).get_status() == JobStatus.QUEUED
+    assert Job.fetch(batch_job_id([event_id]), connection=runtime.redis).get_status() == JobStatus.QUEUED
 
     report = sweep(runtime, now=past_stale(runtime))
 
@@ -197,7 +213,7 @@ def test_sweep_leaves_an_event_whose_job_is_still_queued(runtime: Runtime, intak
     report = sweep(runtime, now=past_stale(runtime))
     assert report.requeued == []
     assert report.still_queued == 1
-    assert queued_job_ids(runtime) == [event_job_id(event_id)]
+    assert queued_job_ids(runtime) == [batch_job_id([event_id])]
     (after,) = rows(runtime, [event_id])
     assert after.queued_at == before.queued_at
 
@@ -207,7 +223,7 @@ def test_sweep_requeues_an_event_whose_job_finished_without_finishing_the_event(
 ) -> None:
     (event_id,) = store(intake, 1)
     assert relay_once(runtime) == 1
-    job = Job.fetch(event_job_id(event_id), connection=runtime.redis)
+    job = Job.fetch(batch_job_id([event_id]), connection=runtime.redis)
     runtime.queue(EVENTS).remove(job)
     job.set_status(JobStatus.FAILED)
     report = sweep(runtime, now=past_stale(runtime))

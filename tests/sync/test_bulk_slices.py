@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from rq import SimpleWorker
 
-from integration.core.queues import BULK, EVENTS, event_job_id
+from integration.core.queues import BULK, EVENTS, batch_job_id
 from integration.core.runtime import Runtime
 from integration.events.dispatch import relay_once
 from integration.events.intake import EventIntake
@@ -90,7 +90,7 @@ def test_what_reconciliation_finds_is_processed_on_the_bulk_queue_and_webhooks_o
     (webhook,) = store(intake)
     assert relay_once(runtime, limit=10_000) == ORDERS + 1
     assert len(runtime.queue(BULK).job_ids) == ORDERS
-    assert runtime.queue(EVENTS).job_ids == [event_job_id(webhook)]
+    assert runtime.queue(EVENTS).job_ids == [batch_job_id([webhook])]
 
 
 class RepeatingFeed:

@@ -18,6 +18,7 @@ from flask import Flask
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer, Fulfillment, Order, OrderLine
+from integration.events import processing
 from integration.events.intake import EventIntake
 from integration.events.models import WebhookEvent
 from integration.events.processing import EventProcessor, Outcome
@@ -356,6 +357,9 @@ def test_a_backfill_and_event_workers_share_the_store_quota_and_never_get_a_429(
     pacing itself alone (as before the platform registry), workers starting after it had spent its share
     of a window would find a full quota on record and overrun the store's real one."""
     monkeypatch.setattr(bigcommerce_change_feed, "BC_PAGE_SIZE", 2)  # a backfill of many pages
+    # The window here is 1.2 s: a worker waits for it rather than stepping aside (which only waits
+    # longer than STEP_ASIDE_AFTER do; tests/events/test_batches.py covers that).
+    monkeypatch.setattr(processing, "STEP_ASIDE_AFTER", 5.0)
     shop_id = add_shop(runtime, "bigcommerce", STORE_HASH, BC_TOKEN).id
     recent = NOW - dt.timedelta(hours=2)
     for order_id in range(301, 310):  # 5 pages of orders and 1 of customers: 6 calls, more than a window

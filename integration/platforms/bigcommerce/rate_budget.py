@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 from redis import Redis
 
-from integration.platforms.interfaces import TransientPlatformError
+from integration.platforms.interfaces import QUOTA_WAIT_LIMIT, QuotaWait
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,10 @@ class StoreBudget:
         self._note = redis.register_script(_NOTE)
         self._acquire = redis.register_script(_ACQUIRE)
 
+    def _wait_limit(self) -> float:
+        limit = QUOTA_WAIT_LIMIT.get()
+        return self._max_wait if limit is None else min(limit, self._max_wait)
+
     # -- quota
 
     def try_reserve(self) -> tuple[float, int]:
@@ -181,16 +185,17 @@ class StoreBudget:
     def reserve_request(self) -> int:
         """Wait until the store's quota allows one more request and reserve it; returns the window's gen.
 
-        Raises TransientPlatformError (with ``retry_after``) when that would take longer than ``max_wait``.
+        Raises QuotaWait (with ``retry_after``) when that would take longer than ``max_wait``, or than the
+        caller's ``QUOTA_WAIT_LIMIT`` (event processing steps aside rather than wait).
         """
-        deadline = self._monotonic() + self._max_wait
+        deadline = self._monotonic() + self._wait_limit()
         while True:
             wait, gen = self.try_reserve()
             if wait <= 0:
                 return gen
             remaining = deadline - self._monotonic()
             if wait > remaining:
-                raise TransientPlatformError(
+                raise QuotaWait(
                     f"BigCommerce store {self.store_hash}: API quota spent; resets in {wait:.1f} s", retry_after=wait
                 )
             log.info("BigCommerce store %s is out of API quota; waiting %.2f s", self.store_hash, wait)
@@ -253,11 +258,11 @@ class StoreBudget:
     @contextmanager
     def lease(self) -> Iterator[None]:
         """Hold one of the store's concurrent-call slots for the duration of the block."""
-        deadline = self._monotonic() + self._max_wait
+        deadline = self._monotonic() + self._wait_limit()
         delay = self._poll
         while (lease := self.try_acquire()) is None:
             if self._monotonic() + delay > deadline:
-                raise TransientPlatformError(
+                raise QuotaWait(
                     f"BigCommerce store {self.store_hash}: {self.max_concurrency} calls already in flight",
                     retry_after=1.0,
                 )
