@@ -72,6 +72,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         # Every error the app answers is a short JSON object with the reason; never an HTML page.
         return jsonify(error=exc.description or exc.name), exc.code or 500
 
+    from integration.ops import init_app as init_ops
+
+    init_ops(app)
+
     from integration.cli import register_commands
 
     register_commands(app)

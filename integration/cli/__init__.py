@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_commands(app: Flask) -> None:
-    from integration.cli import checkins, customers, events, keys, processes, reps, shops
+    from integration.cli import checkins, customers, events, keys, ops, processes, reps, shops
 
     app.cli.add_command(shops.shops)
     app.cli.add_command(events.events)
@@ -14,6 +14,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(reps.reps)
     app.cli.add_command(checkins.checkins)
     app.cli.add_command(keys.keys)
+    app.cli.add_command(ops.ops)
     app.cli.add_command(processes.db)
     app.cli.add_command(processes.worker)
     app.cli.add_command(processes.scheduler)

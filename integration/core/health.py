@@ -10,6 +10,8 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
+from integration.core.runtime import Runtime
+
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
@@ -20,12 +22,8 @@ def healthz() -> ResponseReturnValue:
     return jsonify(status="ok")
 
 
-@bp.get("/readyz")
-def readyz() -> ResponseReturnValue:
-    """The database and Redis both answer; 503 (with which one failed) otherwise."""
-    from integration import runtime_of
-
-    runtime = runtime_of(current_app)
+def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
+    """Whether the app can do its work, and each check's answer ("ok" or what is wrong)."""
     checks: dict[str, str] = {}
     try:
         with runtime.engine.connect() as connection:
@@ -40,5 +38,13 @@ def readyz() -> ResponseReturnValue:
     except (redis.RedisError, OSError) as exc:
         log.warning("readyz: redis unreachable: %s", type(exc).__name__)
         checks["redis"] = "unreachable"
-    ready = all(v == "ok" for v in checks.values())
+    return all(v == "ok" for v in checks.values()), checks
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """The database and Redis both answer; 503 (with which one failed) otherwise."""
+    from integration import runtime_of
+
+    ready, checks = readiness(runtime_of(current_app))
     return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
