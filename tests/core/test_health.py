@@ -8,10 +8,9 @@ from flask import Flask
 from rq import Queue, Worker
 
 from integration import runtime_of
+from integration.core.config import Settings
 from integration.core.health import SCHEDULER_KEY, beat_scheduler
 from integration.core.scheduler import Scheduler
-
-from integration.core.config import Settings
 from tests.helpers import AppFactory
 
 NO_REDIS = "unix:///tmp/nonexistent.sock"
