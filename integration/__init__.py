@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,7 +34,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     The app has no test-only routes: the test suite adds its sign-in to the app it builds.
     """
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from integration.core import logs, telemetry
+
+    logs.configure(settings.log_level, settings.log_format)
+    telemetry.configure(settings)
 
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(

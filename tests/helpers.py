@@ -272,6 +272,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         STALE_AFTER=str(settings.stale_after),
         MAX_ATTEMPTS=str(settings.max_attempts),
         LOG_LEVEL="INFO",
+        # prometheus-client's processes share one folder per test (the app factory would otherwise take
+        # whatever the test process set last).
+        PROMETHEUS_MULTIPROC_DIR=str(settings.metrics_dir),
+        METRICS_TOKEN=settings.metrics_token,
         PYTHONPATH=str(ROOT),
     )
     return env

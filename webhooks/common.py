@@ -46,6 +46,6 @@ def store_and_answer(delivery: Delivery) -> Response:
         log.error("%s webhook not stored, answering 503: %s", delivery.platform, exc)
         unavailable("database unavailable; the delivery was not stored")
     # For the ops counters (integration.ops): what was stored, never a value from the body.
-    g.webhook_platform, g.webhook_duplicate = delivery.platform, stored.duplicate
+    g.webhook_platform, g.webhook_topic, g.webhook_duplicate = delivery.platform, delivery.topic, stored.duplicate
     # BigCommerce asks for no body; Shopify needs none.
     return Response(status=200)

@@ -106,8 +106,9 @@ def run_worker(runtime: Runtime, *, burst: bool = False, worker_class: str = "rq
     from werkzeug.utils import import_string
 
     from integration.core.queues import WORKER_KINDS
+    from integration.ops.worker import metered
 
-    cls = import_string(worker_class)
+    cls = metered(import_string(worker_class))
     queues = [runtime.queue(name) for name in WORKER_KINDS[kind]]
     worker = cls(queues, connection=runtime.redis, worker_ttl=WORKER_TTL)
     _stop_cleanly_while_starting(worker)

@@ -3,10 +3,14 @@ counters the overview reads. ``init_app`` mounts it all on the app."""
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, g, request
 from flask.wrappers import Response
 
-from integration.ops import traffic
+from integration.core import telemetry
+from integration.core.logs import new_request_id
+from integration.ops import metrics, traffic
 
 BLUEPRINTS = (
     "integration.ops.front:bp",
@@ -30,12 +34,22 @@ def init_app(app: Flask) -> None:
     init_limits(app)
     mount(app, runtime.settings.effective_redis_url)
 
+    app.register_blueprint(metrics.bp)
+
+    @app.before_request
+    def start_request() -> None:
+        g.request_id = new_request_id(request.headers.get("X-Request-Id"))
+        g.request_started = time.perf_counter()
+
     @app.after_request
-    def count_webhooks(response: Response) -> Response:
+    def finish_request(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
         # The edge leaves what it stored on ``g`` (platform, topic, duplicate); a rejection left nothing
         # but the path says which platform's endpoint answered.
         if request.path.startswith(WEBHOOK_PREFIX):
-            platform = getattr(g, "webhook_platform", None) or request.path[len(WEBHOOK_PREFIX) :].split("/")[0]
+            platform = (getattr(g, "webhook_platform", None) or request.path[len(WEBHOOK_PREFIX) :].split("/")[0])[:32]
             result = traffic.result_of(response.status_code, getattr(g, "webhook_duplicate", None))
-            traffic.record(runtime.redis, platform[:32], result, response.status_code)
+            traffic.record(runtime.redis, platform, result, response.status_code)
+            topic = (getattr(g, "webhook_topic", None) or "-")[:64]
+            telemetry.webhook_answered(platform, topic, result, time.perf_counter() - g.get("request_started", 0.0))
         return response
