@@ -130,7 +130,8 @@ def _job_state(event_id: int) -> str | None:
         job = Job.fetch(event_job_id(event_id), connection=runtime_of(current_app).redis)
     except NoSuchJobError:
         return None
-    return str(job.get_status(refresh=False))
+    status = job.get_status(refresh=False)
+    return getattr(status, "value", None) or str(status)
 
 
 def _event_page(event: WebhookEvent, *, revealed: bool) -> Any:
