@@ -42,30 +42,41 @@ def configure(settings: Settings) -> None:
 def _metrics() -> dict[str, Any]:
     from prometheus_client import Counter, Histogram
 
+    # Not registered anywhere: in multiprocess mode a scrape reads the files, and a process that moves to
+    # another directory (a test) makes its metrics again under the same names.
     return {
         "webhooks": Counter(
             "pc_webhooks_received",
             "Webhook deliveries answered, by platform, topic and result",
             ["platform", "topic", "result"],
+            registry=None,
         ),
         "ingest": Histogram(
             "pc_webhook_ingest_seconds",
             "Time to verify, store and answer one webhook delivery",
             ["platform"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=None,
         ),
         "job_seconds": Histogram(
             "pc_job_duration_seconds",
             "RQ job run time, by job",
             ["job"],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=None,
         ),
-        "job_failures": Counter("pc_job_failures", "RQ job runs that raised, by job", ["job"]),
+        "job_failures": Counter("pc_job_failures", "RQ job runs that raised, by job", ["job"], registry=None),
         "api_calls": Counter(
-            "pc_platform_api_calls", "Calls to a platform's API, by platform and status", ["platform", "status"]
+            "pc_platform_api_calls",
+            "Calls to a platform's API, by platform and status",
+            ["platform", "status"],
+            registry=None,
         ),
         "api_wait": Counter(
-            "pc_platform_api_wait_seconds", "Time spent waiting for a platform's API budget", ["platform"]
+            "pc_platform_api_wait_seconds",
+            "Time spent waiting for a platform's API budget",
+            ["platform"],
+            registry=None,
         ),
     }
 
