@@ -54,6 +54,9 @@ def test_dataclass_defaults_cover_every_field() -> None:
         "subscriptions_interval": 6 * 3600,
         "bigcommerce_max_concurrency": 3,
         "log_level": "INFO",
+        "log_format": "json",
+        "metrics_token": "",
+        "prometheus_multiproc_dir": None,
     }
     settings = Settings()
     assert {f.name for f in dataclasses.fields(Settings)} == set(expected)
@@ -107,6 +110,9 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "SUBSCRIPTIONS_INTERVAL": "7200",
         "BIGCOMMERCE_MAX_CONCURRENCY": "5",
         "LOG_LEVEL": "debug",
+        "LOG_FORMAT": "TEXT",
+        "METRICS_TOKEN": "scrape-me",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
     }
     settings = Settings.from_env(env)
     assert dataclasses.asdict(settings) == {
@@ -138,6 +144,9 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "subscriptions_interval": 7200,
         "bigcommerce_max_concurrency": 5,
         "log_level": "DEBUG",
+        "log_format": "text",
+        "metrics_token": "scrape-me",
+        "prometheus_multiproc_dir": (tmp_path / "prom").resolve(),
     }
     assert not settings.embedded_redis
     assert settings.effective_redis_url == "redis://redis.example:6380/2"
