@@ -8,8 +8,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from rq import Queue, Worker
 
 from integration import runtime_of
+from integration.core.health import beat_scheduler
 from integration.core.sessions import SESSION_LIFETIME
 from integration.ops.auth import COOKIE, SESSION_KEY, _digest
 from integration.ops.models import OpsUser
@@ -200,6 +202,13 @@ def test_the_front_door_says_what_this_is_and_nothing_about_shops(app: Flask, cl
     from tests.helpers import add_shop
 
     add_shop(runtime_of(app))
+    not_ready = client.get("/").get_data(as_text=True)
+    assert 'data-ready="no"' in not_ready and "scheduler not running" in not_ready
+    redis = runtime_of(app).redis
+    worker = Worker([Queue("events", connection=redis)], connection=redis)
+    worker.register_birth()
+    worker.heartbeat()
+    beat_scheduler(redis)
     response = client.get("/")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and response.mimetype == "text/html"
