@@ -216,3 +216,16 @@ def test_the_front_door_says_what_this_is_and_nothing_about_shops(app: Flask, cl
     assert 'data-ready="yes"' in page
     assert "myshopify.com" not in page
     assert response.headers["Content-Security-Policy"].endswith("frame-ancestors 'none'")
+
+
+def test_rq_dashboard_refuses_cross_site_changes(app: Flask, ops_client: FlaskClient) -> None:
+    # rq-dashboard posts without a CSRF token: a change must come from this site.
+    job = runtime_of(app).queue("bulk").enqueue("tests.ops.jobs.explode", "x")
+    delete = f"/ops/rq/job/{job.id}/delete"
+    assert ops_client.post(delete, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert ops_client.post(delete, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert ops_client.get("/ops/rq/requeue/events").status_code == 405  # a GET that would change things
+    assert runtime_of(app).queue("bulk").count == 1
+    same = ops_client.post(delete, headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 200
+    assert runtime_of(app).queue("bulk").count == 0
