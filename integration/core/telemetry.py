@@ -19,6 +19,12 @@ from integration.core.config import Settings
 _dir: Path | None = None
 
 
+def clear_dir(directory: Path) -> None:
+    """Remove the metrics files of processes that are gone (call before starting them all)."""
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
 def metrics_dir() -> Path | None:
     return _dir
 
