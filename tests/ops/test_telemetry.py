@@ -15,3 +15,11 @@ def test_a_second_app_in_another_folder_counts_there(make_app: AppFactory, tmp_p
     telemetry.webhook_answered("shopify", "orders/create", "accepted", 0.01)
     assert first is not second
     assert list((tmp_path / "elsewhere").glob("counter_*.db"))
+
+
+def test_clear_dir_removes_the_files_of_processes_that_are_gone(tmp_path: Path) -> None:
+    (tmp_path / "counter_123.db").write_bytes(b"x")
+    (tmp_path / "histogram_456.db").write_bytes(b"x")
+    (tmp_path / "README").write_text("kept")
+    telemetry.clear_dir(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README"]
