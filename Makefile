@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench-ingest bench-reps clean
+.PHONY: install run test lint bench-ingest bench-reps clean demo
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ install: $(STAMP)
 ## Set up, migrate, start Redis (embedded unless REDIS_URL is set), web + worker + scheduler.
 run: install
 	$(BIN)/flask --app integration serve
+
+## The whole product on this machine: stand-ins for both platforms, two shops installed, a burst of webhooks.
+demo: install
+	$(BIN)/python -m scripts.demo
 
 ## Set up and run the whole suite (PostgreSQL cases run when one answers on 127.0.0.1:5432).
 test: install

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +35,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     The app has no test-only routes: the test suite adds its sign-in to the app it builds.
     """
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from integration.core import logs, telemetry
+
+    logs.configure(settings.log_level, settings.log_format)
+    telemetry.configure(settings)
 
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(
@@ -72,6 +74,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     def json_error(exc: HTTPException) -> Any:
         # Every error the app answers is a short JSON object with the reason; never an HTML page.
         return jsonify(error=exc.description or exc.name), exc.code or 500
+
+    from integration.ops import init_app as init_ops
+
+    init_ops(app)
 
     from integration.cli import register_commands
 

@@ -275,6 +275,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         MAIL_FROM=settings.mail_from,
         SHOP_POSTAL_ADDRESS=settings.shop_postal_address,
         LOG_LEVEL="INFO",
+        # prometheus-client's processes share one folder per test (the app factory would otherwise take
+        # whatever the test process set last).
+        PROMETHEUS_MULTIPROC_DIR=str(settings.metrics_dir),
+        METRICS_TOKEN=settings.metrics_token,
         PYTHONPATH=str(ROOT),
     )
     return env

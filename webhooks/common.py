@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import NoReturn
 
-from flask import Response, abort, current_app, jsonify
+from flask import Response, abort, current_app, g, jsonify
 
 from integration import intake_of
 from integration.events.intake import Delivery, StorageUnavailable
@@ -41,9 +41,11 @@ def bounded(value: str | None, name: str, platform: str) -> str | None:
 def store_and_answer(delivery: Delivery) -> Response:
     """Store the delivery, then answer 200 (also for a duplicate); 503 if it could not be stored."""
     try:
-        intake_of(current_app).store(delivery)
+        stored = intake_of(current_app).store(delivery)
     except StorageUnavailable as exc:
         log.error("%s webhook not stored, answering 503: %s", delivery.platform, exc)
         unavailable("database unavailable; the delivery was not stored")
+    # For the ops counters (integration.ops): what was stored, never a value from the body.
+    g.webhook_platform, g.webhook_topic, g.webhook_duplicate = delivery.platform, delivery.topic, stored.duplicate
     # BigCommerce asks for no body; Shopify needs none.
     return Response(status=200)

@@ -88,6 +88,11 @@ def serve(port: int, host: str, grace: float) -> None:
 
     settings = runtime_of(current_app).settings
     upgrade(settings.database_url, token_encryption_key=settings.token_encryption_key)
+    # The processes about to start write metrics files by pid; a previous run's (dead pids) would be
+    # summed into every scrape for good (prometheus-client's advice: empty the folder before starting).
+    from integration.core.telemetry import clear_dir
+
+    clear_dir(settings.metrics_dir)
     # The Procfile names gunicorn and flask bare: they must resolve to this virtualenv's, however
     # we were started (make run does not activate the venv).
     bin_dir = os.path.dirname(sys.executable)

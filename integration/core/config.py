@@ -103,12 +103,20 @@ class Settings:
     mail_from: str = ""
     shop_postal_address: str = ""
     log_level: str = "INFO"
+    # Logs: "json" (one JSON object a line, the default) or "text" (for reading at a terminal).
+    log_format: str = "json"
+    # A Prometheus scraper's bearer token for /metrics (empty: only a signed-in ops user may read it).
+    metrics_token: str = field(default="", repr=False)
+    # Where prometheus-client's processes write their metrics (multiprocess mode); None: instance/prometheus.
+    prometheus_multiproc_dir: Path | None = None
 
     def __post_init__(self) -> None:
         # Checked on every construction (from_env, replace, by hand): no code path holds settings that
         # would run production half-configured.
         if self.app_env not in APP_ENVS:
             raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}; got {self.app_env!r}")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"LOG_FORMAT must be json or text; got {self.log_format!r}")
         if self.is_production:
             self._check_production()
 
@@ -157,6 +165,10 @@ class Settings:
         too): cookies are Secure, and the session cookie SameSite=None and Partitioned for the platforms'
         frames. Plain http (local development, most tests) gets ordinary Lax cookies."""
         return urlsplit(self.public_url).scheme == "https"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.prometheus_multiproc_dir or self.instance_path / "prometheus"
 
     @property
     def embedded_redis(self) -> bool:
@@ -218,6 +230,11 @@ class Settings:
             "mail_from": env.get("MAIL_FROM", ""),
             "shop_postal_address": env.get("SHOP_POSTAL_ADDRESS", ""),
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
+            "log_format": (env.get("LOG_FORMAT") or "json").lower(),
+            "metrics_token": env.get("METRICS_TOKEN", ""),
+            "prometheus_multiproc_dir": Path(env["PROMETHEUS_MULTIPROC_DIR"]).resolve()
+            if env.get("PROMETHEUS_MULTIPROC_DIR")
+            else None,
         }
         values.update(overrides)
         settings = cls(**values)

@@ -109,6 +109,7 @@ MODEL_MODULES = (
     "integration.sync.models",
     "integration.reps.models",
     "integration.messaging.models",
+    "integration.ops.models",
 )
 
 

@@ -19,12 +19,16 @@ import redis
 from rq.cron import CronScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from integration.core.health import SCHEDULER_BEAT, beat_scheduler
 from integration.core.periodic import periodic_jobs
 from integration.core.runtime import Runtime
 from integration.events.dispatch import relay_once
 
 log = logging.getLogger(__name__)
 
+# An idle RQ worker beats once per ``worker_ttl - 15`` seconds (RQ's default TTL, 420 s, would make it
+# 405 s): 35 s makes it 20 s, so /readyz can ask for a heartbeat within the last minute.
+WORKER_TTL = 35
 IDLE_POLL = 0.1  # seconds between polls when there was nothing to relay
 MAX_BACKOFF = 10.0
 
@@ -34,6 +38,7 @@ class Scheduler:
         self.runtime = runtime
         self.stopping = threading.Event()
         self.cron = self._cron()
+        self._last_beat = -float(SCHEDULER_BEAT)
 
     def _cron(self) -> CronScheduler:
         from werkzeug.utils import import_string
@@ -57,6 +62,10 @@ class Scheduler:
 
     def tick(self) -> int:
         """One round: relay what is waiting, enqueue due cron jobs. Returns events relayed."""
+        now = time.monotonic()
+        if now - self._last_beat >= SCHEDULER_BEAT:
+            beat_scheduler(self.runtime.redis)  # /readyz: the scheduler is running
+            self._last_beat = now
         relayed = relay_once(self.runtime)
         self.cron.enqueue_jobs()
         return relayed
@@ -106,12 +115,13 @@ def run_worker(
 
     from integration.core.queues import WORKER_KINDS
     from integration.core.worker import warm_up
+    from integration.ops.worker import metered
 
     if warm:
         warm_up(runtime)
-    cls = import_string(worker_class)
+    cls = metered(import_string(worker_class))
     queues = [runtime.queue(name) for name in WORKER_KINDS[kind]]
-    worker = cls(queues, connection=runtime.redis)
+    worker = cls(queues, connection=runtime.redis, worker_ttl=WORKER_TTL)
     _stop_cleanly_while_starting(worker)
     started = time.monotonic()
     result: bool = worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)

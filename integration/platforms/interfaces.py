@@ -6,7 +6,7 @@ import contextvars
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from integration.events.changes import Change, Skip
 from integration.platforms.catalogue import CatalogueProduct
@@ -279,3 +279,6 @@ class PlatformParts:
     # platform that never tells us someone was removed (None: it does, and sessions just run their course).
     confirm_staff_every: int | None = None
     title: str = ""  # how people call the platform ("Shopify"), for pages
+    # What is left of the shop's API budget as the platform last reported it, in words for the ops console
+    # (redis client, identifier) -> text; None: the platform keeps no shared budget to report.
+    api_budget: Callable[[Any, str], str | None] | None = None

@@ -57,6 +57,9 @@ def test_dataclass_defaults_cover_every_field() -> None:
         "mail_from": "",
         "shop_postal_address": "",
         "log_level": "INFO",
+        "log_format": "json",
+        "metrics_token": "",
+        "prometheus_multiproc_dir": None,
     }
     settings = Settings()
     assert {f.name for f in dataclasses.fields(Settings)} == set(expected)
@@ -113,6 +116,9 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "MAIL_FROM": "Shop <hello@shop.example>",
         "SHOP_POSTAL_ADDRESS": "1 High Street, Town",
         "LOG_LEVEL": "debug",
+        "LOG_FORMAT": "TEXT",
+        "METRICS_TOKEN": "scrape-me",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
     }
     settings = Settings.from_env(env)
     assert dataclasses.asdict(settings) == {
@@ -147,6 +153,9 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "mail_from": "Shop <hello@shop.example>",
         "shop_postal_address": "1 High Street, Town",
         "log_level": "DEBUG",
+        "log_format": "text",
+        "metrics_token": "scrape-me",
+        "prometheus_multiproc_dir": (tmp_path / "prom").resolve(),
     }
     assert not settings.embedded_redis
     assert settings.effective_redis_url == "redis://redis.example:6380/2"

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from integration.core.telemetry import api_call, api_waited
 from integration.platforms.bigcommerce.rate_budget import StoreBudget
 from integration.platforms.bigcommerce.topics import STORE_HASH_RE
 from integration.platforms.interfaces import NotFoundAtPlatform, PlatformRefused, TransientPlatformError
@@ -205,7 +206,9 @@ class BigCommerceClient:
                 )
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 # The exception text holds the URL and socket detail; the class name is enough to act on.
+                api_call("bigcommerce", "error")
                 raise TransientPlatformError(f"BigCommerce {method} {path}: {type(exc).__name__}") from None
+            api_call("bigcommerce", response.status_code)
             self._note_quota(response.headers, response.status_code, window)
         self._raise_for_status(method, path, response)
         if response.status_code == 204 or not response.content:
@@ -252,6 +255,7 @@ class BigCommerceClient:
         self._resume_at = None
         if delay > 0:
             log.info("BigCommerce store %s is low on API quota; waiting %.1f s", self.store_hash, delay)
+            api_waited("bigcommerce", delay)
             self._sleep(delay)
         return None
 

@@ -7,7 +7,7 @@ import requests
 from integration.core.runtime import Runtime
 from integration.platforms.bigcommerce.adapter import BigCommerceAdapter
 from integration.platforms.bigcommerce.connection import BigCommerceConnection
-from integration.platforms.bigcommerce.rate_budget import budget_factory
+from integration.platforms.bigcommerce.rate_budget import budget_factory, budget_left
 from integration.platforms.bigcommerce.topics import STORE_HASH_RE
 from integration.platforms.interfaces import Adapter, Connection, PlatformParts, ShopAccess
 
@@ -42,4 +42,5 @@ PARTS = PlatformParts(
     admin_origins=_admin_origins,
     adapter=_adapter,
     connect=_connect,
+    api_budget=budget_left,
 )

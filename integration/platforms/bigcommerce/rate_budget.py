@@ -117,6 +117,15 @@ def quota_key(store_hash: str) -> str:
     return f"pc:bc:{store_hash}:quota"
 
 
+def budget_left(redis: Redis, store_hash: str) -> str | None:
+    """The store's requests left in this window as last reported, for ops (None: no call recorded lately)."""
+    tokens, quota = redis.hmget(quota_key(store_hash), "tokens", "quota")
+    if tokens is None:
+        return None
+    left = max(0, int(float(tokens)))
+    return f"{left} of {int(float(quota))} requests left" if quota else f"{left} requests left"
+
+
 def leases_key(store_hash: str) -> str:
     return f"pc:bc:{store_hash}:leases"
 
@@ -286,4 +295,4 @@ def budget_factory(redis: Redis, *, max_concurrency: int = DEFAULT_MAX_CONCURREN
     return for_store
 
 
-__all__ = ["BudgetFactory", "StoreBudget", "budget_factory", "leases_key", "quota_key"]
+__all__ = ["BudgetFactory", "StoreBudget", "budget_factory", "budget_left", "leases_key", "quota_key"]

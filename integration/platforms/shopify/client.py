@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 
+from integration.core.telemetry import api_call, api_waited
 from integration.platforms.interfaces import NotFoundAtPlatform, PlatformRefused, TransientPlatformError
 from integration.platforms.shopify.queries import (
     API_VERSION_RE,
@@ -131,6 +132,7 @@ class _Budget:
                 retry_after=seconds,
             )
         self.left -= seconds
+        api_waited("shopify", seconds)
         self._sleep(seconds)
 
 
@@ -270,11 +272,13 @@ class ShopifyGraphQL:
                 )
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 # The exception text holds the URL and socket detail; the class name is enough to act on.
+                api_call("shopify", "error")
                 failures += 1
                 self._after_failure(operation, type(exc).__name__, failures, None, budget)
                 continue
 
             status = response.status_code
+            api_call("shopify", status)
             if status == 429 or status >= 500:
                 failures += 1
                 retry_after = retry_after_header(response.headers) if status == 429 else None
