@@ -272,6 +272,30 @@ def rep_link(url: str, email: str, env: dict[str, str]) -> str | None:
     return match.group(1) if match else None
 
 
+def preference_link(env: dict[str, str]) -> str | None:
+    """A customer's preference-centre link, read from a thank-you email the pipeline wrote to the outbox
+    (without SMTP_URL emails stay there; the thank-you waits for the shop's delay after payment)."""
+    import re
+
+    from integration.core.config import Settings
+    from integration.core.runtime import Runtime
+    from integration.messaging.models import OutboxMessage
+
+    runtime = Runtime.from_settings(Settings.from_env(env))
+    try:
+        with runtime.session() as db:
+            text = db.scalar(
+                sa.select(OutboxMessage.text_body)
+                .where(OutboxMessage.template == "thank_you")
+                .order_by(OutboxMessage.id)
+                .limit(1)
+            )
+    finally:
+        runtime.close()
+    match = re.search(r"(https?://\S+/p/[A-Za-z0-9._-]+)", text or "")
+    return match.group(1) if match else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=240)
@@ -309,10 +333,12 @@ def main(argv: list[str] | None = None) -> int:
         statuses = wait_for_events(env)
         say(f"events by status: {statuses}")
         link = rep_link(url, REPS[0][1], env)
+        preferences = preference_link(env)
         links = {
             "Ops console": f"{url}/ops",
             "Rep sign-in link (Rita)": link or f"{url}/workspace/sign-in",
             "Metrics": f"{url}/metrics",
+            "Preference centre": preferences or "none yet (no thank-you email was written)",
         }
         (instance / "links.json").write_text(json.dumps({"links": links}, indent=2))
         print(
@@ -321,7 +347,7 @@ The demo is ready.
 
   Ops console:        {url}/ops   sign in as {OPS_EMAIL} / {OPS_PASSWORD}
   Rep sign-in link:   {links["Rep sign-in link (Rita)"]}   (works once, for 15 minutes)
-  Preference centre:  not built yet (it comes with the preference-centre capability)
+  Preference centre:  {links["Preference centre"]}   (a customer's, from their thank-you email in the outbox)
   Front door:         {url}/
 
 What to look at: the overview's chart and counts (one duplicate, one forged request rejected with 401),

@@ -54,6 +54,8 @@ def test_the_demo_prints_its_links_processes_everything_and_runs_twice(tmp_path:
     first = run_demo(instance, port)
     assert f"Ops console:        http://127.0.0.1:{port}/ops   sign in as ops@demo.example" in first
     assert re.search(rf"Rep sign-in link:   http://127.0.0.1:{port}/workspace/sign-in/\S+", first)
+    # A customer's preference centre, read from a thank-you email the pipeline wrote to the outbox.
+    assert re.search(rf"Preference centre:  http://127.0.0.1:{port}/p/\S+", first), first
     assert "answers: {'200': " in first and "'401': 1}" in first  # the forged request
     stored = events(instance)
     assert stored and {status for _key, _topic, status in stored} <= {"done", "ignored"}
