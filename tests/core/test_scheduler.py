@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from integration.core.config import Settings
 from integration.core.queues import BULK, EVENTS, MAINTENANCE, batch_job_id
 from integration.core.redis_server import EmbeddedRedis
 from integration.core.runtime import Runtime
-from integration.core.scheduler import Scheduler, run_worker
+from integration.core.scheduler import Scheduler
 from integration.events.intake import EventIntake
 from integration.events.models import EventStatus, WebhookEvent
 from tests.helpers import ROOT, add_shop, bin_path, fixture_bytes, settings_env, store_shopify_event, wait_until
@@ -103,15 +102,29 @@ class _InterruptedWhileStarting(Worker):
         super()._start_scheduler(*args, **kwargs)  # type: ignore[arg-type]
 
 
-def test_a_stop_signal_while_the_worker_starts_still_unregisters_it(runtime: Runtime) -> None:
+def test_a_stop_signal_while_the_worker_starts_still_unregisters_it(runtime: Runtime, settings: Settings) -> None:
     """Regression: the signal raised KeyboardInterrupt outside RQ's try/finally and the worker stayed in
-    RQ's registry for good (seen as a leftover registration after an orderly Ctrl-C of `serve`)."""
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        # Before the fix: KeyboardInterrupt, and the registration stayed.
-        with contextlib.suppress(KeyboardInterrupt):
-            run_worker(runtime, worker_class=f"{__name__}._InterruptedWhileStarting", kind="events")
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+    RQ's registry for good (seen as a leftover registration after an orderly Ctrl-C of `serve`). Run as
+    the Procfile runs a worker, in a process of its own: RQ forks its scheduler, which a test process
+    with threads of its own (xdist's) must not do."""
+    done = subprocess.run(
+        [
+            bin_path("flask"),
+            "--app",
+            "integration",
+            "worker",
+            "--queues",
+            "events",
+            "--worker-class",
+            f"{__name__}._InterruptedWhileStarting",
+        ],
+        env=settings_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    # Before the fix: KeyboardInterrupt (exit 1 with a traceback), and the registration stayed.
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
     assert Worker.all(connection=runtime.redis) == []
