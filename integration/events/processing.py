@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
 from integration.core.db import utcnow
+from integration.core.logs import job_context
 from integration.core.queues import (
     EVENTS,
     PROCESS_EVENT,
@@ -273,6 +274,7 @@ class EventProcessor:
         return outcomes
 
     def _attempt(self, event_id: int, retries_left: int, step: Callable[[], Outcome]) -> Outcome:
+        token = job_context.set({**(job_context.get() or {}), "event_id": event_id})  # lines name the event
         try:
             return self._guarded(event_id, retries_left, step)
         except EventFailed:
@@ -280,6 +282,8 @@ class EventProcessor:
                 self._retry_alone(event_id, retries_left)
                 return Outcome.RETRY
             return Outcome.FAILED
+        finally:
+            job_context.reset(token)
 
     def _apply_together(self, ready: Sequence[_Ready]) -> Sequence[_Ready]:
         """Apply the batch; returns the events whose transaction failed (rolled back), to apply one by one."""

@@ -14,7 +14,7 @@ from rq.queue import Queue
 
 from integration.core import telemetry
 from integration.core.logs import job_context
-from integration.core.queues import PROCESS_EVENT
+from integration.core.queues import PROCESS_EVENT, PROCESS_EVENTS
 
 
 def job_fields(job: Job) -> dict[str, Any]:
@@ -22,6 +22,8 @@ def job_fields(job: Job) -> dict[str, Any]:
     fields: dict[str, Any] = {"job_id": job.id, "job": job.func_name}
     if job.func_name == PROCESS_EVENT and job.args:
         fields["event_id"] = job.args[0]
+    elif job.func_name == PROCESS_EVENTS and job.args and isinstance(job.args[0], list | tuple):
+        fields["event_ids"] = [i for i in job.args[0] if isinstance(i, int)]  # a relay batch (ids only)
     elif job.args:
         fields["job_args"] = [a for a in job.args if isinstance(a, int | str)][:4]
     return fields
