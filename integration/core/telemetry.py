@@ -14,6 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from integration.core.config import Settings
 
 _dir: Path | None = None
@@ -78,6 +81,19 @@ def _metrics() -> dict[str, Any]:
             ["platform", "status"],
             registry=None,
         ),
+        "emails": Counter(
+            "pc_emails",
+            "Outbox sends by result: sent, skipped (not contactable or suppressed when it ran), suppressed (the "
+            "server refused the recipient for good), failed, unconfirmed, retry",
+            ["result"],
+            registry=None,
+        ),
+        "checkins": Counter(
+            "pc_checkins_changed",
+            "Check-ins created and closed (done, unreachable, cancelled), counted once their transaction commits",
+            ["change"],
+            registry=None,
+        ),
         "api_wait": Counter(
             "pc_platform_api_wait_seconds",
             "Time spent waiting for a platform's API budget",
@@ -112,3 +128,28 @@ def api_call(platform: str, status: int | str) -> None:
 def api_waited(platform: str, seconds: float) -> None:
     if _dir is not None and seconds > 0:
         _metrics()["api_wait"].labels(platform).inc(seconds)
+
+
+def email_result(result: str) -> None:
+    if _dir is not None:
+        _metrics()["emails"].labels(result).inc()
+
+
+_PENDING = "telemetry.checkins"
+
+
+def checkin_changed(session: Session, change: str) -> None:
+    """Count a check-in created or closed once ``session`` commits (a rolled-back change counts nothing)."""
+    if _dir is not None:
+        session.info.setdefault(_PENDING, []).append(change)
+
+
+@event.listens_for(Session, "after_commit")
+def _count_checkins(session: Session) -> None:
+    for change in session.info.pop(_PENDING, ()):
+        _metrics()["checkins"].labels(change).inc()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_checkins(session: Session) -> None:
+    session.info.pop(_PENDING, None)

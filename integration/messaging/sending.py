@@ -23,6 +23,7 @@ import logging
 
 import sqlalchemy as sa
 
+from integration.core import telemetry
 from integration.core.db import dialect_insert, rows_changed, utcnow
 from integration.core.runtime import Runtime
 from integration.messaging.compose import NoSender, Sender, build_message, new_message_id, sender_for
@@ -117,6 +118,20 @@ def send_outbox(runtime: Runtime, outbox_id: int, *, retries_left: int | None = 
 
     Raises :class:`SendLater` for a failure worth retrying while ``retries_left`` (RQ's count) allows it.
     """
+    try:
+        result = _send(runtime, outbox_id, retries_left)
+    except SendLater:
+        telemetry.email_result("retry")
+        raise
+    if result in (SENT, SKIPPED, FAILED, UNCONFIRMED, SUPPRESSED):
+        telemetry.email_result(result)
+    return FAILED if result == SUPPRESSED else result
+
+
+SUPPRESSED = "suppressed"  # a result for the metrics only: the row itself is "failed", its address suppressed
+
+
+def _send(runtime: Runtime, outbox_id: int, retries_left: int | None) -> str:
     if not runtime.settings.smtp_url:
         return "held"  # no transport: the email stays in the outbox
     now = utcnow()
@@ -144,7 +159,7 @@ def send_outbox(runtime: Runtime, outbox_id: int, *, retries_left: int | None = 
                 sa.update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(status=FAILED, error=str(exc))
             )
         log.info("outbox %d: recipient refused permanently; address suppressed", outbox_id)
-        return FAILED
+        return SUPPRESSED
     except PermanentSendError as exc:
         _finish(runtime, outbox_id, FAILED, str(exc))
         return FAILED

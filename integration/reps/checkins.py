@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from integration.core import telemetry
 from integration.core.db import dialect_insert, utcnow
 from integration.customers.models import Customer, Fulfillment, Order
 from integration.events.changes import FulfillmentStatus, OrderStatus
@@ -222,6 +223,7 @@ def _open_or_fold(session: Session, order: Order, delivery: Delivery, rules: Rul
         return open_task
     _cover(session, int(checkin_id), order.id)
     plan(session, int(checkin_id), slot.due_at)
+    telemetry.checkin_changed(session, "created")
     return int(checkin_id)
 
 
@@ -336,6 +338,7 @@ def _place_again(session: Session, checkin: CheckIn, rules: Rules, customer_zone
 def close(session: Session, checkin: CheckIn, status: CheckInStatus, reason: str, *, now: dt.datetime) -> None:
     checkin.status, checkin.closed_at, checkin.close_reason, checkin.updated_at = status, now, reason[:255], now
     plan(session, checkin.id, None)
+    telemetry.checkin_changed(session, str(status))
 
 
 def drop_order(session: Session, checkin: CheckIn, order: Order, *, now: dt.datetime) -> None:

@@ -20,7 +20,7 @@ from integration.messaging.compose import MARKETING
 from integration.messaging.models import OutboxMessage, Suppression
 from integration.messaging.outbox import Draft, enqueue_sends, queue_email, relay, send_job_id
 from integration.messaging.sending import SendLater, send_outbox, suppress
-from tests.helpers import RuntimeFactory, add_customer, add_shop, invoke, job_environment
+from tests.helpers import AppFactory, RuntimeFactory, add_customer, add_shop, invoke, job_environment
 from tests.messaging.smtp_server import SmtpServer
 
 SHOP_KW = {"name": "Fern & Co", "sender_email": "hello@fern.example", "sender_name": "Fern & Co"}
@@ -274,3 +274,23 @@ def test_outbox_cli_lists_and_shows(make_app, runtime: Runtime) -> None:
     assert "unsubscribe_url: https://app.example/u/TOKEN" in shown.output
     assert invoke(app, "outbox", "show", "999").exit_code == 1
     assert "email not found" in invoke(app, "outbox", "show", "999").output
+
+
+def test_emails_are_counted_by_result_sent_and_suppressed(
+    make_app: AppFactory, mail_runtime: Runtime, smtp_server: SmtpServer
+) -> None:
+    make_app()
+    shop, _, sent = marketing_email(mail_runtime)
+    assert send_outbox(mail_runtime, sent, retries_left=3) == "sent"
+    with mail_runtime.session() as session:
+        refused = queue_email(session, Draft(shop.id, "k2", "x", "zoe@example.com", "s", "t"))
+    assert refused is not None
+    smtp_server.recorder.faults.append("rcpt:550")
+    assert send_outbox(mail_runtime, refused, retries_left=3) == "failed"  # the row; the address suppressed
+    assert counted_emails() == {"sent": 1.0, "suppressed": 1.0}
+
+
+def counted_emails() -> dict[str, float]:
+    from tests.ops.test_telemetry import counted
+
+    return counted("pc_emails")
