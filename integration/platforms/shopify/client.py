@@ -151,6 +151,7 @@ class ShopifyGraphQL:
         monotonic: Callable[[], float] = time.monotonic,
         max_wait: float = 60.0,
         max_attempts: int = 5,
+        on_bucket: Callable[[float, float], None] | None = None,
     ) -> None:
         # The shop ends up in the URL the token is sent to, so only a plain *.myshopify.com gets through.
         if not valid_shop_domain(shop):
@@ -169,6 +170,7 @@ class ShopifyGraphQL:
         self._max_wait = max_wait
         self._max_attempts = max_attempts
         self._bucket: _Bucket | None = None
+        self._on_bucket = on_bucket  # told (available, maximum) each time a response reports the bucket
         # requestedQueryCost last seen per query text: the estimate for pacing the next similar call.
         self._last_cost: dict[str, float] = {}
         self._random = random.Random()  # noqa: S311 - jitter spreads retries; it guards nothing
@@ -403,6 +405,8 @@ class ShopifyGraphQL:
             rate = as_number(status.get("restoreRate"))
             if available is not None and maximum is not None and rate is not None:
                 self._bucket = _Bucket(available, maximum, rate, self._monotonic())
+                if self._on_bucket is not None:
+                    self._on_bucket(available, maximum)
         return requested
 
     def _throttle_wait(self, requested: float | None, operation: str) -> float:

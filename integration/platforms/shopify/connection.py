@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import requests
+from redis import Redis
+from redis.exceptions import RedisError
 
 from integration.core.config import Settings
 from integration.core.runtime import Runtime
@@ -30,8 +32,9 @@ from integration.platforms.shopify.writer import ShopifyWriter
 
 
 def graphql_client(
-    settings: Settings, access: ShopAccess, *, session: requests.Session | None = None
+    settings: Settings, access: ShopAccess, *, session: requests.Session | None = None, redis: Redis | None = None
 ) -> ShopifyGraphQL:
+    """The shop's GraphQL client; with ``redis`` it reports the shop's bucket for ops (:func:`budget_left`)."""
     if not access.access_token:
         raise BadPayload(f"shop {access.shop_id} has no access token")
     return ShopifyGraphQL(
@@ -40,7 +43,34 @@ def graphql_client(
         access.access_token,
         settings.shopify_api_version,
         session=session,
+        on_bucket=_reporter(redis, access.identifier) if redis is not None else None,
     )
+
+
+BUCKET_TTL = 600  # seconds: an old reading is no reading (the bucket refills in well under a minute)
+
+
+def bucket_key(shop: str) -> str:
+    return f"pc:shopify:{shop}:bucket"
+
+
+def _reporter(redis: Redis, shop: str) -> Callable[[float, float], None]:
+    def report(available: float, maximum: float) -> None:
+        try:
+            redis.hset(bucket_key(shop), mapping={"available": available, "maximum": maximum})
+            redis.expire(bucket_key(shop), BUCKET_TTL)
+        except RedisError:
+            pass  # a reading for ops only: never a reason for the call to fail
+
+    return report
+
+
+def budget_left(redis: Redis, shop: str) -> str | None:
+    """The shop's GraphQL points left as the last response reported them (None: no call lately)."""
+    available, maximum = redis.hmget(bucket_key(shop), "available", "maximum")
+    if available is None or maximum is None:
+        return None
+    return f"{int(float(available))} of {int(float(maximum))} points left"
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -50,7 +80,7 @@ def _iso(moment: dt.datetime) -> str:
 class ShopifyConnection:
     def __init__(self, runtime: Runtime, access: ShopAccess, http: requests.Session | None = None) -> None:
         self.settings = runtime.settings
-        self.client = graphql_client(runtime.settings, access, session=http)
+        self.client = graphql_client(runtime.settings, access, session=http, redis=runtime.redis)
 
     def change_feed(self) -> ChangeFeed:
         return ShopifyFeed(self.client)

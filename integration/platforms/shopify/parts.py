@@ -8,7 +8,7 @@ from integration.core.runtime import Runtime
 from integration.platforms.interfaces import Adapter, Connection, GrantedToken, PlatformParts, ShopAccess
 from integration.platforms.shopify import oauth
 from integration.platforms.shopify.adapter import ShopifyAdapter
-from integration.platforms.shopify.connection import ShopifyConnection, graphql_client
+from integration.platforms.shopify.connection import ShopifyConnection, budget_left, graphql_client
 from integration.platforms.shopify.topics import valid_shop_domain
 
 ADMIN_ORIGIN = "https://admin.shopify.com"
@@ -25,7 +25,7 @@ def _admin_origins(identifier: str) -> str | None:
 
 
 def _adapter(runtime: Runtime) -> Adapter:
-    return ShopifyAdapter(graphql=lambda access: graphql_client(runtime.settings, access))
+    return ShopifyAdapter(graphql=lambda access: graphql_client(runtime.settings, access, redis=runtime.redis))
 
 
 def _connect(runtime: Runtime, access: ShopAccess, http: requests.Session | None) -> Connection:
@@ -61,4 +61,5 @@ PARTS = PlatformParts(
     # Shopify has no remove-user callback: a staff session counts only while a session token confirmed
     # the person within the hour (every load of the app from the admin brings one).
     confirm_staff_every=3600,
+    api_budget=budget_left,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import socket
@@ -12,8 +13,10 @@ from typing import Any
 import pytest
 import requests
 
-from integration.platforms.interfaces import NotFoundAtPlatform, TransientPlatformError
+from integration.core.runtime import Runtime
+from integration.platforms.interfaces import NotFoundAtPlatform, ShopAccess, TransientPlatformError
 from integration.platforms.shopify.client import ShopifyAPIError, ShopifyGraphQL
+from integration.platforms.shopify.connection import budget_left, graphql_client
 from integration.platforms.shopify.queries import CustomerSummary, MarketingConsent, Money, UpdatedResource
 from tests.fakes.shopify_admin import FakeShopify
 from tests.helpers import FakeClock
@@ -406,3 +409,17 @@ def test_the_token_never_appears_in_errors_or_logs(
         assert TOKEN not in str(error) and TOKEN not in repr(error)
     assert TOKEN not in caplog.text
     assert TOKEN not in repr(client)
+
+
+def test_the_bucket_each_response_reports_is_kept_for_ops(
+    shopify: FakeShopify, http: requests.Session, clock: FakeClock, runtime: Runtime
+) -> None:
+    """The ops overview showed "not reported" for every Shopify shop: the client kept its bucket to itself."""
+    access = ShopAccess(shop_id=1, identifier=SHOP, access_token=TOKEN)
+    settings = dataclasses.replace(runtime.settings, shopify_admin_url=shopify.admin_url_template)
+    assert budget_left(runtime.redis, SHOP) is None
+    client = graphql_client(settings, access, session=http, redis=runtime.redis)
+    with pytest.raises(NotFoundAtPlatform):
+        client.customer_summary("404404")
+    left = budget_left(runtime.redis, SHOP)
+    assert left is not None and left.endswith(f"of {int(shopify.bucket_size)} points left"), left
