@@ -47,6 +47,14 @@ class EmailForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF and WTForms ship 
         ],
         description="Country codes, EU for the European Union; elsewhere only an unsubscribe stops the email.",
     )
+    codes_enabled = BooleanField("Include a thank-you code: single use, for this customer only")
+    code_percent = IntegerField(
+        "Code discount (%)", validators=[InputRequired(), NumberRange(min=1, max=100, message="Between 1 and 100.")]
+    )
+    code_days = IntegerField(
+        "Code valid for (days)",
+        validators=[InputRequired(), NumberRange(min=1, max=365, message="Between 1 and 365 days.")],
+    )
     thankyou_subject = StringField("Subject", validators=[InputRequired(), Length(max=500)])
     thankyou_body = TextAreaField("Message", validators=[InputRequired(), Length(max=10_000)], description=FIELDS_HELP)
 
@@ -78,6 +86,9 @@ def _form(mail: EmailSettings, *, posted: bool) -> EmailForm:
             "thankyou_enabled": mail.thankyou_enabled,
             "thankyou_delay_minutes": mail.thankyou_delay_minutes,
             "consent_required_in": mail.consent_required_in,
+            "codes_enabled": mail.codes_enabled,
+            "code_percent": mail.code_percent,
+            "code_days": mail.code_days,
             "thankyou_subject": mail.thankyou_subject or DEFAULT_SUBJECT,
             "thankyou_body": mail.thankyou_body or DEFAULT_BODY,
         },
@@ -111,9 +122,10 @@ class EmailSection(Section):
             ),
             thankyou_subject=form.thankyou_subject.data,
             thankyou_body=form.thankyou_body.data,
-            codes_enabled=False,
-            code_percent=15,
-            code_days=30,
+            # Saved from the form: these were fixed values, so any save turned codes off.
+            codes_enabled=bool(form.codes_enabled.data),
+            code_percent=int(form.code_percent.data),
+            code_days=int(form.code_days.data),
         )
         settings = runtime_of(current_app).settings
         example = settings.public_url.rstrip("/")

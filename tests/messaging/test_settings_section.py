@@ -21,6 +21,8 @@ def post_email(client: FlaskClient, action: str, **fields: str) -> Any:
         "thankyou_enabled": "y",
         "thankyou_delay_minutes": "45",
         "consent_required_in": "eu, gb,ca",
+        "code_percent": "15",
+        "code_days": "30",
         "thankyou_subject": "Thanks {{ customer.first_name }}",
         "thankyou_body": "Hello {{ customer.first_name }},\n\n{{ rep.first_name }} here.",
         **fields,
@@ -74,3 +76,29 @@ def test_a_template_reaching_outside_the_sandbox_is_refused(
 def test_only_the_admin_may_change_it(client: FlaskClient, people: People) -> None:
     sign_in(client, people.staff)
     assert client.post("/settings", data={"section": "email"}).status_code in (400, 403)
+
+
+def test_thank_you_codes_are_turned_on_here_and_a_later_save_keeps_them(
+    client: FlaskClient, app_runtime: Runtime, people: People
+) -> None:
+    """Regression: the section had no code fields and saved codes off (15 %, 30 days) on every save."""
+    sign_in(client, people.admin)
+    assert post_email(client, "save", codes_enabled="y", code_percent="20", code_days="14").status_code == 303
+    [mail] = saved(app_runtime)
+    assert (mail.codes_enabled, mail.code_percent, mail.code_days) == (True, 20, 14)
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'name="code_percent"' in page and 'value="20"' in page
+
+    assert (
+        post_email(
+            client, "save", codes_enabled="y", code_percent="20", code_days="14", thankyou_delay_minutes="90"
+        ).status_code
+        == 303
+    )
+    [mail] = saved(app_runtime)
+    assert (mail.codes_enabled, mail.code_percent, mail.thankyou_delay_minutes) == (True, 20, 90)
+
+    bad = post_email(client, "save", codes_enabled="y", code_percent="150", code_days="0")
+    body = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Between 1 and 100." in body and "Between 1 and 365 days." in body
+    assert saved(app_runtime)[0].code_percent == 20
