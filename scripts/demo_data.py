@@ -25,7 +25,11 @@ LOCALES = (
     ("pt_BR", "BR", "Brazil"),
     ("en_CA", "CA", "Canada"),
 )
-START = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+# The month before the day the demo runs (same names and amounts every run; the dates move with the
+# calendar): a fixed date drifted into the past, until no order was recent enough for a thank-you (one
+# paid more than 7 days before we learn of it gets none). Orders fall in START + 0..28 days and are
+# delivered 3 days later, so everything has happened by the time the demo sends it.
+START = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(9), tzinfo=dt.UTC) - dt.timedelta(days=32)
 
 
 def fixture(path: str) -> Any:
@@ -75,6 +79,10 @@ def people(count: int, offset: int = 0) -> list[Person]:
         )
         for k in range(rng.choice((1, 1, 1, 2, 3))):
             placed = START + dt.timedelta(days=rng.randrange(0, 28), minutes=rng.randrange(0, 1440) + k)
+            if n == 0 and k == 0:
+                # The first customer (in the US, where no prior consent is needed) ordered five days ago:
+                # the demo always has a thank-you, and so a preference-centre link, to show.
+                placed = START + dt.timedelta(days=27, minutes=rng.randrange(0, 1440))
             total = f"{rng.randrange(1500, 40000) / 100:.2f}"
             person.orders.append({"k": k, "placed": placed, "total": total})
         found.append(person)
@@ -149,6 +157,9 @@ def shopify_order(p: Person, order: dict[str, Any], updated: dt.datetime | None 
         cancelled_at=None,
         cancel_reason=None,
         financial_status="paid",
+        # Shopify's sample is a test order, and test orders get no rep, no check-in and no thank-you: the
+        # demo's Shopify shop showed none of them.
+        test=False,
         total_price=order["total"],
         current_total_price=order["total"],
         subtotal_price=order["total"],
