@@ -18,7 +18,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Final
 
+from redis import Redis
 from rq import Retry
+from rq.job import Job, JobStatus
 
 MAINTENANCE: Final = "maintenance"
 EVENTS: Final = "events"
@@ -59,3 +61,14 @@ def step_aside_job_id(event_id: int, at: dt.datetime) -> str:
 def event_retry(max_attempts: int) -> Retry | None:
     retries = max_attempts - 1
     return Retry(max=retries, interval=list(RETRY_INTERVALS)) if retries > 0 else None
+
+
+# A job in one of these states will still run: enqueueing its id again would only run the work twice.
+LIVE_JOB_STATES: Final = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
+
+
+def live_job_ids(redis: Redis, job_ids: Sequence[str]) -> set[str]:
+    """Which of these deterministic job ids Redis holds a job for that will still run (one round trip):
+    the relays and sweeps enqueue the rest again, after Redis lost them or they ended."""
+    jobs = Job.fetch_many(list(job_ids), connection=redis) if job_ids else []
+    return {job.id for job in jobs if job is not None and job.get_status(refresh=False) in LIVE_JOB_STATES}

@@ -17,11 +17,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from rq import Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from integration.core.db import utcnow
-from integration.core.queues import MAIL
+from integration.core.queues import MAIL, live_job_ids
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
@@ -42,7 +40,6 @@ MAKE_CODE = "jobs.messaging.make_code"
 RETRY_INTERVALS = (30, 120, 600)
 WAITING = "waiting"  # the outbox status of a thank-you whose code is being made
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
-LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 class MakeLater(Exception):
@@ -60,15 +57,8 @@ def code_job_id(code_id: int) -> str:
 def enqueue_codes(runtime: Runtime, code_ids: Sequence[int]) -> int:
     if not code_ids:
         return 0
-    jobs = Job.fetch_many([code_job_id(i) for i in code_ids], connection=runtime.redis)
-    waiting = []
-    for code_id, job in zip(code_ids, jobs, strict=True):
-        try:
-            if job is not None and job.get_status() in LIVE:
-                continue
-        except NoSuchJobError:
-            pass
-        waiting.append(code_id)
+    live = live_job_ids(runtime.redis, [code_job_id(i) for i in code_ids])
+    waiting = [i for i in code_ids if code_job_id(i) not in live]
     queue = runtime.queue(MAIL)
     with runtime.redis.pipeline() as pipe:
         queue.enqueue_many(

@@ -20,13 +20,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from rq import Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from integration.core.config import Settings
 from integration.core.db import dialect_insert, utcnow
-from integration.core.queues import MAIL
+from integration.core.queues import MAIL, live_job_ids
 from integration.core.runtime import Runtime
 from integration.messaging.compose import TRANSACTIONAL, inline_css, new_message_id
 from integration.messaging.models import OutboxMessage
@@ -38,7 +36,6 @@ SEND_EMAIL = "jobs.messaging.send_email"
 RETRY_INTERVALS = (30, 120, 600, 1800, 3600)
 SEND_TIMEOUT = 120
 RELAY_BATCH = 200
-LIVE_JOB_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 @dataclass(frozen=True)
@@ -129,17 +126,8 @@ def enqueue_sends(runtime: Runtime, outbox_ids: Sequence[int]) -> int:
 
 
 def _alive(runtime: Runtime, outbox_ids: Sequence[int]) -> set[int]:
-    jobs = Job.fetch_many([send_job_id(i) for i in outbox_ids], connection=runtime.redis)
-    alive = set()
-    for outbox_id, job in zip(outbox_ids, jobs, strict=True):
-        if job is None:
-            continue
-        try:
-            if job.get_status() in LIVE_JOB_STATES:
-                alive.add(outbox_id)
-        except NoSuchJobError:
-            continue
-    return alive
+    live = live_job_ids(runtime.redis, [send_job_id(i) for i in outbox_ids])
+    return {i for i in outbox_ids if send_job_id(i) in live}
 
 
 def relay(runtime: Runtime, *, now: dt.datetime | None = None) -> int:

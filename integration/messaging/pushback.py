@@ -15,11 +15,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from rq import Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
 from integration.core.db import utcnow
-from integration.core.queues import MAIL
+from integration.core.queues import MAIL, live_job_ids
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.messaging.contactable import OPTED_OUT
@@ -38,7 +36,6 @@ log = logging.getLogger(__name__)
 
 PUSH_CONSENT = "jobs.messaging.push_consent"
 RETRY_INTERVALS = (60, 300, 1800, 3600, 3 * 3600)
-LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 class PushLater(Exception):
@@ -53,15 +50,8 @@ def enqueue_pushes(runtime: Runtime, push_ids: Sequence[int]) -> int:
     if not push_ids:
         return 0
     queue = runtime.queue(MAIL)
-    jobs = Job.fetch_many([push_job_id(i) for i in push_ids], connection=runtime.redis)
-    waiting = []
-    for push_id, job in zip(push_ids, jobs, strict=True):
-        try:
-            if job is not None and job.get_status() in LIVE:
-                continue
-        except NoSuchJobError:
-            pass
-        waiting.append(push_id)
+    live = live_job_ids(runtime.redis, [push_job_id(i) for i in push_ids])
+    waiting = [i for i in push_ids if push_job_id(i) not in live]
     if not waiting:
         return 0
     with runtime.redis.pipeline() as pipe:

@@ -5,12 +5,11 @@ bringing back reps whose away dates are over)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from integration.core.periodic import Periodic, every
-from integration.core.queues import EVENTS
+from integration.core.queues import EVENTS, live_job_ids
 from integration.core.runtime import Runtime
 
 HAND_OVER = "jobs.reps.hand_over"
@@ -27,10 +26,14 @@ RETURN_AWAY_REPS = Periodic("jobs.reps.return_away_reps", every=every(900), time
 PERIODIC = (SWEEP_CHECKINS, MORNING_DIGESTS, RETURN_AWAY_REPS)
 
 
+def hand_over_job_id(rep_id: int) -> str:
+    return f"hand-over-{rep_id}"
+
+
 def enqueue_hand_over(runtime: Runtime, rep_id: int) -> None:
     # On the events queue: a book is at most a few hundred quick updates, and customers should not wait
     # behind a backfill to learn who their new contact is.
-    runtime.queue(EVENTS).enqueue(HAND_OVER, rep_id, job_id=f"hand-over-{rep_id}", job_timeout=600, result_ttl=86400)
+    runtime.queue(EVENTS).enqueue(HAND_OVER, rep_id, job_id=hand_over_job_id(rep_id), job_timeout=600, result_ttl=86400)
 
 
 def unfinished_hand_overs(session: Session) -> list[int]:
@@ -45,19 +48,11 @@ def unfinished_hand_overs(session: Session) -> list[int]:
 
 def requeue_hand_overs(runtime: Runtime, rep_ids: list[int]) -> int:
     """Queue the hand-over again for each rep whose job is not waiting or running; returns how many."""
-    queued = 0
-    for rep_id in rep_ids:
-        job = Job.fetch_many([f"hand-over-{rep_id}"], connection=runtime.redis)[0]
-        if job is not None and job.get_status(refresh=False) in (
-            JobStatus.QUEUED,
-            JobStatus.STARTED,
-            JobStatus.SCHEDULED,
-            JobStatus.DEFERRED,
-        ):
-            continue
+    live = live_job_ids(runtime.redis, [hand_over_job_id(i) for i in rep_ids])
+    lost = [rep_id for rep_id in rep_ids if hand_over_job_id(rep_id) not in live]
+    for rep_id in lost:
         enqueue_hand_over(runtime, rep_id)
-        queued += 1
-    return queued
+    return len(lost)
 
 
 _HAND_OVERS = "reps.hand_overs"
