@@ -144,16 +144,30 @@ def _stop_cleanly_while_starting(worker: object) -> None:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         worker._stop_requested = True
 
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+
+    def before_fork() -> None:
+        # A stop signal must not reach a child while it still has request_stop: Python would run that
+        # handler (on the child's copy of the worker, to no effect) and the signal would be spent. RQ's
+        # worker sends its scheduler child SIGTERM as soon as it stops, which can be before the child has
+        # run a single line; that SIGTERM was lost and the worker waited for its scheduler forever (a
+        # worker stopped while starting never exited). Blocked here, a signal waits in the child until
+        # the defaults are back.
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+
+    def in_the_parent() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)  # a waiting signal runs request_stop now
+
     def in_a_forked_child() -> None:
-        # RQ forks its scheduler (and work horses) from the worker: a child must not inherit this
-        # handler, or the SIGTERM that stops it would only set a flag in its copy of the worker, and the
-        # worker would wait for it forever. Children get the defaults, as before; RQ's own code then
-        # installs what it wants in them.
+        # RQ forks its scheduler (and work horses) from the worker: a child must not keep this handler,
+        # or the SIGTERM that stops it would only set a flag in its copy of the worker. Children get the
+        # defaults, as before; RQ's own code then installs what it wants in them.
         if signal.getsignal(signal.SIGTERM) is request_stop:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if signal.getsignal(signal.SIGINT) is request_stop:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
 
-    os.register_at_fork(after_in_child=in_a_forked_child)
+    os.register_at_fork(before=before_fork, after_in_parent=in_the_parent, after_in_child=in_a_forked_child)
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)

@@ -128,3 +128,34 @@ def test_a_stop_signal_while_the_worker_starts_still_unregisters_it(runtime: Run
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert Worker.all(connection=runtime.redis) == []
+
+
+# A child that is slow to come up after the fork, as RQ's scheduler child is on a loaded machine: the
+# worker's SIGTERM reaches it before the child has done anything of its own.
+_FORK_A_SLOW_CHILD_AND_STOP_IT = """
+import os, signal, sys, time
+from integration.core.scheduler import _stop_cleanly_while_starting
+
+class Starting:
+    _stop_requested = False
+
+os.register_at_fork(after_in_child=lambda: time.sleep(0.5))  # runs before the worker's own fork hook
+_stop_cleanly_while_starting(Starting())
+pid = os.fork()
+if pid == 0:
+    time.sleep(10)
+    os._exit(0)
+os.kill(pid, signal.SIGTERM)  # as RQ's stop_scheduler does
+_, status = os.waitpid(pid, 0)
+print(os.WTERMSIG(status) if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}")
+"""
+
+
+def test_a_child_forked_while_the_worker_starts_is_stopped_by_the_first_sigterm() -> None:
+    """Regression (seen in CI, `serve` stopped while its bulk worker was starting): the child inherited the
+    worker's start-up handler, the SIGTERM meant to stop it was spent there, and the child ran on while
+    the worker waited for it; `serve` had to kill both."""
+    done = subprocess.run(
+        [bin_path("python"), "-c", _FORK_A_SLOW_CHILD_AND_STOP_IT], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout.strip() == str(int(signal.SIGTERM)), done.stdout + done.stderr
