@@ -49,6 +49,7 @@ body { margin: 0; background: #f6f6f7; }
 a { color: {{ brand.link }}; }
 a.button { display: inline-block; padding: 12px 20px; border-radius: 4px; background: {{ brand.accent }};
   color: {{ brand.on_accent }}; border: 1px solid {{ brand.link }}; font-weight: bold; text-decoration: none; }
+a.raw { word-break: break-all; }
 .footer { margin-top: 24px; color: #555555; font-size: 13px; }
 </style></head><body><div class="wrap">
 <div class="band">{{ shop_name }}</div>
@@ -56,7 +57,7 @@ a.button { display: inline-block; padding: 12px 20px; border-radius: 4px; backgr
 <p>Hello{% if first_name %} {{ first_name }}{% endif %},</p>
 <p>Here is your new link to choose what {{ shop_name }} sends you. It works for {{ days }} days.</p>
 <p><a class="button" href="{{ link }}">Choose what you receive</a></p>
-<p>If the button does not work, copy this address into your browser:<br><a href="{{ link }}">{{ link }}</a></p>
+<p>If the button does not work, copy this address into your browser:<br><a class="raw" href="{{ link }}">{{ link }}</a></p>
 <p class="footer">You asked for this link on our website. If you did not, you can ignore this email.
 {%- if postal %}<br>{{ postal }}{% endif %}</p>
 </div></div></body></html>"""
