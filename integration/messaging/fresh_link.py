@@ -57,7 +57,8 @@ a.raw { word-break: break-all; }
 <p>Hello{% if first_name %} {{ first_name }}{% endif %},</p>
 <p>Here is your new link to choose what {{ shop_name }} sends you. It works for {{ days }} days.</p>
 <p><a class="button" href="{{ link }}">Choose what you receive</a></p>
-<p>If the button does not work, copy this address into your browser:<br><a class="raw" href="{{ link }}">{{ link }}</a></p>
+<p>If the button does not work, copy this address into your browser:<br>
+<a class="raw" href="{{ link }}">{{ link }}</a></p>
 <p class="footer">You asked for this link on our website. If you did not, you can ignore this email.
 {%- if postal %}<br>{{ postal }}{% endif %}</p>
 </div></div></body></html>"""

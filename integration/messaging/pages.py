@@ -232,16 +232,19 @@ def fresh_link(token: str) -> Any:
         abort(400, description="This form has expired. Open the link from your email again.")
     runtime = _runtime()
     purpose = request.form.get("purpose", PREFERENCES)
-    target = None
+    target: LinkTarget | None = None
+    kind = None
     with runtime.session() as session:
         try:
-            read_token(
+            target = read_token(
                 session, runtime.settings, purpose if purpose in (PREFERENCES, UNSUBSCRIBE) else PREFERENCES, token
             )
         except LinkProblem as problem:
-            target = problem.target
-            if problem.kind == "expired" and target is not None:
-                queue_fresh_link(runtime, target, utcnow())
+            target, kind = problem.target, problem.kind
+    # Only an expired link brings a new one: a working link needs none (the page is the same, in its shop's
+    # colours), a revoked one was turned off on purpose, a broken one names nobody.
+    if kind == "expired" and target is not None:
+        queue_fresh_link(runtime, target, utcnow())
     shop = _shop(runtime, target) if target is not None else {"shop_name": None, "brand": None}
     return render_template("messaging/fresh_link_sent.html", **shop)
 
