@@ -87,6 +87,14 @@ def _error(exc: HTTPException) -> Any:
     return render_template("messaging/problem.html", title=exc.name, message=exc.description), exc.code or 500
 
 
+@bp.errorhandler(redis.RedisError)
+def _no_redis(exc: redis.RedisError) -> Any:
+    # The fresh-link limiter counts in Redis; without it the button cannot be limited, so it waits.
+    log.error("customer pages: Redis unavailable (%s)", type(exc).__name__)
+    message = "We cannot send links just now. Please try again in a few minutes."
+    return render_template("messaging/problem.html", title="Please try again shortly", message=message), 503
+
+
 def _runtime() -> Runtime:
     return runtime_of(current_app)
 

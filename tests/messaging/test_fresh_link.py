@@ -20,7 +20,7 @@ from integration.messaging.links import PREFERENCES, UNSUBSCRIBE, make_token, re
 from integration.messaging.models import EmailSettings, OutboxMessage
 from integration.messaging.sending import send_outbox, suppress
 from integration.shops.models import Shop
-from tests.helpers import AppFactory, add_shop
+from tests.helpers import AppFactory, add_shop, free_port
 from tests.messaging.helpers import expired_token
 from tests.messaging.smtp_server import SmtpServer
 from tests.messaging.test_pages import csrf
@@ -181,3 +181,10 @@ def test_the_button_is_limited_per_link_and_per_client(mail_client: FlaskClient,
         for i in range(31)
     ]
     assert statuses == [200] * 30 + [429]
+
+
+def test_without_redis_the_button_answers_a_friendly_503_not_a_500(make_app: AppFactory) -> None:
+    """Regression: the limiter's Redis being down made the fresh-link POST a 500."""
+    app = make_app(testing=False, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    response = app.test_client().post("/p/whatever/fresh-link", data={})
+    assert response.status_code == 503 and "Please try again in a few minutes" in response.text
