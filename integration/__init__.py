@@ -79,6 +79,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     init_ops(app)
 
+    from integration.messaging.pages import init_limits as init_link_limits
+
+    # The app's one Flask-Limiter (made with the ops console, for its sign-in form) also limits fresh links.
+    init_link_limits(app, app.extensions["ops_limiter"])
+
     from integration.cli import register_commands
 
     register_commands(app)

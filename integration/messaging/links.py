@@ -84,12 +84,14 @@ def read_token(session: Session, settings: Settings, purpose: str, token: str) -
     try:
         payload = serializer.loads(token, max_age=MAX_AGE)
     except SignatureExpired as exc:
-        # The signature is ours, only old: we may offer this customer a fresh link.
+        # The signature is ours, only old: we may offer this customer a fresh link, unless the link was
+        # revoked as well (revoking is deliberate: an old link must not bring a new one).
         try:
-            target, _gen = _target(serializer.load_payload(exc.payload) if exc.payload is not None else None)
+            target, gen = _target(serializer.load_payload(exc.payload) if exc.payload is not None else None)
         except (LinkProblem, BadSignature):
             raise LinkProblem("invalid") from None
-        raise LinkProblem("expired", target) from None
+        kind = "expired" if gen == generation(session, target.customer_id) else "revoked"
+        raise LinkProblem(kind, target) from None
     except BadSignature:
         raise LinkProblem("invalid") from None
     target, gen = _target(payload)

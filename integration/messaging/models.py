@@ -138,6 +138,8 @@ class EmailSettings(Base):
     codes_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     code_percent: Mapped[int] = mapped_column(default=15, server_default="15")
     code_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    # The shop's colour (#rrggbb) on the customer's pages and in its emails; None: the app's own blue.
+    brand_colour: Mapped[str | None] = mapped_column(sa.String(7))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

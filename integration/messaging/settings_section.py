@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 from integration import runtime_of
 from integration.customers.models import Customer, Order
+from integration.messaging.brand import DEFAULT_ACCENT, make_brand
 from integration.messaging.models import EmailSettings
 from integration.messaging.outbox import Draft, enqueue_sends, queue_email
 from integration.messaging.templates import TemplateProblem, check
@@ -55,6 +56,18 @@ class EmailForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF and WTForms ship 
         "Code valid for (days)",
         validators=[InputRequired(), NumberRange(min=1, max=365, message="Between 1 and 365 days.")],
     )
+    brand_colour = StringField(
+        "Shop colour",
+        validators=[
+            Optional(),
+            Regexp(r"^#[0-9a-fA-F]{6}$", message="A colour like #1f5fbf: # and six hexadecimal digits."),
+        ],
+        description=(
+            "Used for the header, buttons and links on your customers' preference pages and in your emails. "
+            "Text on it is white or black, whichever is readable; a light colour is darkened for links. "
+            f"Leave empty for the default ({DEFAULT_ACCENT})."
+        ),
+    )
     thankyou_subject = StringField("Subject", validators=[InputRequired(), Length(max=500)])
     thankyou_body = TextAreaField("Message", validators=[InputRequired(), Length(max=10_000)], description=FIELDS_HELP)
 
@@ -89,6 +102,7 @@ def _form(mail: EmailSettings, *, posted: bool) -> EmailForm:
             "codes_enabled": mail.codes_enabled,
             "code_percent": mail.code_percent,
             "code_days": mail.code_days,
+            "brand_colour": mail.brand_colour or "",
             "thankyou_subject": mail.thankyou_subject or DEFAULT_SUBJECT,
             "thankyou_body": mail.thankyou_body or DEFAULT_BODY,
         },
@@ -101,18 +115,21 @@ class EmailSection(Section):
     template = "settings/email.html"
 
     def view(self, req: SectionRequest) -> dict[str, Any]:
-        return {"form": _form(settings_for(req.db, req.shop.id), posted=False), "preview": None}
+        mail = settings_for(req.db, req.shop.id)
+        return {"form": _form(mail, posted=False), "preview": None, "brand": make_brand(mail.brand_colour)}
 
     def submit(self, req: SectionRequest) -> Outcome:
         form = _form(settings_for(req.db, req.shop.id), posted=True)
         if not form.validate():
             return Outcome.again(form=form)
+        colour = (form.brand_colour.data or "").strip().lower() or None
+        brand = make_brand(colour)
         sample = _sample(req)
         try:
             check(form.thankyou_subject.data, form.thankyou_body.data, sample)
         except TemplateProblem as exc:
             form.thankyou_body.errors.append(str(exc))
-            return Outcome.again(form=form)
+            return Outcome.again(form=form, brand=brand)
         mail = EmailSettings(
             shop_id=req.shop.id,
             thankyou_enabled=bool(form.thankyou_enabled.data),
@@ -126,6 +143,7 @@ class EmailSection(Section):
             codes_enabled=bool(form.codes_enabled.data),
             code_percent=int(form.code_percent.data),
             code_days=int(form.code_days.data),
+            brand_colour=colour,
         )
         settings = runtime_of(current_app).settings
         example = settings.public_url.rstrip("/")
@@ -138,11 +156,11 @@ class EmailSection(Section):
         )
         action = request.form.get("action", "save")
         if action == "preview":
-            return Outcome.again(status=200, form=form, preview=rendered)
+            return Outcome.again(status=200, form=form, preview=rendered, brand=brand)
         if action == "test":
             if not req.me.email:
                 form.thankyou_body.errors.append("We have no email address for you to send the test to.")
-                return Outcome.again(form=form)
+                return Outcome.again(form=form, brand=brand)
             draft = Draft(
                 shop_id=req.shop.id,
                 dedupe_key=f"test-{uuid.uuid4().hex}",

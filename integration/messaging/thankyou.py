@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.customers.models import Customer, Order, OrderLine
+from integration.messaging.brand import make_brand
 from integration.messaging.codes import WAITING, new_code
 from integration.messaging.compose import MARKETING, inline_css
 from integration.messaging.contactable import blocked_reason
@@ -46,23 +47,28 @@ you would like a suggestion for next time, just reply to this email: it comes st
 
 {{ rep.first_name }}"""
 
-# Our layout around the merchant's body: contact, links, postal address. Styles are inlined when queued.
+# Our layout around the merchant's body: contact, links, postal address, in the shop's colours (a band at the
+# top, the links and the preferences button; text colours chosen for contrast by messaging.brand, whose
+# values are validated #rrggbb). Styles are inlined when queued.
 LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <style>
 body { margin: 0; background: #f6f6f7; }
 .wrap { max-width: 560px; margin: 0 auto; padding: 24px; background: #ffffff; color: #1f2328;
-  font: 16px/1.5 Arial, Helvetica, sans-serif; }
+  font: 16px/1.5 Arial, Helvetica, sans-serif; border-top: 6px solid {{ brand.accent }}; }
 .contact { margin-top: 24px; padding-top: 12px; border-top: 1px solid #dddddd; }
 .code { font-size: 18px; font-weight: bold; letter-spacing: 1px; }
 .footer { margin-top: 24px; color: #555555; font-size: 13px; }
-a { color: #1d4ed8; }
+a { color: {{ brand.link }}; }
+a.button { display: inline-block; padding: 8px 14px; border-radius: 4px; background: {{ brand.accent }};
+  color: {{ brand.on_accent }}; border: 1px solid {{ brand.link }}; font-weight: bold; text-decoration: none; }
 </style></head><body><div class="wrap">
 {{ body }}
 <p class="contact">{{ rep.name }}, {{ shop.name }}<br>
 Reply to this email{% if rep.phone %} or call {{ rep.phone }}{% endif %}.</p>
 {% if code %}<p>Your thank-you code: <span class="code">{{ code }}</span></p>{% endif %}
-<p class="footer"><a href="{{ preferences_url }}">Choose what you receive</a> ·
-<a href="{{ unsubscribe_url }}">Unsubscribe</a>{% if postal_address %}<br>{{ postal_address }}{% endif %}</p>
+<p><a class="button" href="{{ preferences_url }}">Choose what you receive</a></p>
+<p class="footer"><a href="{{ unsubscribe_url }}">Unsubscribe</a>
+{%- if postal_address %}<br>{{ postal_address }}{% endif %}</p>
 </div></body></html>"""
 
 
@@ -143,6 +149,7 @@ def render(
     if postal:
         footer_lines += ["", postal]
     html = compiled(True, LAYOUT).render(
+        brand=make_brand(mail.brand_colour),
         body=parts.html_body,
         rep=rep,
         shop=shop,

@@ -40,13 +40,17 @@ def frame_ancestors(shop: Shop | None) -> str:
     return "'none'"
 
 
-def content_security_policy(shop: Shop | None) -> str:
-    return "; ".join((*BASE_POLICY, f"frame-ancestors {frame_ancestors(shop)}"))
+def content_security_policy(shop: Shop | None, style_nonce: str | None = None) -> str:
+    policy: tuple[str, ...] = BASE_POLICY
+    if style_nonce:
+        # A page whose one <style> element carries this response's nonce (the customer pages' brand colours).
+        policy = tuple(f"style-src 'self' 'nonce-{style_nonce}'" if p == "style-src 'self'" else p for p in policy)
+    return "; ".join((*policy, f"frame-ancestors {frame_ancestors(shop)}"))
 
 
-def apply_page_headers(response: Response, shop: Shop | None) -> Response:
+def apply_page_headers(response: Response, shop: Shop | None, *, style_nonce: str | None = None) -> Response:
     """The headers every page a person sees carries (set on the response in place, and returned)."""
-    response.headers["Content-Security-Policy"] = content_security_policy(shop)
+    response.headers["Content-Security-Policy"] = content_security_policy(shop, style_nonce)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Embedded-app URLs carry the shop and platform tokens in their query: never sent to other sites.
     response.headers["Referrer-Policy"] = "same-origin"
