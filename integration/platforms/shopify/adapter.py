@@ -28,6 +28,7 @@ from integration.platforms.shopify.payloads import (
     customer_topic,
     gid_id,
     load_object,
+    order_topic,
     reconciled_order,
     required_id,
 )
@@ -73,6 +74,8 @@ class ShopifyAdapter:
         if event.topic in API_TOPICS:
             return self._read_back(event.topic, payload, shop)
         resource = event.topic.partition("/")[0]
+        if resource == "orders":
+            return (order_topic(event.topic, payload, as_utc(event.triggered_at)),)
         result = TRANSLATORS[resource](payload, as_utc(event.triggered_at))
         if isinstance(result, Skip):
             return result

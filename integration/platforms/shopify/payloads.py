@@ -192,13 +192,52 @@ def _order_status(financial: str | None, fulfillment: str | None, cancelled: boo
     return OrderStatus.PENDING
 
 
+# Financial states in which money was taken at some point (a refund comes after a payment).
+_MONEY_TAKEN = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
+# Transactions that move money to the merchant: a sale (authorised and captured at once) or a capture.
+_PAYMENT_KINDS = frozenset({"sale", "capture"})
+
+
+def _paid_at(payload: Payload, financial: str | None, paid_moment: dt.datetime | None) -> dt.datetime | None:
+    """When the order was paid, as far as this payload can tell; None when unpaid or unknown.
+
+    Webhook bodies carry no payment time, only ``financial_status``. The exact time is the first
+    successful sale or capture among ``transactions`` (read back over GraphQL); otherwise the topic says it
+    (``paid_moment``): orders/paid is sent as the order is paid, and an order that arrives paid in
+    orders/create was paid as it was placed. orders/updated and the other topics say that it is paid, not
+    since when: None, and orders/paid (always sent) brings the time.
+    """
+    if financial not in _MONEY_TAKEN:
+        return None
+    times = [
+        moment
+        for transaction in _objects(payload, "transactions")
+        if _slug(transaction, "kind") in _PAYMENT_KINDS and _slug(transaction, "status") == "success"
+        for moment in [_time(transaction, "processed_at") or _time(transaction, "created_at")]
+        if moment is not None
+    ]
+    return min(times) if times else paid_moment
+
+
 def _platform_status(financial: str | None, fulfillment: str | None) -> str | None:
     if financial is None and fulfillment is None:
         return None
     return f"{financial or ''}/{fulfillment or ''}"
 
 
-def _order(payload: Payload, triggered_at: dt.datetime | None) -> OrderChange:
+def order_topic(topic: str, payload: Payload, triggered_at: dt.datetime | None) -> OrderChange:
+    """An orders/* webhook: the topic is what dates the payment (see :func:`_paid_at`)."""
+    paid_moment = None
+    if topic == "orders/paid":
+        paid_moment = _time(payload, "updated_at") or triggered_at
+    elif topic == "orders/create":
+        paid_moment = _time(payload, "processed_at") or _time(payload, "created_at")
+    return _order(payload, triggered_at, paid_moment=paid_moment)
+
+
+def _order(
+    payload: Payload, triggered_at: dt.datetime | None, *, paid_moment: dt.datetime | None = None
+) -> OrderChange:
     platform_id = required_id(payload, "id", "order")
     updated_at = _updated_at(payload, triggered_at, "order")
     financial, fulfillment = _slug(payload, "financial_status"), _slug(payload, "fulfillment_status")
@@ -214,6 +253,7 @@ def _order(payload: Payload, triggered_at: dt.datetime | None) -> OrderChange:
         currency=_text(payload, "currency"),
         total_price=total if total is not None else _decimal(payload.get("current_total_price")),
         placed_at=_time(payload, "processed_at") or _time(payload, "created_at"),
+        paid_at=_paid_at(payload, financial, paid_moment),
         cancelled_at=_time(payload, "cancelled_at"),
         customer=_order_customer(payload, updated_at),
         shipping_address=_address(_object(payload, "shipping_address")),
@@ -431,8 +471,8 @@ def _unknown_status(what: str, value: str | None) -> str:
     return f"missing or unreadable {what}"
 
 
+# orders/* go through order_topic (their topic dates the payment).
 TRANSLATORS: dict[str, Callable[[Payload, dt.datetime | None], Change | Sequence[Change] | Skip]] = {
-    "orders": _order,
     "customers": customer_topic,
     "customers_email_marketing_consent": _email_consent_topic,
     "customers_marketing_consent": _sms_consent_topic,
