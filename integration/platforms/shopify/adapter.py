@@ -21,6 +21,7 @@ from integration.events.changes import (
     Skip,
 )
 from integration.platforms.interfaces import BadPayload, ShopAccess, StoredEvent
+from integration.platforms.shopify.orders import order_topic, reconciled_order
 from integration.platforms.shopify.payloads import (
     TRANSLATORS,
     Payload,
@@ -28,8 +29,6 @@ from integration.platforms.shopify.payloads import (
     customer_topic,
     gid_id,
     load_object,
-    order_topic,
-    reconciled_order,
     required_id,
 )
 from integration.platforms.shopify.shapes import rest_customer, rest_order
