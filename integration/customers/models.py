@@ -120,6 +120,9 @@ class Order(Base):
     status: Mapped[str] = mapped_column(sa.String(32))
     platform_status: Mapped[str | None] = mapped_column(sa.String(64))
     placed_at: Mapped[dt.datetime | None]
+    # When it was paid (the earliest time the platform's descriptions gave; None: not paid, or not known
+    # yet): the thank-you is timed from it.
+    paid_at: Mapped[dt.datetime | None]
     cancelled_at: Mapped[dt.datetime | None]
     test: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     ship_city: Mapped[str | None] = mapped_column(sa.String(255))

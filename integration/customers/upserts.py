@@ -116,6 +116,7 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
         "status": change.status.value,
         "platform_status": change.platform_status,
         "placed_at": change.placed_at,
+        "paid_at": change.paid_at,
         "cancelled_at": change.cancelled_at,
         "test": change.test,
         **_address(change.shipping_address, prefix="ship_"),
@@ -123,8 +124,11 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
         "created_at": now,
         "updated_at": now,
     }
-    update = tuple(k for k in values if k not in ("shop_id", "platform_order_id", "created_at", "updated_at"))
+    fixed = ("shop_id", "platform_order_id", "created_at", "updated_at", "paid_at")
+    update = tuple(k for k in values if k not in fixed)
     order_id = _upsert(session, Order, values, ("shop_id", "platform_order_id"), update)
+    if change.paid_at is not None:
+        _record_payment(session, shop_id, change)
     if order_id is None:
         return None
     # The row is locked by our upsert now, so these are the lines that were counted, and nobody else
@@ -155,6 +159,18 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
     session.expire_all()  # the ORM must see the rows the statements above wrote
     settle_order(session, order_id, previous_lines)
     return order_id
+
+
+def _record_payment(session: Session, shop_id: int, change: OrderChange) -> None:
+    """Keep the earliest payment time any description gave, whatever its version: an orders/paid that
+    arrives after a newer orders/fulfilled (which does not say when) still dates the payment."""
+    session.execute(
+        sa.update(Order)
+        .where(Order.shop_id == shop_id, Order.platform_order_id == change.platform_id)
+        .where(sa.or_(Order.paid_at.is_(None), Order.paid_at > change.paid_at))
+        .values(paid_at=change.paid_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)

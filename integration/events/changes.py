@@ -92,6 +92,10 @@ class OrderChange:
     currency: str | None = None
     total_price: Decimal | None = None
     placed_at: dt.datetime | None = None
+    # When the money was taken, as far as this description of the order can tell (None: not paid, or
+    # paid at a time this payload does not say; each adapter documents how it reads it). Stored as the
+    # earliest such time any description gave: the thank-you is timed from it.
+    paid_at: dt.datetime | None = None
     cancelled_at: dt.datetime | None = None
     customer: CustomerChange | None = None
     shipping_address: Address | None = None

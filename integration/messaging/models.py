@@ -30,8 +30,10 @@ class OutboxMessage(Base):
         sa.Index("ix_outbox_status_created", "status", "created_at"),
         # The relay: queued rows whose time has come, oldest first.
         sa.Index("ix_outbox_status_send_after", "status", "send_after"),
-        # A customer's emails (their profile, redaction) and ops' per-shop listing, newest first.
-        sa.Index("ix_outbox_customer", "customer_id"),
+        # A customer's emails (their profile, redaction), and the send-time check of a "monthly" customer's
+        # latest marketing email (by when its sending began).
+        sa.Index("ix_outbox_customer_sends", "customer_id", "category", "last_attempt_at"),
+        # Ops' per-shop listing, newest first.
         sa.Index("ix_outbox_shop_id", "shop_id", "id"),
     )
 

@@ -1,6 +1,7 @@
 """What the messaging domain does with each change processing applies (same transaction as the change):
-a qualifying paid order queues its customer's thank-you (``messaging.thankyou``). Registered after the reps'
-reaction, so the customer already has their rep (the thank-you's sender)."""
+a qualifying paid order queues its customer's thank-you (``messaging.thankyou``), once the stored order knows
+when it was paid (``paid_at``: a change may say it is paid without saying since when). Registered after the
+reps' reaction, so the customer already has their rep (the thank-you's sender)."""
 
 from __future__ import annotations
 

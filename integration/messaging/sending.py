@@ -80,7 +80,14 @@ def _claim(runtime: Runtime, outbox_id: int, now: dt.datetime) -> tuple[OutboxMe
         if row.send_after is not None and row.send_after > now:
             return "not_yet"
         reason = blocked_reason(
-            session, row.shop_id, row.recipient, customer_id=row.customer_id, category=row.category, now=now
+            session,
+            row.shop_id,
+            row.recipient,
+            customer_id=row.customer_id,
+            category=row.category,
+            now=now,
+            outbox_id=row.id,
+            lock=True,
         )
         if reason is not None:
             row.status, row.error = SKIPPED, reason

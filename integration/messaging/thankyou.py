@@ -1,11 +1,14 @@
 """The thank-you email: after a qualifying paid order, from the customer's own rep.
 
-Queued by the messaging reaction (``messaging.reactions``) in the transaction that applies the order, sent
-by the outbox at payment + the shop's delay (1 hour by default). None for a test or cancelled order, none
-for an order paid more than 7 days before we learn of it (a backfill), none when the shop turned it off, and
-none to a customer who is not contactable now (unsubscribed, suppressed, paused, or without email consent
-where the shop requires it); the outbox checks all that again when it sends. From "<rep's first name> at
-<shop>" on the shop's sending address (MAIL_FROM otherwise), Reply-To the rep; one per order (dedupe key).
+Queued by the messaging reaction (``messaging.reactions``) in the transaction that applies the order, once
+the order is paid (its ``paid_at``, from the platform: an order placed unpaid queues nothing until the
+change that says it was paid), sent by the outbox at payment + the shop's delay (1 hour by default). None
+for a test or cancelled order, none for an order paid more than 7 days before we learn of it (a backfill),
+none when the shop turned it off, and none to a customer who is not contactable now (unsubscribed,
+suppressed, paused, "only important", "monthly" with a marketing email in the last 30 days, or without
+email consent where the shop requires it); the outbox checks all that again when it sends. From "<rep's
+first name> at <shop>" on the shop's sending address (MAIL_FROM otherwise), Reply-To the rep; one per order
+(dedupe key). The customer's interests do not filter it: it is about what they bought.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from integration.messaging.models import EmailSettings, ThankYouCode
 from integration.messaging.outbox import Draft, queue_email
 from integration.messaging.templates import Rendered, TemplateProblem, compiled, render_parts
 from integration.reps.models import Rep
+from integration.reps.reactions import QUALIFYING
 from integration.shops.models import Shop
 
 log = logging.getLogger(__name__)
@@ -167,7 +171,9 @@ def schedule(session: Session, settings: Settings, order_id: int, *, now: dt.dat
     order = session.get(Order, order_id)
     if order is None or order.customer_id is None or order.test or order.cancelled_at is not None:
         return None
-    paid_at = order.placed_at or now
+    if order.status not in QUALIFYING or order.paid_at is None:
+        return None  # not paid (yet), or paid at a time not known yet: the change that says when queues it
+    paid_at = order.paid_at
     if now - paid_at > TOO_OLD:
         return None  # a backfill of old orders: thanking now would be odd
     mail = settings_for(session, order.shop_id)

@@ -39,7 +39,7 @@ def thank_you_with_code(runtime: Runtime, platform: str, identifier: str, token:
         session.add(EmailSettings(shop_id=shop.id, codes_enabled=True, code_percent=15, code_days=30))
         order = Order(
             shop_id=shop.id, platform_order_id="1001", customer_id=customer_id, name="#1001", status="paid",
-            placed_at=now, source_updated_at=now,
+            placed_at=now, paid_at=now, source_updated_at=now,
         )  # fmt: skip
         session.add(order)
         session.flush()

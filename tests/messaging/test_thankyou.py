@@ -4,48 +4,26 @@ customers only, in the merchant's sandboxed template; sent over real SMTP with b
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from integration.core.runtime import Runtime
-from integration.customers.models import Customer
+from integration.customers.models import Customer, Order
+from integration.events.changes import Change, Skip
 from integration.messaging.models import EmailSettings, OutboxMessage
 from integration.messaging.sending import send_outbox
 from integration.messaging.templates import TemplateProblem, check
-from integration.shops.models import Shop
-from tests.helpers import RuntimeFactory, add_shop
+from integration.platforms.interfaces import ShopAccess, StoredEvent
+from integration.platforms.shopify.adapter import ShopifyAdapter
+from tests.messaging.conftest import thank_yous
 from tests.messaging.smtp_server import SmtpServer
 from tests.reps.conftest import World, utc
 
 PAID = utc(2027, 1, 1)  # World orders are placed then
 SOON = utc(2027, 1, 1, 0, 10)  # we learn of it ten minutes later
-
-
-@pytest.fixture
-def mail_runtime(make_runtime: RuntimeFactory, smtp_server: SmtpServer) -> Runtime:
-    return make_runtime(smtp_url=smtp_server.url, public_url="https://app.example")
-
-
-@pytest.fixture
-def world(mail_runtime: Runtime) -> World:
-    shop = add_shop(mail_runtime)
-    with mail_runtime.session() as session:
-        session.execute(
-            sa.update(Shop)
-            .where(Shop.id == shop.id)
-            .values(name="Fern & Co", sender_email="hello@fern.example", postal_address="1 High Street, Oakland CA")
-        )
-    found = World(mail_runtime, shop.id)
-    found.rep("dana.reyes@fern.example", zone="America/Los_Angeles")
-    return found
-
-
-def thank_yous(runtime: Runtime) -> list[OutboxMessage]:
-    with runtime.session() as session:
-        rows = list(session.scalars(sa.select(OutboxMessage).where(OutboxMessage.template == "thank_you")))
-        session.expunge_all()
-        return rows
 
 
 def test_a_paid_order_queues_a_thank_you_from_the_rep_an_hour_after_payment(world: World) -> None:
@@ -154,3 +132,74 @@ def test_sandbox_escapes_are_refused(template: str) -> None:
     sample = {"customer": {"first_name": "Ann"}, "order": {"items": ["Teapot"]}}
     with pytest.raises(TemplateProblem):
         check("Subject", template, sample)
+
+
+# --- timed from payment, from the platform's payloads ---------------------------------------------------
+
+SHOPIFY_ORDER = Path(__file__).resolve().parents[1] / "fixtures" / "shopify" / "shopify_orders_create.json"
+PLACED = utc(2027, 2, 1, 9)
+
+
+def stamp(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def shopify(world: World, topic: str, financial_status: str, updated: dt.datetime, **fields: Any) -> list[Change]:
+    """Shopify's sample order as a live one placed at PLACED (the customer in the US: no consent needed),
+    through the adapter as processing would translate the webhook."""
+    body = json.loads(SHOPIFY_ORDER.read_bytes())
+    body.update(
+        financial_status=financial_status,
+        cancelled_at=None,
+        test=False,
+        created_at=stamp(PLACED),
+        processed_at=stamp(PLACED),
+        updated_at=stamp(updated),
+        **fields,
+    )
+    body["customer"]["default_address"]["country_code"] = "US"
+    event = StoredEvent(1, "shopify", "fern.myshopify.com", topic, json.dumps(body).encode(), updated, "2026-04")
+    result = ShopifyAdapter().translate(event, ShopAccess(world.shop_id, "fern.myshopify.com", None))
+    assert not isinstance(result, Skip)
+    return list(result)
+
+
+def test_a_pending_shopify_order_gets_its_thank_you_from_orders_paid_timed_from_payment(world: World) -> None:
+    world.apply(*shopify(world, "orders/create", "pending", PLACED), now=PLACED + dt.timedelta(minutes=1))
+    assert thank_yous(world.runtime) == []  # placed, not paid (a bank transfer)
+
+    paid = PLACED + dt.timedelta(days=2, hours=3)
+    # orders/updated says it is paid, not since when: nothing yet.
+    world.apply(*shopify(world, "orders/updated", "paid", paid), now=paid + dt.timedelta(minutes=1))
+    assert thank_yous(world.runtime) == []
+    world.apply(*shopify(world, "orders/paid", "paid", paid), now=paid + dt.timedelta(minutes=2))
+    world.apply(*shopify(world, "orders/paid", "paid", paid), now=paid + dt.timedelta(minutes=3))  # redelivered
+    [mail] = thank_yous(world.runtime)
+    assert mail.recipient == "john@example.com"
+    assert mail.send_after == paid + dt.timedelta(hours=1)  # not PLACED + 1 hour
+    with world.runtime.session() as session:
+        assert session.scalars(sa.select(Order.paid_at)).one() == paid
+
+
+def test_orders_paid_arriving_after_a_newer_orders_fulfilled_still_dates_the_payment(world: World) -> None:
+    paid = PLACED + dt.timedelta(hours=5)
+    shipped = paid + dt.timedelta(minutes=20)
+    fulfilled = shopify(world, "orders/fulfilled", "paid", shipped, fulfillment_status="fulfilled")
+    world.apply(*fulfilled, now=shipped)
+    assert thank_yous(world.runtime) == []  # paid, since when it does not say
+    world.apply(*shopify(world, "orders/paid", "paid", paid), now=shipped + dt.timedelta(minutes=1))  # late
+    [mail] = thank_yous(world.runtime)
+    assert mail.send_after == paid + dt.timedelta(hours=1)
+    with world.runtime.session() as session:
+        order = session.scalars(sa.select(Order)).one()
+        assert (order.status, order.paid_at) == ("fulfilled", paid)  # the newer version's status stays
+
+
+@pytest.mark.parametrize(("days", "queued"), [(8, False), (6, True)])
+def test_a_backfilled_order_paid_more_than_7_days_ago_gets_none(world: World, days: int, queued: bool) -> None:
+    """Read back over the API (transactions say when it was paid) long after it was placed and paid."""
+    learned = PLACED + dt.timedelta(days=30)
+    payment = {"kind": "sale", "status": "success", "processed_at": stamp(learned - dt.timedelta(days=days))}
+    changes = shopify(world, "orders/updated", "paid", learned - dt.timedelta(hours=1), transactions=[payment])
+    world.apply(*changes, now=learned)
+    assert len(thank_yous(world.runtime)) == int(queued)

@@ -71,10 +71,13 @@ class World:
         test: bool = False,
         at: dt.datetime | None = None,
         now: dt.datetime | None = None,
+        paid_at: dt.datetime | str | None = "placed",
     ) -> str:
         """Customer ``email`` (living in ``zone``) places order ``#number`` (or it changes, when known);
-        returns its platform id."""
+        returns its platform id. ``paid_at``: by default paid as placed unless pending or cancelled."""
         at = at or utc(2027, 3, 1, 9)
+        if paid_at == "placed":
+            paid_at = None if status in (OrderStatus.PENDING, OrderStatus.CANCELLED) else utc(2027, 1, 1)
         customer = CustomerChange(
             platform_id=f"cust-{email}",
             updated_at=utc(2027, 1, 1),
@@ -93,6 +96,7 @@ class World:
                 currency="EUR",
                 total_price=Decimal("40.00"),
                 placed_at=utc(2027, 1, 1),
+                paid_at=paid_at if isinstance(paid_at, dt.datetime) else None,
                 cancelled_at=at if status is OrderStatus.CANCELLED else None,
                 customer=customer,
                 shipping_address=ADDRESSES[zone],

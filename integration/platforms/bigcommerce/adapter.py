@@ -76,6 +76,16 @@ ORDER_STATUS_BY_ID: Mapping[int, OrderStatus] = {
     6: OrderStatus.CANCELLED,  # Declined
 }
 
+# When was it paid? The v2 order has no payment time: ``payment_status`` says how the gateway stands
+# (and is empty for offline methods the merchant marks paid by hand), not when, and the transactions
+# need another scope and call. So the status dates it: in a "paid, waiting to ship" status the move into
+# it is the order's latest change (``date_modified``: the adapter reads the order when its status
+# changes); an order we first see further along was paid no later than it was placed, as far as we
+# can tell, so ``date_created`` (a backfilled old order then gets no thank-you). The earliest time any
+# read gave is kept, so a later ship or edit does not move it.
+PAID_NOW_STATUS_IDS = frozenset({8, 9, 11, 13})
+PAID_BEFORE_STATUS_IDS = frozenset({2, 3, 4, 10, 14})
+
 
 def _text(value: object) -> str | None:
     """BigCommerce sends "" for absent text; the domain says None."""
@@ -248,6 +258,12 @@ def order_change(order: Mapping[str, Any], *, archived: bool = False) -> OrderCh
         raise BadPayload(f"order {order_id} has no usable date_modified")
     addresses = _list(order.get("shipping_addresses"))
     archived = archived or order.get("is_deleted") is True
+    placed_at = _rfc2822(order.get("date_created"))
+    paid_at = None
+    if status_id in PAID_NOW_STATUS_IDS:
+        paid_at = updated_at
+    elif status_id in PAID_BEFORE_STATUS_IDS:
+        paid_at = placed_at or updated_at
     return OrderChange(
         platform_id=order_id,
         updated_at=updated_at,
@@ -257,11 +273,12 @@ def order_change(order: Mapping[str, Any], *, archived: bool = False) -> OrderCh
         email=_text(_mapping(order.get("billing_address")).get("email")),
         currency=_text(order.get("currency_code")),
         total_price=_decimal(order.get("total_inc_tax"), f"order {order_id} total_inc_tax"),
-        placed_at=_rfc2822(order.get("date_created")),
+        placed_at=placed_at,
+        paid_at=paid_at,
         # The billing details are a snapshot taken at checkout, so they are as old as the order, not
         # as new as its last status change: dated otherwise, a status change would overwrite a
         # profile the customer edited since.
-        customer=_billing_customer(order, _rfc2822(order.get("date_created")) or updated_at),
+        customer=_billing_customer(order, placed_at or updated_at),
         shipping_address=_v2_address(_mapping(addresses[0])) if addresses else None,
         lines=tuple(_order_line(_mapping(product)) for product in _list(order.get("products"))),
     )

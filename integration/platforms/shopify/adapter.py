@@ -21,6 +21,7 @@ from integration.events.changes import (
     Skip,
 )
 from integration.platforms.interfaces import BadPayload, ShopAccess, StoredEvent
+from integration.platforms.shopify.orders import order_topic, reconciled_order
 from integration.platforms.shopify.payloads import (
     TRANSLATORS,
     Payload,
@@ -28,7 +29,6 @@ from integration.platforms.shopify.payloads import (
     customer_topic,
     gid_id,
     load_object,
-    reconciled_order,
     required_id,
 )
 from integration.platforms.shopify.shapes import rest_customer, rest_order
@@ -73,6 +73,8 @@ class ShopifyAdapter:
         if event.topic in API_TOPICS:
             return self._read_back(event.topic, payload, shop)
         resource = event.topic.partition("/")[0]
+        if resource == "orders":
+            return (order_topic(event.topic, payload, as_utc(event.triggered_at)),)
         result = TRANSLATORS[resource](payload, as_utc(event.triggered_at))
         if isinstance(result, Skip):
             return result

@@ -23,25 +23,12 @@ from integration.events.changes import (
     DeliveryProgress,
     FulfillmentChange,
     FulfillmentStatus,
-    OrderChange,
-    OrderLineData,
-    OrderStatus,
     Skip,
 )
 from integration.platforms.interfaces import BadPayload
 from integration.platforms.shopify.topics import NUMERIC_RE, SLUG_RE, parse_timestamp
 
 Payload = Mapping[str, object]
-
-
-def reconciled_order(payload: Payload) -> Sequence[Change]:
-    """An order read back over the API, with the fulfilments it carries (their webhooks may be lost too)."""
-    changes: list[Change] = [_order(payload, None)]
-    for fulfillment in _objects(payload, "fulfillments"):
-        change = _fulfillment(fulfillment, None)
-        if not isinstance(change, Skip):
-            changes.append(change)
-    return changes
 
 
 def gid_id(value: object, kind: str) -> str | None:
@@ -165,86 +152,6 @@ def _updated_at(data: Payload, triggered_at: dt.datetime | None, what: str) -> d
     if moment is None:
         raise BadPayload(f"{what} has no usable updated_at and the event has no triggered_at")
     return moment
-
-
-# --- orders ----------------------------------------------------------------------------------------
-
-# Checked in this order: a refund outranks fulfilment, which outranks payment.
-_REFUND_STATUS = {"refunded": OrderStatus.REFUNDED, "partially_refunded": OrderStatus.PARTIALLY_REFUNDED}
-_FULFILLED_STATUS = {"fulfilled": OrderStatus.FULFILLED, "partial": OrderStatus.PARTIALLY_FULFILLED}
-_PAYMENT_STATUS = {
-    "paid": OrderStatus.PAID,
-    "partially_paid": OrderStatus.PAID,
-    "voided": OrderStatus.CANCELLED,  # the authorisation was released: no money will come
-}
-
-
-def _order_status(financial: str | None, fulfillment: str | None, cancelled: bool) -> OrderStatus:
-    if cancelled:
-        return OrderStatus.CANCELLED
-    for table, key in (
-        (_REFUND_STATUS, financial),
-        (_FULFILLED_STATUS, fulfillment),
-        (_PAYMENT_STATUS, financial),
-    ):
-        if key in table:
-            return table[key]
-    return OrderStatus.PENDING
-
-
-def _platform_status(financial: str | None, fulfillment: str | None) -> str | None:
-    if financial is None and fulfillment is None:
-        return None
-    return f"{financial or ''}/{fulfillment or ''}"
-
-
-def _order(payload: Payload, triggered_at: dt.datetime | None) -> OrderChange:
-    platform_id = required_id(payload, "id", "order")
-    updated_at = _updated_at(payload, triggered_at, "order")
-    financial, fulfillment = _slug(payload, "financial_status"), _slug(payload, "fulfillment_status")
-    total = _decimal(payload.get("total_price"))
-    return OrderChange(
-        platform_id=platform_id,
-        updated_at=updated_at,
-        # Any cancelled_at counts, even one we cannot parse: Shopify only sets it on cancellation.
-        status=_order_status(financial, fulfillment, cancelled=payload.get("cancelled_at") not in (None, "")),
-        platform_status=_platform_status(financial, fulfillment),
-        name=_text(payload, "name"),
-        email=_text(payload, "email") or _text(payload, "contact_email"),
-        currency=_text(payload, "currency"),
-        total_price=total if total is not None else _decimal(payload.get("current_total_price")),
-        placed_at=_time(payload, "processed_at") or _time(payload, "created_at"),
-        cancelled_at=_time(payload, "cancelled_at"),
-        customer=_order_customer(payload, updated_at),
-        shipping_address=_address(_object(payload, "shipping_address")),
-        lines=tuple(_line(item) for item in _objects(payload, "line_items")),
-        test=payload.get("test") is True,
-    )
-
-
-def _order_customer(payload: Payload, order_updated_at: dt.datetime) -> CustomerChange | None:
-    customer = _object(payload, "customer")
-    # Guest checkouts send no customer (null, absent or, in some versions, an object without an id):
-    # there is nothing to key a customer record on.
-    if customer is None or _id(customer.get("id")) is None:
-        return None
-    return _customer(customer, order_updated_at, locale=_text(payload, "customer_locale"))
-
-
-def _line(item: Payload) -> OrderLineData:
-    quantity = item.get("quantity")
-    # Lines replace the stored ones, so a guessed quantity would stick until the next update.
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise BadPayload("order line item has no integer quantity")
-    return OrderLineData(
-        title=_text(item, "title") or _text(item, "name") or "",
-        quantity=quantity,
-        price=_decimal(item.get("price")),
-        platform_line_id=_id(item.get("id")),
-        product_id=_id(item.get("product_id")),
-        variant_id=_id(item.get("variant_id")),
-        sku=_text(item, "sku"),
-    )
 
 
 # --- customers -------------------------------------------------------------------------------------
@@ -431,8 +338,8 @@ def _unknown_status(what: str, value: str | None) -> str:
     return f"missing or unreadable {what}"
 
 
+# orders/* go through shopify.orders.order_topic (their topic dates the payment).
 TRANSLATORS: dict[str, Callable[[Payload, dt.datetime | None], Change | Sequence[Change] | Skip]] = {
-    "orders": _order,
     "customers": customer_topic,
     "customers_email_marketing_consent": _email_consent_topic,
     "customers_marketing_consent": _sms_consent_topic,

@@ -103,7 +103,8 @@ _CUSTOMER_FIELDS = f"""
 """
 
 # What reconciliation needs of one order: the fields the orders/* webhooks carry that processing uses,
-# plus the order's fulfilments (a missed fulfillments/* webhook is recovered with its order).
+# plus the order's fulfilments (a missed fulfillments/* webhook is recovered with its order) and its
+# transactions (the only place that says when it was paid).
 ORDER_QUERY = f"""
 query Order($id: ID!) {{
   order(id: $id) {{
@@ -120,6 +121,7 @@ query Order($id: ID!) {{
         originalUnitPriceSet {{ shopMoney {{ amount }} }}
       }}
     }}
+    transactions(first: 50) {{ kind status processedAt createdAt }}
     fulfillments(first: 50) {{
       legacyResourceId status displayStatus createdAt updatedAt deliveredAt
       trackingInfo(first: 1) {{ company number url }}

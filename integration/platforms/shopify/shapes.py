@@ -139,6 +139,15 @@ def rest_order(node: Mapping[str, Any]) -> dict[str, Any]:
             }
             for item in _nodes(node.get("lineItems"))
         ],
+        "transactions": [
+            {
+                "kind": _lower(t.get("kind")),
+                "status": _lower(t.get("status")),
+                "processed_at": t.get("processedAt"),
+                "created_at": t.get("createdAt"),
+            }
+            for t in _nodes(node.get("transactions"))
+        ],
         "fulfillments": [
             rest_fulfillment(f, order_id)
             for f in (fulfillments if isinstance(fulfillments, list) else [])

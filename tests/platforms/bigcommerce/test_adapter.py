@@ -737,3 +737,41 @@ def test_billing_snapshot_is_dated_at_checkout_not_at_the_last_status_change(
     assert change.updated_at == dt.datetime(2019, 4, 1, 9, 0, tzinfo=UTC)
     assert change.customer is not None
     assert change.customer.updated_at == ORDER_CREATED
+
+
+@pytest.mark.parametrize(
+    ("status_id", "payment_status", "paid_at"),
+    [
+        # Awaiting Payment, Pending, Manual Verification: not paid (an authorisation is not money).
+        (7, "authorized", None),
+        (1, "pending", None),
+        (12, "held for review", None),
+        # Paid and waiting to ship (fulfilment, shipment, pickup; disputed): the move into it is the
+        # latest change, so date_modified.
+        (11, "captured", ORDER_MODIFIED),
+        (9, "captured", ORDER_MODIFIED),
+        (8, "", ORDER_MODIFIED),  # an offline method the merchant marked paid: no payment_status
+        (13, "captured", ORDER_MODIFIED),
+        # First seen further along: paid no later than placed, as far as we can tell.
+        (2, "captured", ORDER_CREATED),
+        (10, "captured", ORDER_CREATED),
+        (14, "partially refunded", ORDER_CREATED),
+        # Never paid.
+        (5, "void", None),
+        (6, "declined", None),
+    ],
+)
+def test_paid_at_from_the_fetched_orders_status(
+    fake_bc: FakeBigCommerce,
+    bc_adapter: BigCommerceAdapter,
+    bc_shop: ShopAccess,
+    status_id: int,
+    payment_status: str,
+    paid_at: dt.datetime | None,
+) -> None:
+    add_sample_order(fake_bc, status_id=status_id, payment_status=payment_status)
+
+    change = one_change(bc_adapter.translate(order_event("store/order/statusUpdated"), bc_shop))
+
+    assert isinstance(change, OrderChange)
+    assert change.paid_at == paid_at

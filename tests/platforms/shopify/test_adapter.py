@@ -738,3 +738,67 @@ def test_line_without_an_integer_quantity_is_a_bad_payload(quantity: object) -> 
     order = fixture("shopify_orders_create.json")
     order["line_items"][2]["quantity"] = quantity
     assert str(bad_payload("orders/create", order)) == "order line item has no integer quantity"
+
+
+# --- when the order was paid -------------------------------------------------------------------------
+
+
+def order_body(financial_status: str, **fields: Any) -> dict[str, Any]:
+    """The orders/create sample as a live order: placed at 10:00, last changed at 12:30."""
+    body = fixture("shopify_orders_create.json")
+    body.update(
+        financial_status=financial_status,
+        cancelled_at=None,
+        test=False,
+        created_at="2026-05-01T10:00:00+02:00",
+        processed_at="2026-05-01T10:00:00+02:00",
+        updated_at="2026-05-01T12:30:00+02:00",
+        **fields,
+    )
+    return body
+
+
+@pytest.mark.parametrize(
+    ("topic", "financial_status", "paid_at"),
+    [
+        # Arrived paid as it was placed: paid when placed (processed_at).
+        ("orders/create", "paid", utc(2026, 5, 1, 8)),
+        ("orders/create", "partially_paid", utc(2026, 5, 1, 8)),
+        # Placed unpaid (a bank transfer, cash on delivery): not paid.
+        ("orders/create", "pending", None),
+        ("orders/create", "authorized", None),
+        # orders/paid is sent as it is paid: its updated_at.
+        ("orders/paid", "paid", utc(2026, 5, 1, 10, 30)),
+        # These say it is paid, not since when: orders/paid brings the time.
+        ("orders/updated", "paid", None),
+        ("orders/fulfilled", "paid", None),
+        ("orders/updated", "voided", None),
+    ],
+)
+def test_paid_at_from_the_webhook_topic(topic: str, financial_status: str, paid_at: dt.datetime | None) -> None:
+    change = translate_one(topic, order_body(financial_status))
+    assert isinstance(change, OrderChange)
+    assert change.paid_at == paid_at
+
+
+def test_orders_paid_without_updated_at_is_paid_when_triggered() -> None:
+    body = order_body("paid")
+    del body["updated_at"]
+    change = translate_one("orders/paid", body, triggered_at=utc(2026, 5, 3, 9))
+    assert change.paid_at == utc(2026, 5, 3, 9)
+
+
+def test_paid_at_is_the_first_successful_payment_transaction_when_the_payload_has_them() -> None:
+    """What a read-back over GraphQL carries (restated as REST transactions): the exact time, whatever
+    the topic; authorisations, failures and refunds do not count."""
+    transactions = [
+        {"kind": "authorization", "status": "success", "processed_at": "2026-05-01T08:00:00Z"},
+        {"kind": "sale", "status": "failure", "processed_at": "2026-05-02T08:00:00Z"},
+        {"kind": "capture", "status": "success", "processed_at": "2026-05-04T09:15:00Z"},
+        {"kind": "sale", "status": "success", "processed_at": "2026-05-05T10:00:00Z"},
+        {"kind": "refund", "status": "success", "processed_at": "2026-05-03T10:00:00Z"},
+    ]
+    change = translate_one("orders/updated", order_body("partially_refunded", transactions=transactions))
+    assert change.paid_at == utc(2026, 5, 4, 9, 15)
+    unpaid = translate_one("orders/updated", order_body("pending", transactions=transactions[:2]))
+    assert unpaid.paid_at is None

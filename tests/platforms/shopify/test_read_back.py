@@ -87,3 +87,16 @@ def test_the_read_back_client_is_reused_per_shop_until_the_token_changes(
     adapter.translate(event("reconcile/customer", {"id": 4001}), ShopAccess(3, SHOP, "shpat_new"))
     assert adapter._clients[SHOP] is not first
     adapter.close()
+
+
+def test_a_read_back_order_is_paid_when_its_first_payment_went_through(
+    fake_shopify: FakeShopify, adapter: ShopifyAdapter
+) -> None:
+    transactions = [
+        {"kind": "AUTHORIZATION", "status": "SUCCESS", "processedAt": stamp(UPDATED - dt.timedelta(hours=3))},
+        {"kind": "CAPTURE", "status": "SUCCESS", "processedAt": stamp(UPDATED - dt.timedelta(hours=2))},
+    ]
+    fake_shopify.add_order(SHOP, 5002, stamp(UPDATED), **order_fields("4001", UPDATED, transactions=transactions))
+    order, *_ = adapter.translate(event("reconcile/order", {"id": 5002}), ACCESS)  # type: ignore[misc]
+    assert isinstance(order, OrderChange)
+    assert order.paid_at == UPDATED - dt.timedelta(hours=2)
