@@ -29,6 +29,7 @@ from integration.events.changes import (
     Skip,
 )
 from integration.platforms.interfaces import BadPayload
+from integration.platforms.shopify.discounts import discount_codes
 from integration.platforms.shopify.topics import NUMERIC_RE, SLUG_RE, parse_timestamp
 
 Payload = Mapping[str, object]
@@ -218,6 +219,7 @@ def _order(payload: Payload, triggered_at: dt.datetime | None) -> OrderChange:
         customer=_order_customer(payload, updated_at),
         shipping_address=_address(_object(payload, "shipping_address")),
         lines=tuple(_line(item) for item in _objects(payload, "line_items")),
+        discount_codes=discount_codes(payload),
         test=payload.get("test") is True,
     )
 
