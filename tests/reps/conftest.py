@@ -21,6 +21,7 @@ from integration.events.changes import (
     ConsentChannel,
     CustomerChange,
     DeliveryProgress,
+    DiscountCodeUse,
     FulfillmentChange,
     FulfillmentStatus,
     OrderChange,
@@ -71,9 +72,11 @@ class World:
         test: bool = False,
         at: dt.datetime | None = None,
         now: dt.datetime | None = None,
+        codes: tuple[str, ...] = (),
+        total: str = "40.00",
     ) -> str:
-        """Customer ``email`` (living in ``zone``) places order ``#number`` (or it changes, when known);
-        returns its platform id."""
+        """Customer ``email`` (living in ``zone``) places order ``#number`` (or it changes, when known),
+        with the discount ``codes`` they typed; returns its platform id."""
         at = at or utc(2027, 3, 1, 9)
         customer = CustomerChange(
             platform_id=f"cust-{email}",
@@ -91,12 +94,13 @@ class World:
                 name=f"#{number}",
                 email=email,
                 currency="EUR",
-                total_price=Decimal("40.00"),
+                total_price=Decimal(total),
                 placed_at=utc(2027, 1, 1),
                 cancelled_at=at if status is OrderStatus.CANCELLED else None,
                 customer=customer,
                 shipping_address=ADDRESSES[zone],
                 lines=(OrderLineData(title="Teapot", quantity=1, price=Decimal("40.00"), product_id="p1"),),
+                discount_codes=tuple(DiscountCodeUse(code, Decimal("6.00"), "percentage") for code in codes),
                 test=test,
             ),
             now=now,
