@@ -41,9 +41,9 @@ from integration.platforms.interfaces import (
 from tests.fakes.bigcommerce_api import (
     FakeBigCommerce,
     load_fixture,
+    sample_coupons,
     sample_customer,
     sample_order,
-    sample_coupons,
     sample_products,
     sample_shipment,
     sample_shipping_addresses,
