@@ -25,6 +25,7 @@ BLUEPRINTS = (
     "integration.reps.workspace:bp",
     "integration.reps.merchant:bp",
     "integration.reps.roster_page:bp",
+    "integration.reps.offers_page:bp",
     "integration.messaging.pages:bp",
 )
 

@@ -14,7 +14,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from integration.core.db import Base, BigId, utcnow
 
-__all__ = ["Customer", "CustomerProduct", "Fulfillment", "Order", "OrderLine", "Product", "TimelineEntry"]
+__all__ = [
+    "Customer",
+    "CustomerProduct",
+    "Fulfillment",
+    "Order",
+    "OrderDiscountCode",
+    "OrderLine",
+    "Product",
+    "TimelineEntry",
+]
 
 
 class Customer(Base):
@@ -155,6 +164,20 @@ class OrderLine(Base):
     price: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class OrderDiscountCode(Base):
+    """A discount code the customer used on an order (replaced with the order's lines on each newer
+    version): what thank-you codes are matched against."""
+
+    __tablename__ = "order_discount_codes"
+    __table_args__ = (sa.Index("ix_order_discount_codes_order", "order_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(sa.String(255))  # as the platform reports it
+    amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))  # what it took off this order
+    kind: Mapped[str | None] = mapped_column(sa.String(32))  # percentage, fixed_amount, shipping...
 
 
 class Fulfillment(Base):

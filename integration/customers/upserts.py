@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from integration.core.db import Base, dialect_insert, utcnow
-from integration.customers.models import Customer, Fulfillment, Order, OrderLine
+from integration.customers.models import Customer, Fulfillment, Order, OrderDiscountCode, OrderLine
 from integration.customers.profiles import EPOCH, apply_consent, normalise_email, settle_order, upsert_profile
 from integration.events.changes import (
     Address,
@@ -154,6 +154,16 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
                     "price": line.price,
                 }
                 for line in change.lines
+            ],
+        )
+    # And its discount codes replace ours too.
+    session.execute(sa.delete(OrderDiscountCode).where(OrderDiscountCode.order_id == order_id))
+    if change.discount_codes:
+        session.execute(
+            sa.insert(OrderDiscountCode),
+            [
+                {"order_id": order_id, "code": use.code[:255], "amount": use.amount, "kind": use.kind}
+                for use in change.discount_codes
             ],
         )
     session.expire_all()  # the ORM must see the rows the statements above wrote

@@ -80,6 +80,15 @@ class OrderLineData:
 
 
 @dataclass(frozen=True)
+class DiscountCodeUse:
+    """A discount code the customer entered on an order, as the platform reports it."""
+
+    code: str
+    amount: Decimal | None = None  # what it took off the order
+    kind: str | None = None  # the platform's word: percentage, fixed_amount, shipping...
+
+
+@dataclass(frozen=True)
 class OrderChange:
     """An order as the platform describes it at ``updated_at`` (lines replace the stored ones)."""
 
@@ -100,6 +109,8 @@ class OrderChange:
     customer: CustomerChange | None = None
     shipping_address: Address | None = None
     lines: tuple[OrderLineData, ...] = field(default_factory=tuple)
+    # The discount codes used on it (thank-you codes are matched against these).
+    discount_codes: tuple[DiscountCodeUse, ...] = field(default_factory=tuple)
     # A test order (Shopify ``test``): recorded like any other, but never given a rep, a call or a code.
     test: bool = False
 

@@ -5,6 +5,7 @@ consent changes to push back to the platforms."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from integration.core.db import Base, BigId, utcnow
 
 __all__ = [
+    "BookOffer",
     "ConsentEntry",
     "ConsentPush",
     "CustomerPreferences",
@@ -174,6 +176,8 @@ class ThankYouCode(Base):
     __table_args__ = (
         sa.UniqueConstraint("shop_id", "code", name="uq_thank_you_codes_shop_code"),
         sa.Index("ix_thank_you_codes_state", "state", "created_at"),
+        # The offers-by-book table: one shop's codes grouped by book.
+        sa.Index("ix_thank_you_codes_shop_rep", "shop_id", "rep_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -190,3 +194,41 @@ class ThankYouCode(Base):
     fallback_html: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     made_at: Mapped[dt.datetime | None]
+    # The book it was made for (the customer's rep then), so a book's numbers stay its own when the
+    # customer later moves; and the book's offer it used (None: the shop's default offer).
+    rep_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("reps.id", ondelete="SET NULL", name="fk_thank_you_codes_rep")
+    )
+    book_offer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("book_offers.id", ondelete="SET NULL", name="fk_thank_you_codes_book_offer")
+    )
+    days: Mapped[int | None]  # how long it was valid (None: made before offers were recorded)
+    # The first paid order that used it (matched from the order's discount codes); set once.
+    redeemed_order_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("orders.id", ondelete="SET NULL", name="fk_thank_you_codes_redeemed_order")
+    )
+    redeemed_at: Mapped[dt.datetime | None]
+    redeemed_total: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+    redeemed_currency: Mapped[str | None] = mapped_column(sa.String(3))
+
+
+class BookOffer(Base):
+    """A rep's book's own thank-you code offer, in place of the shop's default while ``enabled``.
+
+    One per rep: a rep's customers as a small community with its own code. Codes are still made only
+    when the shop turned thank-you codes on (Email settings); this changes their discount and days."""
+
+    __tablename__ = "book_offers"
+    __table_args__ = (
+        sa.UniqueConstraint("rep_id", name="uq_book_offers_rep"),
+        sa.Index("ix_book_offers_shop", "shop_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
+    rep_id: Mapped[int] = mapped_column(sa.ForeignKey("reps.id", ondelete="CASCADE"))
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    percent: Mapped[int]
+    days: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -31,6 +31,7 @@ from integration.messaging.compose import MARKETING, inline_css
 from integration.messaging.contactable import blocked_reason
 from integration.messaging.links import PREFERENCES, UNSUBSCRIBE, customer_link
 from integration.messaging.models import EmailSettings, ThankYouCode
+from integration.messaging.offers import CodeTerms, shop_terms, terms_for
 from integration.messaging.outbox import Draft, queue_email
 from integration.messaging.templates import Rendered, TemplateProblem, compiled, render_parts
 from integration.reps.models import Rep
@@ -129,8 +130,11 @@ def render(
     unsubscribe_url: str,
     postal: str | None,
     code: str | None = None,
+    terms: CodeTerms | None = None,
 ) -> Rendered:
-    """The whole thank-you (merchant's words in our layout); a broken saved template falls back to ours."""
+    """The whole thank-you (merchant's words in our layout); a broken saved template falls back to ours.
+
+    ``terms``: what the code gives (the book's offer); the shop's default when not given."""
     try:
         parts = render_parts(mail.thankyou_subject or DEFAULT_SUBJECT, mail.thankyou_body or DEFAULT_BODY, values)
     except TemplateProblem as exc:
@@ -146,9 +150,10 @@ def render(
         f"Unsubscribe: {unsubscribe_url}",
     ]
     if code:
+        terms = terms or shop_terms(mail)
         footer_lines[3:3] = [
             "",
-            f"Your thank-you code: {code} ({mail.code_percent} % off, once, for {mail.code_days} days)",
+            f"Your thank-you code: {code} ({terms.percent} % off, once, for {terms.days} days)",
         ]
     if postal:
         footer_lines += ["", postal]
@@ -197,7 +202,9 @@ def schedule(session: Session, settings: Settings, order_id: int, *, now: dt.dat
         "postal": shop.postal_address or settings.shop_postal_address or None,
     }
     code = new_code() if mail.codes_enabled else None
-    rendered = render(mail, values, code=code, **links)  # type: ignore[arg-type]
+    # The customer's book's own offer when it has one, else the shop's; the code records which.
+    terms = terms_for(session, mail, customer.rep_id) if code else None
+    rendered = render(mail, values, code=code, terms=terms, **links)  # type: ignore[arg-type]
     shop_name = values["shop"]["name"]
     draft = Draft(
         shop_id=shop.id,
@@ -217,7 +224,7 @@ def schedule(session: Session, settings: Settings, order_id: int, *, now: dt.dat
         status=WAITING if code else "queued",
     )
     outbox_id = queue_email(session, draft, settings, now=now)
-    if outbox_id is not None and code is not None:
+    if outbox_id is not None and code is not None and terms is not None:
         # The version without the code, for when the platform will not make it.
         plain = render(mail, values, **links)  # type: ignore[arg-type]
         session.add(
@@ -226,8 +233,11 @@ def schedule(session: Session, settings: Settings, order_id: int, *, now: dt.dat
                 customer_id=customer.id,
                 outbox_id=outbox_id,
                 code=code,
-                percent=mail.code_percent,
-                ends_at=now + dt.timedelta(days=mail.code_days),
+                percent=terms.percent,
+                days=terms.days,
+                ends_at=now + dt.timedelta(days=terms.days),
+                rep_id=customer.rep_id,
+                book_offer_id=terms.book_offer_id,
                 fallback_text=plain.text_body,
                 fallback_html=inline_css(str(plain.html_body)),
             )

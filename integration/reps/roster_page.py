@@ -17,10 +17,12 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from integration import runtime_of
 from integration.core.db import utcnow
+from integration.messaging.offers import offer_of
 from integration.reps.cards import zone_of
 from integration.reps.hours import WeeklyHours, parse_hours
 from integration.reps.merchant import Books, books_state
 from integration.reps.models import DUNBAR, Rep, RepState
+from integration.reps.offer_form import offers_view, page_values
 from integration.reps.pages import page_blueprint
 from integration.reps.roster import (
     DEFAULT_HOURS,
@@ -174,6 +176,7 @@ def _roster_page(db: Session, shop: Shop, form: RepForm | None = None, error: st
         zones=suggested_zones(),
         error=error,
         dunbar=DUNBAR,
+        offers=offers_view(db, shop.id),
         nav="roster",
     )
 
@@ -265,6 +268,7 @@ def _rep_page(db: Session, shop: Shop, rep: Rep, **forms: Any) -> str:
         zones=suggested_zones(),
         dunbar=DUNBAR,
         nav="roster",
+        **page_values(db, shop.id, rep.id, offer_of(db, rep.id), forms.get("offer")),
     )
 
 

@@ -31,7 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,6 +56,11 @@ def sample_order(**overrides: Any) -> dict[str, Any]:
     order: dict[str, Any] = load_fixture("bigcommerce_order_v2.json")
     order.update(overrides)
     return order
+
+
+def sample_coupons() -> list[dict[str, Any]]:
+    coupons: list[dict[str, Any]] = load_fixture("bigcommerce_order_v2_coupons.json")
+    return coupons
 
 
 def sample_products() -> list[dict[str, Any]]:
@@ -128,6 +133,7 @@ class _Store:
     shipments: dict[tuple[int, int], dict[str, Any]]
     customers: dict[int, dict[str, Any]]
     info: dict[str, Any]  # GET /v2/store
+    order_coupons: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # GET /v2/orders/{id}/coupons
 
 
 class FakeBigCommerce(FakeServer):
@@ -189,11 +195,13 @@ class FakeBigCommerce(FakeServer):
         order: Mapping[str, Any],
         products: Sequence[Mapping[str, Any]] | None = None,
         shipping_addresses: Sequence[Mapping[str, Any]] | None = None,
+        coupons: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         order_id = int(order["id"])
         with self._lock:
             store = self._store(store_hash)
             store.orders[order_id] = copy.deepcopy(dict(order))
+            store.order_coupons[order_id] = [{**c, "order_id": order_id} for c in copy.deepcopy(coupons or [])]
             # The documentation's examples belong to different orders; here they belong to this one.
             store.products[order_id] = [{**p, "order_id": order_id} for p in copy.deepcopy(products or [])]
             store.shipping_addresses[order_id] = [
@@ -372,6 +380,7 @@ class FakeBigCommerce(FakeServer):
         app.add_url_rule("/stores/<store_hash>/v2/orders", view_func=self._orders)
         app.add_url_rule("/stores/<store_hash>/v2/orders/<int:order_id>", view_func=self._order)
         app.add_url_rule("/stores/<store_hash>/v2/orders/<int:order_id>/products", view_func=self._products)
+        app.add_url_rule("/stores/<store_hash>/v2/orders/<int:order_id>/coupons", view_func=self._order_coupons)
         for name in ("shipping_addresses", "shippingaddresses"):  # the docs and the links use both
             app.add_url_rule(
                 f"/stores/<store_hash>/v2/orders/<int:order_id>/{name}",
@@ -516,6 +525,14 @@ class FakeBigCommerce(FakeServer):
                 return _not_found(request.path)
             products = list(store.products[order_id])
         return _v2_list(_page(products))
+
+    def _order_coupons(self, store_hash: str, order_id: int) -> Response:
+        with self._lock:
+            store = self._store(store_hash)
+            if order_id not in store.orders:
+                return _not_found(request.path)
+            coupons = list(store.order_coupons.get(order_id, []))
+        return _v2_list(_page(coupons))
 
     def _shipping_addresses(self, store_hash: str, order_id: int) -> Response:
         with self._lock:

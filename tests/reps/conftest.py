@@ -21,6 +21,7 @@ from integration.events.changes import (
     ConsentChannel,
     CustomerChange,
     DeliveryProgress,
+    DiscountCodeUse,
     FulfillmentChange,
     FulfillmentStatus,
     OrderChange,
@@ -72,9 +73,12 @@ class World:
         at: dt.datetime | None = None,
         now: dt.datetime | None = None,
         paid_at: dt.datetime | str | None = "placed",
+        codes: tuple[str, ...] = (),
+        total: str = "40.00",
     ) -> str:
-        """Customer ``email`` (living in ``zone``) places order ``#number`` (or it changes, when known);
-        returns its platform id. ``paid_at``: by default paid as placed unless pending or cancelled."""
+        """Customer ``email`` (living in ``zone``) places order ``#number`` (or it changes, when known),
+        with the discount ``codes`` they typed; returns its platform id. ``paid_at``: by default paid as
+        placed unless pending or cancelled."""
         at = at or utc(2027, 3, 1, 9)
         if paid_at == "placed":
             paid_at = None if status in (OrderStatus.PENDING, OrderStatus.CANCELLED) else utc(2027, 1, 1)
@@ -94,13 +98,14 @@ class World:
                 name=f"#{number}",
                 email=email,
                 currency="EUR",
-                total_price=Decimal("40.00"),
+                total_price=Decimal(total),
                 placed_at=utc(2027, 1, 1),
                 paid_at=paid_at if isinstance(paid_at, dt.datetime) else None,
                 cancelled_at=at if status is OrderStatus.CANCELLED else None,
                 customer=customer,
                 shipping_address=ADDRESSES[zone],
                 lines=(OrderLineData(title="Teapot", quantity=1, price=Decimal("40.00"), product_id="p1"),),
+                discount_codes=tuple(DiscountCodeUse(code, Decimal("6.00"), "percentage") for code in codes),
                 test=test,
             ),
             now=now,

@@ -33,6 +33,7 @@ from integration.events.changes import (
     Skip,
 )
 from integration.platforms.bigcommerce.client import BigCommerceClient
+from integration.platforms.bigcommerce.coupons import coupon_codes
 from integration.platforms.bigcommerce.rate_budget import BudgetFactory
 from integration.platforms.bigcommerce.topics import (
     APP_UNINSTALLED,
@@ -245,7 +246,7 @@ def _order_line(product: Mapping[str, Any]) -> OrderLineData:
 
 
 def order_change(order: Mapping[str, Any], *, archived: bool = False) -> OrderChange | Skip:
-    """A fetched v2 order (with products and shipping_addresses lists) as an OrderChange."""
+    """A fetched v2 order (with products, shipping_addresses and coupons lists) as an OrderChange."""
     # created fires for abandoned and failed-payment checkouts too; only the fetched state can tell.
     status_id = _status_id(order)
     if status_id == INCOMPLETE_STATUS_ID:
@@ -281,6 +282,7 @@ def order_change(order: Mapping[str, Any], *, archived: bool = False) -> OrderCh
         customer=_billing_customer(order, placed_at or updated_at),
         shipping_address=_v2_address(_mapping(addresses[0])) if addresses else None,
         lines=tuple(_order_line(_mapping(product)) for product in _list(order.get("products"))),
+        discount_codes=coupon_codes(order),
     )
 
 

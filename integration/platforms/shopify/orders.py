@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from integration.events.changes import Change, CustomerChange, OrderChange, OrderLineData, OrderStatus, Skip
 from integration.platforms.interfaces import BadPayload
+from integration.platforms.shopify.discounts import discount_codes
 from integration.platforms.shopify.payloads import (
     Payload,
     _address,
@@ -127,6 +128,7 @@ def _order(
         customer=_order_customer(payload, updated_at),
         shipping_address=_address(_object(payload, "shipping_address")),
         lines=tuple(_line(item) for item in _objects(payload, "line_items")),
+        discount_codes=discount_codes(payload),
         test=payload.get("test") is True,
     )
 

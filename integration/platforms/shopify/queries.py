@@ -109,7 +109,7 @@ ORDER_QUERY = f"""
 query Order($id: ID!) {{
   order(id: $id) {{
     legacyResourceId name email phone createdAt processedAt updatedAt cancelledAt
-    displayFinancialStatus displayFulfillmentStatus currencyCode customerLocale
+    displayFinancialStatus displayFulfillmentStatus currencyCode customerLocale discountCodes
     totalPriceSet {{ shopMoney {{ amount currencyCode }} }}
     customer {{ {_CUSTOMER_FIELDS} }}
     shippingAddress {{ {_ADDRESS_FIELDS} }}

@@ -125,6 +125,8 @@ def rest_order(node: Mapping[str, Any]) -> dict[str, Any]:
         "currency": node.get("currencyCode"),
         "customer_locale": node.get("customerLocale"),
         "total_price": _shop_money(node.get("totalPriceSet")),
+        # GraphQL lists the codes' text only; what each took off is not needed to match a code.
+        "discount_codes": [{"code": code} for code in node.get("discountCodes") or [] if isinstance(code, str)],
         "customer": rest_customer(customer) if isinstance(customer, Mapping) else None,
         "shipping_address": rest_address(node.get("shippingAddress")),
         "line_items": [

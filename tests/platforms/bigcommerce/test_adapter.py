@@ -18,6 +18,7 @@ from integration.events.changes import (
     Change,
     CustomerChange,
     CustomerDeleted,
+    DiscountCodeUse,
     FulfillmentChange,
     FulfillmentStatus,
     OrderChange,
@@ -40,6 +41,7 @@ from integration.platforms.interfaces import (
 from tests.fakes.bigcommerce_api import (
     FakeBigCommerce,
     load_fixture,
+    sample_coupons,
     sample_customer,
     sample_order,
     sample_products,
@@ -90,7 +92,9 @@ def one_change(result: Sequence[Change] | Skip) -> Change:
 
 
 def add_sample_order(fake: FakeBigCommerce, **overrides: Any) -> None:
-    fake.add_order(STORE_HASH, sample_order(**overrides), sample_products(), sample_shipping_addresses())
+    fake.add_order(
+        STORE_HASH, sample_order(**overrides), sample_products(), sample_shipping_addresses(), sample_coupons()
+    )
 
 
 # ----------------------------------------------------------------------------------------------- orders
@@ -145,6 +149,8 @@ def test_order_with_products_and_shipping_address_becomes_an_order_change(
                     sku="ABS",
                 ),
             ),
+            # The sample order's coupon_discount is 5: its coupons were fetched.
+            discount_codes=(DiscountCodeUse(code="S2549JM0Y", amount=Decimal("5"), kind="per_total_discount"),),
         )
     ]
     change = result[0]
@@ -162,7 +168,32 @@ def test_order_calls_send_the_token_and_page_products_at_250(
         ("GET", f"/stores/{STORE_HASH}/v2/orders/218"),
         ("GET", f"/stores/{STORE_HASH}/v2/orders/218/products"),
         ("GET", f"/stores/{STORE_HASH}/v2/orders/218/shipping_addresses"),
+        ("GET", f"/stores/{STORE_HASH}/v2/orders/218/coupons"),
     ]
+
+
+def test_an_order_without_a_coupon_discount_costs_no_coupons_call(
+    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess
+) -> None:
+    add_sample_order(fake_bc, coupon_discount="0.0000", discount_amount="0.0000")
+    [change] = bc_adapter.translate(order_event(), bc_shop)  # type: ignore[misc]
+
+    assert isinstance(change, OrderChange)
+    assert change.discount_codes == ()
+    assert not fake_bc.requests_to(r"/coupons$")
+
+
+def test_a_coupon_code_with_a_blank_or_odd_entry_is_skipped(
+    fake_bc: FakeBigCommerce, bc_adapter: BigCommerceAdapter, bc_shop: ShopAccess
+) -> None:
+    coupons = [{"code": "  ", "type": 1}, {"type": 2}, {"code": "thanks-ab12cd34", "discount": "7.5", "type": 1}]
+    fake_bc.add_order(STORE_HASH, sample_order(), sample_products(), sample_shipping_addresses(), coupons)
+    [change] = bc_adapter.translate(order_event(), bc_shop)  # type: ignore[misc]
+
+    assert isinstance(change, OrderChange)
+    assert change.discount_codes == (
+        DiscountCodeUse(code="thanks-ab12cd34", amount=Decimal("7.5"), kind="percentage_discount"),
+    )
     assert all(r.headers["X-Auth-Token"] == BC_TOKEN for r in fake_bc.requests)
     assert all(r.headers["Accept"] == "application/json" for r in fake_bc.requests)
     assert fake_bc.requests[1].query == {"page": "1", "limit": "250"}
@@ -454,7 +485,8 @@ def test_wait_is_capped_at_max_wait(fake_bc: FakeBigCommerce, bc_http: requests.
 
     bc_client.get_order("218")
 
-    assert clock.sleeps == [10.0, 10.0]  # before the products call and before the addresses call
+    # Before the products, the addresses and the coupons call (the sample order has a coupon discount).
+    assert clock.sleeps == [10.0, 10.0, 10.0]
 
 
 def test_adapter_keeps_the_quota_pause_across_events_of_a_store(

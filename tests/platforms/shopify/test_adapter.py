@@ -16,6 +16,7 @@ from integration.events.changes import (
     ConsentChannel,
     CustomerChange,
     DeliveryProgress,
+    DiscountCodeUse,
     FulfillmentChange,
     FulfillmentStatus,
     OrderChange,
@@ -151,6 +152,47 @@ def test_orders_create_sample_becomes_an_order_change_with_every_field() -> None
     assert change.shipping_address == Address(
         city="Shippington", region="Kentucky", region_code="KY", country_code="US", postal_code="40003"
     )
+
+
+def test_orders_create_sample_without_codes_has_none() -> None:
+    change = translate_one("orders/create", fixture_bytes("shopify_orders_create.json"))
+    assert change.discount_codes == ()
+
+
+def test_order_discount_codes_are_normalised_and_odd_entries_dropped() -> None:
+    body = fixture("shopify_orders_create.json")
+    # The REST order's shape: [{code, amount, type}], amount a decimal string in the shop's currency.
+    body["discount_codes"] = [
+        {"code": "thanks-ab12cd34", "amount": "12.50", "type": "percentage"},
+        {"code": "SHIPFREE", "amount": "5.00", "type": "shipping"},
+        {"code": "   ", "amount": "1.00", "type": "fixed_amount"},
+        {"amount": "1.00"},
+        "not an object",
+        {"code": "ODD", "amount": "lots", "type": 7},
+    ]
+    change = translate_one("orders/create", body)
+
+    assert change.discount_codes == (
+        DiscountCodeUse(code="thanks-ab12cd34", amount=Decimal("12.50"), kind="percentage"),
+        DiscountCodeUse(code="SHIPFREE", amount=Decimal("5.00"), kind="shipping"),
+        DiscountCodeUse(code="ODD", amount=None, kind=None),
+    )
+
+
+def test_a_reconciled_orders_graphql_discount_codes_become_the_rest_shape() -> None:
+    from integration.platforms.shopify.payloads import reconciled_order
+    from integration.platforms.shopify.shapes import rest_order
+
+    node = {
+        "legacyResourceId": "1001",
+        "updatedAt": "2026-12-01T10:00:00Z",
+        "displayFinancialStatus": "PAID",
+        "discountCodes": ["THANKS-AB12CD34", 7],
+    }
+    [change] = reconciled_order(rest_order(node))
+
+    assert isinstance(change, OrderChange)
+    assert change.discount_codes == (DiscountCodeUse(code="THANKS-AB12CD34"),)
 
 
 def test_orders_create_sample_lines_keep_exact_ids_and_decimal_prices() -> None:
