@@ -180,7 +180,7 @@ def test_order_discount_codes_are_normalised_and_odd_entries_dropped() -> None:
 
 
 def test_a_reconciled_orders_graphql_discount_codes_become_the_rest_shape() -> None:
-    from integration.platforms.shopify.payloads import reconciled_order
+    from integration.platforms.shopify.orders import reconciled_order
     from integration.platforms.shopify.shapes import rest_order
 
     node = {
