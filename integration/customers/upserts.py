@@ -14,9 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from integration.core.db import Base, dialect_insert, utcnow
-from integration.customers.models import Customer, Fulfillment, Order, OrderLine
-from integration.customers.profiles import EPOCH, apply_consent, normalise_email, settle_order, upsert_profile
+from integration.core.db import Base, utcnow
+from integration.customers.models import Customer, Fulfillment, Order
+from integration.customers.profiles import EPOCH, apply_consent, normalise_email, upsert_profile
+from integration.customers.settling import WrittenOrder, cents, settle_order
+from integration.customers.statements import ORDER_LINES, prepared
 from integration.events.changes import (
     Address,
     Change,
@@ -38,24 +40,37 @@ def _upsert(
     update: tuple[str, ...],
     newer_than: str | None = "source_updated_at",
     newer_status: bool = False,
-) -> int | None:
-    """Insert or update one row; returns its id, or None when the stored row is newer.
+    returning: tuple[str, ...] = ("id",),
+) -> tuple[Any, ...] | None:
+    """Insert or update one row; returns its ``returning`` columns, or None when the stored row is newer.
 
     ``newer_status``: ``status`` and ``status_updated_at`` follow their own clock (only a newer
-    status replaces the stored one), whatever the row's other columns do.
+    status replaces the stored one), whatever the row's other columns do. The statement is built once
+    per shape (prepared) and executed with the values as parameters.
     """
     table: sa.Table = model.__table__  # type: ignore[assignment]
-    stmt = dialect_insert(session)(table).values(**values)
-    assignments: dict[str, Any] = {name: stmt.excluded[name] for name in update}
-    assignments["updated_at"] = stmt.excluded["updated_at"]
-    if newer_status:
-        status_is_newer = table.c.status_updated_at <= stmt.excluded.status_updated_at
-        for name in ("status", "status_updated_at"):
-            assignments[name] = sa.case((status_is_newer, stmt.excluded[name]), else_=table.c[name])
-    where = table.c[newer_than] <= stmt.excluded[newer_than] if newer_than else None
-    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=assignments, where=where)
-    row_id = session.execute(stmt.returning(table.c.id)).scalar()
-    return None if row_id is None else int(row_id)
+
+    def build(insert: Any) -> Any:
+        stmt = insert(table)
+        assignments: dict[str, Any] = {name: stmt.excluded[name] for name in update}
+        assignments["updated_at"] = stmt.excluded["updated_at"]
+        if newer_status:
+            status_is_newer = table.c.status_updated_at <= stmt.excluded.status_updated_at
+            for name in ("status", "status_updated_at"):
+                assignments[name] = sa.case((status_is_newer, stmt.excluded[name]), else_=table.c[name])
+        where = table.c[newer_than] <= stmt.excluded[newer_than] if newer_than else None
+        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=assignments, where=where)
+        return stmt.returning(*(table.c[name] for name in returning))
+
+    shape = f"upsert {table.name}:{','.join(values)}|{','.join(key)}|{','.join(update)}|{newer_than}|{newer_status}"
+    row = session.execute(prepared(session, f"{shape}|{','.join(returning)}", build), dict(values)).first()
+    return None if row is None else tuple(row)
+
+
+def _upsert_id(session: Session, model: type[Base], values: Mapping[str, Any], key: tuple[str, ...],
+               update: tuple[str, ...], **options: Any) -> int | None:  # fmt: skip
+    row = _upsert(session, model, values, key, update, **options)
+    return None if row is None else int(row[0])
 
 
 def _address(address: Address | None, prefix: str = "") -> dict[str, Any]:
@@ -101,6 +116,9 @@ def _order_customer(session: Session, shop_id: int, change: OrderChange) -> int 
     return upsert_profile(session, shop_id, guest)
 
 
+LINE_COLUMNS = ("platform_line_id", "product_id", "variant_id", "title", "sku", "quantity", "price")
+
+
 def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | None:
     """Apply an order change (and its customer); returns the order id, or None if ours was newer."""
     customer_id = _order_customer(session, shop_id, change)
@@ -124,36 +142,51 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
         "updated_at": now,
     }
     update = tuple(k for k in values if k not in ("shop_id", "platform_order_id", "created_at", "updated_at"))
-    order_id = _upsert(session, Order, values, ("shop_id", "platform_order_id"), update)
-    if order_id is None:
+    # What the order counted until now comes back with the upsert (the counted columns are not in its SET).
+    row = _upsert(
+        session, Order, values, ("shop_id", "platform_order_id"), update,
+        returning=("id", "counted_customer_id", "counted_total"),
+    )  # fmt: skip
+    if row is None:
         return None
+    order_id = int(row[0])
     # The row is locked by our upsert now, so these are the lines that were counted, and nobody else
-    # can count the new ones before we do.
-    previous_lines = [
-        _CountedLine(line.product_id, line.title, line.quantity)
-        for line in session.scalars(sa.select(OrderLine).where(OrderLine.order_id == order_id))
-    ]
-    # The change describes the whole order, so its lines replace ours.
-    session.execute(sa.delete(OrderLine).where(OrderLine.order_id == order_id))
+    # can count the new ones before we do. The change describes the whole order, so its lines replace
+    # ours: the old ones are deleted and returned in one statement.
+    delete = prepared(
+        session,
+        "delete order lines",
+        lambda _: (
+            sa.delete(ORDER_LINES)
+            .where(ORDER_LINES.c.order_id == sa.bindparam("order_id"))
+            .returning(ORDER_LINES.c.product_id, ORDER_LINES.c.title, ORDER_LINES.c.quantity)
+        ),
+    )
+    previous_lines = [_CountedLine(*line) for line in session.execute(delete, {"order_id": order_id})]
     if change.lines:
+        insert = prepared(session, "insert order lines", lambda _: sa.insert(ORDER_LINES))
         session.execute(
-            sa.insert(OrderLine),
-            [
-                {
-                    "order_id": order_id,
-                    "platform_line_id": line.platform_line_id,
-                    "product_id": line.product_id,
-                    "variant_id": line.variant_id,
-                    "title": line.title,
-                    "sku": line.sku,
-                    "quantity": line.quantity,
-                    "price": line.price,
-                }
-                for line in change.lines
-            ],
+            insert,
+            [{"order_id": order_id, **{name: getattr(line, name) for name in LINE_COLUMNS}} for line in change.lines],
         )
-    session.expire_all()  # the ORM must see the rows the statements above wrote
-    settle_order(session, order_id, previous_lines)
+    # ORM objects this session holds may predate the statements above (a later reaction reads them).
+    session.expire_all()
+    written = WrittenOrder(
+        id=order_id,
+        platform_order_id=change.platform_id,
+        customer_id=customer_id,
+        name=change.name,
+        status=change.status.value,
+        total_price=cents(change.total_price),
+        currency=change.currency,
+        placed_at=change.placed_at,
+        cancelled_at=change.cancelled_at,
+        source_updated_at=change.updated_at,
+        lines=change.lines,
+        counted_customer_id=row[1],
+        counted_total=row[2],
+    )
+    settle_order(session, written, previous_lines)
     return order_id
 
 
@@ -186,7 +219,8 @@ def upsert_fulfillment(session: Session, shop_id: int, change: FulfillmentChange
     # A delivery step may have arrived first and already recorded delivery: keep that time.
     if change.delivered_at is None:
         update = tuple(k for k in update if k != "delivered_at")
-    return _upsert(session, Fulfillment, values, ("shop_id", "platform_fulfillment_id"), update, newer_status=True)
+    key = ("shop_id", "platform_fulfillment_id")
+    return _upsert_id(session, Fulfillment, values, key, update, newer_status=True)
 
 
 def apply_delivery_progress(session: Session, shop_id: int, change: DeliveryProgress) -> int | None:
@@ -211,7 +245,7 @@ def apply_delivery_progress(session: Session, shop_id: int, change: DeliveryProg
         values["delivered_at"] = change.happened_at
         update += ("delivered_at",)
     key = ("shop_id", "platform_fulfillment_id")
-    return _upsert(session, Fulfillment, values, key, update, newer_than="status_updated_at")
+    return _upsert_id(session, Fulfillment, values, key, update, newer_than="status_updated_at")
 
 
 def apply_change(session: Session, shop_id: int, change: Change) -> None:
