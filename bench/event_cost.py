@@ -116,9 +116,9 @@ def main() -> None:
     by_topic: dict[str, list[int]] = collections.defaultdict(list)
     apply_in = processor._apply_in
 
-    def counted_apply_in(session: Any, ready: Any) -> None:
+    def counted_apply_in(session: Any, ready: Any, **options: Any) -> None:
         before = statements[0]
-        apply_in(session, ready)
+        apply_in(session, ready, **options)
         by_topic[topics[ready.event_id]].append(statements[0] - before)
 
     processor._apply_in = counted_apply_in  # type: ignore[method-assign]

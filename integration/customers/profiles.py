@@ -16,9 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from integration.core.batches import batch_cached
 from integration.core.db import utcnow
 from integration.customers.models import Customer, TimelineEntry
-from integration.customers.statements import CUSTOMERS, TIMELINE, batch_cache, prepared
+from integration.customers.statements import CUSTOMERS, TIMELINE, prepared
 from integration.events.changes import Address, ConsentChange, CustomerChange, OrderStatus
 from integration.shops.models import Shop
 
@@ -38,11 +39,9 @@ FACT_COUNTERS = {"order_cancelled": Customer.cancelled_count, "order_refunded": 
 
 
 def shop_time_zone(session: Session, shop_id: int) -> str | None:
-    zones = batch_cache(session, "shop_time_zone")
-    if shop_id not in zones:
-        zones[shop_id] = session.scalar(sa.select(Shop.time_zone).where(Shop.id == shop_id))
-    zone: str | None = zones[shop_id]
-    return zone
+    return batch_cached(
+        session, "shop time zone", shop_id, lambda: session.scalar(sa.select(Shop.time_zone).where(Shop.id == shop_id))
+    )
 
 
 def normalise_email(email: str | None) -> str | None:

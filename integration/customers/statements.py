@@ -1,4 +1,4 @@
-"""Prepared Core statements for the hot path (every order event), and per-transaction caches.
+"""Prepared Core statements for the hot path (every order event).
 
 Building ORM statements per event (their ``excluded`` columns, cache keys, ORM execution and session
 synchronisation) was about half of an event's CPU; these are built once per dialect and executed with
@@ -32,10 +32,3 @@ def prepared(session: Session, name: str, build: Callable[[Any], Any]) -> Any:
     if found is None:
         found = _prepared[key] = build(dialect_insert(session))
     return found
-
-
-def batch_cache(session: Session, name: str) -> dict[Any, Any]:
-    """A cache that lives as long as the session (one transaction of a worker's batch): what several
-    events of a batch read alike (a shop's zone) is read once per transaction."""
-    cache: dict[Any, Any] = session.info.setdefault(f"cache:{name}", {})
-    return cache

@@ -187,7 +187,18 @@ def upsert_order(session: Session, shop_id: int, change: OrderChange) -> int | N
         counted_total=row[2],
     )
     settle_order(session, written, previous_lines)
+    session.info.setdefault(_WRITTEN, {})[(shop_id, change.platform_id)] = (order_id, customer_id)
     return order_id
+
+
+_WRITTEN = "written_orders"
+
+
+def written_order(session: Session, shop_id: int, platform_order_id: str) -> tuple[int, int | None] | None:
+    """(id, customer id) of the order as this transaction's upsert wrote it, for the reactions that follow
+    (they would otherwise read it back); None if this transaction has not written it."""
+    found: tuple[int, int | None] | None = session.info.get(_WRITTEN, {}).get((shop_id, platform_order_id))
+    return found
 
 
 @dataclass(frozen=True)

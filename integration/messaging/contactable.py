@@ -57,8 +57,10 @@ def blocked_reason(
     customer_id: int | None,
     category: str,
     now: dt.datetime,
+    required_in: str | None = None,
 ) -> str | None:
-    """Why this email must not go now, or None when it may."""
+    """Why this email must not go now, or None when it may. ``required_in``: the shop's
+    ``consent_required_in`` when the caller holds its settings already (else read here)."""
     suppressed = session.scalar(
         sa.select(Suppression.reason).where(
             Suppression.shop_id == shop_id, Suppression.address == normalise_address(recipient)
@@ -83,7 +85,10 @@ def blocked_reason(
     )
     if paused_until is not None and paused_until > now:
         return "marketing paused"
-    required_in = session.scalar(sa.select(EmailSettings.consent_required_in).where(EmailSettings.shop_id == shop_id))
+    if required_in is None:
+        required_in = session.scalar(
+            sa.select(EmailSettings.consent_required_in).where(EmailSettings.shop_id == shop_id)
+        )
     if consent not in OPTED_IN and consent_required(customer.country_code, required_in or DEFAULT_CONSENT_REQUIRED_IN):
         return "no email consent (required for this address)"
     return None

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from integration.customers.models import Order
+from integration.customers.upserts import written_order
 from integration.events.changes import Change, OrderChange
 from integration.messaging import thankyou
 from integration.reps.reactions import QUALIFYING
@@ -21,8 +22,9 @@ def after_change(session: Session, shop_id: int, change: Change, *, now: dt.date
     runtime = session.info.get("runtime")
     if runtime is None:
         return  # a session not made by a runtime (no settings to build links with)
-    order_id = session.scalar(
+    written = written_order(session, shop_id, change.platform_id)
+    order_id = written[0] if written is not None else session.scalar(
         sa.select(Order.id).where(Order.shop_id == shop_id, Order.platform_order_id == change.platform_id)
-    )
+    )  # fmt: skip
     if order_id is not None:
         thankyou.schedule(session, runtime.settings, order_id, now=now)
