@@ -72,23 +72,35 @@ def _find(session: Session, shop_id: int, change: CustomerChange) -> tuple[int, 
     first way that matches winning (the lowest id within it)."""
     email = normalise_email(change.email)
     key = phone_key(change.phone)
-    ways = []
-    if change.platform_id:
-        ways.append((0, Customer.platform_customer_id == change.platform_id))
-    if email:
-        # A profile holding another platform id is another person, whatever the email says.
-        unclaimed = sa.true() if change.platform_id is None else Customer.platform_customer_id.is_(None)
-        ways.append((1, sa.and_(Customer.email == email, unclaimed)))
-    if key and change.platform_id is None:
-        ways.append((2, Customer.phone_key == key))
+    ways: tuple[int, ...] = (0,) if change.platform_id else ()
+    ways += (1,) if email else ()
+    ways += (2,) if key and change.platform_id is None else ()
     if not ways:
         return None
-    branches = [
-        sa.select(CUSTOMERS.c.id, sa.literal(way).label("way")).where(CUSTOMERS.c.shop_id == shop_id, condition)
-        for way, condition in ways
-    ]
-    union = sa.union_all(*branches).subquery()
-    found = session.execute(sa.select(union.c.id, union.c.way).order_by(union.c.way, union.c.id).limit(1)).first()
+    claimed = change.platform_id is not None
+
+    def build(_: Any) -> Any:
+        conditions = {
+            0: CUSTOMERS.c.platform_customer_id == sa.bindparam("platform_id"),
+            # A profile holding another platform id is another person, whatever the email says.
+            1: sa.and_(
+                CUSTOMERS.c.email == sa.bindparam("email"),
+                CUSTOMERS.c.platform_customer_id.is_(None) if claimed else sa.true(),
+            ),
+            2: CUSTOMERS.c.phone_key == sa.bindparam("phone_key"),
+        }
+        branches = [
+            sa.select(CUSTOMERS.c.id, sa.literal(way).label("way")).where(
+                CUSTOMERS.c.shop_id == sa.bindparam("shop_id"), conditions[way]
+            )
+            for way in ways
+        ]
+        union = sa.union_all(*branches).subquery()
+        return sa.select(union.c.id, union.c.way).order_by(union.c.way, union.c.id).limit(1)
+
+    shape = f"find customer:{ways}:{claimed}"
+    params = {"shop_id": shop_id, "platform_id": change.platform_id, "email": email, "phone_key": key}
+    found = session.execute(prepared(session, shape, build), params).first()
     return None if found is None else (int(found.id), int(found.way))
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from integration.core.db import utcnow
-from integration.customers.models import Order, OrderLine
+from integration.customers.models import OrderLine
 from integration.customers.profiles import COUNTED, FACT_COUNTERS, add_timeline, refresh_segment, segment_expression
 from integration.customers.statements import CUSTOMERS, ORDERS, PRODUCTS, prepared
 from integration.events.changes import OrderStatus
@@ -134,34 +134,43 @@ def _add_to_profile(session: Session, profile_id: int, order: WrittenOrder, sign
     """Add (or take away) the order's share of the profile's totals, then its lapse moment and segment
     (which the totals decide): two statements."""
     placed = order.placed_at
-    values: dict[str, Any] = {
-        "orders_count": CUSTOMERS.c.orders_count + sign,
-        "total_spent": CUSTOMERS.c.total_spent + sign * amount,
-        "updated_at": utcnow(),
-    }
-    if order.currency:
-        values["currency"] = order.currency
-    if sign > 0 and placed is not None:
-        values["first_order_at"] = sa.case(
-            (sa.or_(CUSTOMERS.c.first_order_at.is_(None), CUSTOMERS.c.first_order_at > placed), placed),
-            else_=CUSTOMERS.c.first_order_at,
+    dated = sign > 0 and placed is not None
+
+    def build(_: Any) -> Any:
+        values: dict[str, Any] = {
+            "orders_count": CUSTOMERS.c.orders_count + sign,
+            "total_spent": CUSTOMERS.c.total_spent + sa.bindparam("amount", type_=CUSTOMERS.c.total_spent.type),
+            "updated_at": sa.bindparam("now", type_=CUSTOMERS.c.updated_at.type),
+        }
+        if order.currency:
+            values["currency"] = sa.bindparam("currency")
+        if dated:
+            at = sa.bindparam("placed", type_=CUSTOMERS.c.first_order_at.type)
+            values["first_order_at"] = sa.case(
+                (sa.or_(CUSTOMERS.c.first_order_at.is_(None), CUSTOMERS.c.first_order_at > at), at),
+                else_=CUSTOMERS.c.first_order_at,
+            )
+            values["last_order_at"] = sa.case(
+                (sa.or_(CUSTOMERS.c.last_order_at.is_(None), CUSTOMERS.c.last_order_at < at), at),
+                else_=CUSTOMERS.c.last_order_at,
+            )
+        elif sign < 0:
+            # The order no longer counts: its dates may have been the first or last; an index seek over
+            # this customer's counted orders says what they are now (no history scan).
+            counted = sa.select(ORDERS.c.placed_at).where(ORDERS.c.counted_customer_id == sa.bindparam("profile_id"))
+            values["first_order_at"] = counted.with_only_columns(sa.func.min(ORDERS.c.placed_at)).scalar_subquery()
+            values["last_order_at"] = counted.with_only_columns(sa.func.max(ORDERS.c.placed_at)).scalar_subquery()
+        return (
+            sa.update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == sa.bindparam("profile_id"))
+            .values(**values)
+            .returning(CUSTOMERS.c.first_order_at, CUSTOMERS.c.last_order_at, CUSTOMERS.c.orders_count)
         )
-        values["last_order_at"] = sa.case(
-            (sa.or_(CUSTOMERS.c.last_order_at.is_(None), CUSTOMERS.c.last_order_at < placed), placed),
-            else_=CUSTOMERS.c.last_order_at,
-        )
-    elif sign < 0:
-        # The order no longer counts: its dates may have been the first or last; an index seek over
-        # this customer's counted orders says what they are now (no history scan).
-        counted = sa.select(Order.placed_at).where(Order.counted_customer_id == profile_id)
-        values["first_order_at"] = counted.with_only_columns(sa.func.min(Order.placed_at)).scalar_subquery()
-        values["last_order_at"] = counted.with_only_columns(sa.func.max(Order.placed_at)).scalar_subquery()
-    first, last, count = session.execute(
-        sa.update(CUSTOMERS)
-        .where(CUSTOMERS.c.id == profile_id)
-        .values(**values)
-        .returning(CUSTOMERS.c.first_order_at, CUSTOMERS.c.last_order_at, CUSTOMERS.c.orders_count)
-    ).one()
+
+    statement = prepared(session, f"add to profile:{sign}:{bool(order.currency)}:{dated}", build)
+    params = {"profile_id": profile_id, "amount": sign * amount, "now": utcnow(), "currency": order.currency,
+              "placed": placed}  # fmt: skip
+    first, last, count = session.execute(statement, params).one()
     lapses = lapse_moment(first, last, count)
     statement = prepared(
         session,
