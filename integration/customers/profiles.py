@@ -145,6 +145,10 @@ def upsert_profile(session: Session, shop_id: int, change: CustomerChange) -> in
             )
             .values(tags=json.dumps(list(change.tags)), tags_at=change.updated_at)
         )
+    # The statements above are Core: a copy of the profile this session holds is reloaded on next use.
+    held = session.identity_map.get(session.identity_key(Customer, profile_id))
+    if held is not None:
+        session.expire(held)
     return profile_id
 
 
