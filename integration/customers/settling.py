@@ -118,9 +118,8 @@ def settle_order(session: Session, order: WrittenOrder, previous_lines: Sequence
         _add_to_profile(session, old_customer, order, -1, old_total or Decimal("0"))
         segmented.add(old_customer)
         _apply_products(session, old_customer, products_then)
-    if new_customer is not None or old_customer is not None:
-        _set_counted(session, order.id, new_customer, new_total)
     if new_customer is not None:
+        _set_counted(session, order.id, new_customer, new_total)
         _add_to_profile(session, new_customer, order, +1, new_total or Decimal("0"))
         segmented.add(new_customer)
         _apply_products(session, new_customer, products_now)
