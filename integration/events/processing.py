@@ -267,9 +267,8 @@ class EventProcessor:
             item = loaded.get(event_id)
             step = functools.partial(self._process_claimed, event_id, item, ready)
             outcomes[event_id] = self._attempt(event_id, retries[event_id], step)
-        if ready:
-            cache: dict[object, object] = {}  # what the batch's events read alike (core.batches)
-            for each in self._apply_together(ready, cache):
+        if ready:  # one cache of what the batch's events read alike (core.batches) for all its transactions
+            for each in self._apply_together(ready, cache := dict[object, object]()):
                 outcomes[each.event_id] = self._attempt(
                     each.event_id, retries[each.event_id], functools.partial(self._apply, each, cache)
                 )
@@ -297,10 +296,9 @@ class EventProcessor:
             try:
                 with self.runtime.session() as session:
                     share_batch_cache(session, cache)
-                    chunk = ready[start : start + size]
-                    for each in chunk:
-                        self._apply_in(session, each, mark_done=False)
-                    self._mark_done(session, [each.event_id for each in chunk])
+                    for each in ready[start : start + size]:
+                        self._apply_in(session, each)
+                    self._mark_done(session, [each.event_id for each in ready[start : start + size]])
             except Exception:
                 log.info("%d events did not apply together; applying each on its own", len(ready) - start)
                 return ready[start:]
@@ -310,25 +308,19 @@ class EventProcessor:
         with self.runtime.session() as session:
             share_batch_cache(session, {} if cache is None else cache)
             self._apply_in(session, ready)
+            self._mark_done(session, [ready.event_id])
         return Outcome.DONE
 
-    def _apply_in(self, session: Session, ready: _Ready, *, mark_done: bool = True) -> None:
-        """Apply the event's changes and their reactions; ``mark_done`` False: the caller marks it done
-        in the same transaction (a batch marks its events with one statement)."""
+    def _apply_in(self, session: Session, ready: _Ready) -> None:
         for change in ready.changes:
             if not isinstance(change, ShopUninstalled):
                 apply_change(session, ready.shop_id, change)
                 for react in reactions():
                     react(session, ready.shop_id, change)
-        if mark_done:
-            self._mark_done(session, [ready.event_id])
 
     def _mark_done(self, session: Session, event_ids: Sequence[int]) -> None:
-        session.execute(
-            sa.update(WebhookEvent)
-            .where(WebhookEvent.id.in_(event_ids))
-            .values(status=EventStatus.DONE, last_error=None, processed_at=utcnow())
-        )
+        done = {"status": EventStatus.DONE, "last_error": None, "processed_at": utcnow()}
+        session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(done))
 
     def _retry_alone(self, event_id: int, retries_left: int) -> None:
         self.runtime.queue(EVENTS).enqueue_in(
