@@ -11,16 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections import Counter
-from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from integration.core.db import dialect_insert, utcnow
-from integration.customers.models import Customer, CustomerProduct, Order, OrderLine, TimelineEntry
+from integration.core.batches import batch_cached
+from integration.core.db import utcnow
+from integration.customers.models import Customer, TimelineEntry
+from integration.customers.statements import CUSTOMERS, TIMELINE, prepared
 from integration.events.changes import Address, ConsentChange, CustomerChange, OrderStatus
 from integration.shops.models import Shop
 
@@ -37,6 +36,12 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NON_DIGITS = re.compile(r"\D+")
 # Facts that are also counted on the profile, once each (the fact row is unique per order).
 FACT_COUNTERS = {"order_cancelled": Customer.cancelled_count, "order_refunded": Customer.refunded_count}
+
+
+def shop_time_zone(session: Session, shop_id: int) -> str | None:
+    return batch_cached(
+        session, "shop time zone", shop_id, lambda: session.scalar(sa.select(Shop.time_zone).where(Shop.id == shop_id))
+    )
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -61,26 +66,42 @@ def resolve_time_zone(address: Address | None, shop_time_zone: str | None) -> tu
     return shop_time_zone, "shop"
 
 
-def _find(session: Session, shop_id: int, change: CustomerChange) -> int | None:
-    """The profile this change is about: by platform id, then email, then (guests only) phone."""
+def _find(session: Session, shop_id: int, change: CustomerChange) -> tuple[int, int] | None:
+    """(profile id, how it was matched) for the profile this change is about: by platform id (0), then
+    email (1), then (guests only) phone (2). One statement: a branch per way, each an index seek, the
+    first way that matches winning (the lowest id within it)."""
     email = normalise_email(change.email)
-    queries = []
-    if change.platform_id:
-        queries.append(Customer.platform_customer_id == change.platform_id)
-    if email:
-        # A profile holding another platform id is another person, whatever the email says.
-        unclaimed = sa.true() if change.platform_id is None else Customer.platform_customer_id.is_(None)
-        queries.append(sa.and_(Customer.email == email, unclaimed))
     key = phone_key(change.phone)
-    if key and change.platform_id is None:
-        queries.append(Customer.phone_key == key)
-    for condition in queries:
-        found = session.scalar(
-            sa.select(Customer.id).where(Customer.shop_id == shop_id, condition).order_by(Customer.id).limit(1)
-        )
-        if found is not None:
-            return int(found)
-    return None
+    ways: tuple[int, ...] = (0,) if change.platform_id else ()
+    ways += (1,) if email else ()
+    ways += (2,) if key and change.platform_id is None else ()
+    if not ways:
+        return None
+    claimed = change.platform_id is not None
+
+    def build(_: Any) -> Any:
+        conditions = {
+            0: CUSTOMERS.c.platform_customer_id == sa.bindparam("platform_id"),
+            # A profile holding another platform id is another person, whatever the email says.
+            1: sa.and_(
+                CUSTOMERS.c.email == sa.bindparam("email"),
+                CUSTOMERS.c.platform_customer_id.is_(None) if claimed else sa.true(),
+            ),
+            2: CUSTOMERS.c.phone_key == sa.bindparam("phone_key"),
+        }
+        branches = [
+            sa.select(CUSTOMERS.c.id, sa.literal(way).label("way")).where(
+                CUSTOMERS.c.shop_id == sa.bindparam("shop_id"), conditions[way]
+            )
+            for way in ways
+        ]
+        union = sa.union_all(*branches).subquery()
+        return sa.select(union.c.id, union.c.way).order_by(union.c.way, union.c.id).limit(1)
+
+    shape = f"find customer:{ways}:{claimed}"
+    params = {"shop_id": shop_id, "platform_id": change.platform_id, "email": email, "phone_key": key}
+    found = session.execute(prepared(session, shape, build), params).first()
+    return None if found is None else (int(found.id), int(found.way))
 
 
 def _descriptive_values(change: CustomerChange, shop_time_zone: str | None) -> dict[str, Any]:
@@ -109,59 +130,66 @@ def upsert_profile(session: Session, shop_id: int, change: CustomerChange) -> in
     Data older than what the profile holds is not applied, but the profile is still found, so an
     order can always be attached to its person.
     """
-    shop_zone = session.scalar(sa.select(Shop.time_zone).where(Shop.id == shop_id))
-    values = _descriptive_values(change, shop_zone)
-    profile_id, created = _find_or_insert(session, shop_id, change, values, source_updated_at=change.updated_at)
-    if not created:
-        _update_profile(session, profile_id, change, values)
+    values = _descriptive_values(change, shop_time_zone(session, shop_id))
+    profile_id, way = _find_or_insert(session, shop_id, change, values, source_updated_at=change.updated_at)
+    if way is not None:
+        _update_profile(session, profile_id, change, values, by_platform_id=way == 0)
     if change.tags is not None:
         # Tags have their own clock: a customers/update without them (2025-01+) must not erase the
         # ones a reconciliation read, and an older read must not overwrite a newer one.
         session.execute(
-            sa.update(Customer)
+            sa.update(CUSTOMERS)
             .where(
-                Customer.id == profile_id,
-                sa.or_(Customer.tags_at.is_(None), Customer.tags_at <= change.updated_at),
+                CUSTOMERS.c.id == profile_id,
+                sa.or_(CUSTOMERS.c.tags_at.is_(None), CUSTOMERS.c.tags_at <= change.updated_at),
             )
             .values(tags=json.dumps(list(change.tags)), tags_at=change.updated_at)
         )
+    # The statements above are Core: a copy of the profile this session holds is reloaded on next use.
+    held = session.identity_map.get(session.identity_key(Customer, profile_id))
+    if held is not None:
+        session.expire(held)
     return profile_id
 
 
 def _find_or_insert(
     session: Session, shop_id: int, probe: CustomerChange, values: dict[str, Any], source_updated_at: dt.datetime
-) -> tuple[int, bool]:
-    """(profile id, whether we created it). A concurrent insert of the same person makes ours a
-    no-op; the next round finds theirs."""
+) -> tuple[int, int | None]:
+    """(profile id, how it was found: see ``_find``; None if we created it). A concurrent insert of the
+    same person makes ours a no-op; the next round finds theirs."""
     for _ in range(3):
         found = _find(session, shop_id, probe)
         if found is not None:
-            return found, False
+            return found
         now = utcnow()
-        inserted = session.execute(
-            dialect_insert(session)(Customer)
-            .values(
-                shop_id=shop_id,
-                platform_customer_id=probe.platform_id,
-                source_updated_at=source_updated_at,
-                created_at=now,
-                updated_at=now,
-                **values,
-            )
-            .on_conflict_do_nothing()
-            .returning(Customer.id)
-        ).scalar()
+        row = {
+            "shop_id": shop_id,
+            "platform_customer_id": probe.platform_id,
+            "source_updated_at": source_updated_at,
+            "created_at": now,
+            "updated_at": now,
+            **values,
+        }
+        statement = prepared(
+            session,
+            "insert customer:" + ",".join(row),
+            lambda insert: insert(CUSTOMERS).on_conflict_do_nothing().returning(CUSTOMERS.c.id),
+        )
+        inserted = session.execute(statement, row).scalar()
         if inserted is not None:
-            return int(inserted), True
+            return int(inserted), None
     raise RuntimeError("customer profile kept changing while it was being matched")
 
 
-def _update_profile(session: Session, profile_id: int, change: CustomerChange, values: dict[str, Any]) -> None:
-    # The platform id joins a guest profile once the person has an account.
-    if change.platform_id:
+def _update_profile(
+    session: Session, profile_id: int, change: CustomerChange, values: dict[str, Any], *, by_platform_id: bool
+) -> None:
+    # The platform id joins a guest profile once the person has an account (a profile found by its
+    # platform id has it already).
+    if change.platform_id and not by_platform_id:
         session.execute(
-            sa.update(Customer)
-            .where(Customer.id == profile_id, Customer.platform_customer_id.is_(None))
+            sa.update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == profile_id, CUSTOMERS.c.platform_customer_id.is_(None))
             .values(platform_customer_id=change.platform_id)
         )
     # An account change describes the whole customer (a missing address is no address); what an order
@@ -181,165 +209,40 @@ def _update_profile(session: Session, profile_id: int, change: CustomerChange, v
         # A shop fallback never replaces a zone we derived from an address.
         known.pop("time_zone", None)
         known.pop("time_zone_source", None)
-    session.execute(
-        sa.update(Customer)
-        .where(Customer.id == profile_id, Customer.source_updated_at <= change.updated_at)
-        .values(source_updated_at=change.updated_at, updated_at=utcnow(), **known)
+    row = {"source_updated_at": change.updated_at, "updated_at": utcnow(), **known}
+    statement = prepared(
+        session,
+        "update customer:" + ",".join(row),
+        lambda _: (
+            sa.update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == sa.bindparam("profile_id"), CUSTOMERS.c.source_updated_at <= sa.bindparam("newer"))
+            .values({name: sa.bindparam(f"v_{name}") for name in row})
+        ),
     )
     session.execute(
-        sa.update(Customer)
-        .where(Customer.id == profile_id, Customer.time_zone.is_(None))
-        .values(time_zone=values["time_zone"], time_zone_source=values["time_zone_source"])
+        statement, {"profile_id": profile_id, "newer": change.updated_at, **{f"v_{k}": v for k, v in row.items()}}
     )
-
-
-def _contribution(order: Order) -> tuple[int | None, Decimal | None]:
-    if order.customer_id is None or order.status not in COUNTED:
-        return None, None
-    return order.customer_id, order.total_price or Decimal("0")
-
-
-def _product_deltas(lines: Sequence[OrderLine | Any], sign: int) -> Counter[tuple[str, str]]:
-    deltas: Counter[tuple[str, str]] = Counter()
-    for line in lines:
-        key = line.product_id or line.title
-        deltas[(key[:512], line.title[:512])] += sign * line.quantity
-    return deltas
-
-
-def _apply_products(session: Session, customer_id: int, deltas: Counter[tuple[str, str]]) -> None:
-    for (key, title), quantity in deltas.items():
-        if quantity == 0:
-            continue
-        stmt = dialect_insert(session)(CustomerProduct).values(
-            customer_id=customer_id, product_key=key, title=title, quantity=quantity
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["customer_id", "product_key"],
-                set_={"quantity": CustomerProduct.quantity + stmt.excluded.quantity, "title": stmt.excluded.title},
-            )
-        )
-
-
-def settle_order(session: Session, order_id: int, previous_lines: Sequence[Any]) -> None:
-    """Bring the profile totals in line with the order as it now stands.
-
-    ``previous_lines`` are the lines the order had before this change (what was counted). Must run in
-    the transaction that changed the order, after the change: the order row is locked by then.
-    """
-    order = session.execute(sa.select(Order).where(Order.id == order_id).with_for_update()).scalar_one()
-    new_customer, new_total = _contribution(order)
-    old_customer, old_total = order.counted_customer_id, order.counted_total
-    products_then = _product_deltas(previous_lines, -1) if old_customer else Counter()
-    products_now = _product_deltas(order.lines, +1) if new_customer else Counter()
-    if old_customer == new_customer and old_total == new_total and products_then + products_now == Counter():
-        _record_order_facts(session, order)
-        return
-    order.counted_customer_id, order.counted_total = None, None
-    session.flush()
-    if old_customer is not None:
-        _add_to_profile(session, old_customer, order, -1, old_total or Decimal("0"))
-        _apply_products(session, old_customer, products_then)
-    order.counted_customer_id, order.counted_total = new_customer, new_total
-    session.flush()
-    if new_customer is not None:
-        _add_to_profile(session, new_customer, order, +1, new_total or Decimal("0"))
-        _apply_products(session, new_customer, products_now)
-    _record_order_facts(session, order)
-    for profile_id in {old_customer, new_customer, order.customer_id} - {None}:
-        assert profile_id is not None
-        refresh_segment(session, profile_id)
-
-
-def _add_to_profile(session: Session, profile_id: int, order: Order, sign: int, amount: Decimal) -> None:
-    placed = order.placed_at
-    values: dict[str, Any] = {
-        "orders_count": Customer.orders_count + sign,
-        "total_spent": Customer.total_spent + sign * amount,
-        "updated_at": utcnow(),
-    }
-    if order.currency:
-        values["currency"] = order.currency
-    if sign > 0 and placed is not None:
-        values["first_order_at"] = sa.case(
-            (sa.or_(Customer.first_order_at.is_(None), Customer.first_order_at > placed), placed),
-            else_=Customer.first_order_at,
-        )
-        values["last_order_at"] = sa.case(
-            (sa.or_(Customer.last_order_at.is_(None), Customer.last_order_at < placed), placed),
-            else_=Customer.last_order_at,
-        )
-    elif sign < 0:
-        # The order no longer counts: its dates may have been the first or last; an index seek over
-        # this customer's counted orders says what they are now (no history scan).
-        counted = sa.select(Order.placed_at).where(Order.counted_customer_id == profile_id)
-        values["first_order_at"] = counted.with_only_columns(sa.func.min(Order.placed_at)).scalar_subquery()
-        values["last_order_at"] = counted.with_only_columns(sa.func.max(Order.placed_at)).scalar_subquery()
-    session.execute(sa.update(Customer).where(Customer.id == profile_id).values(**values))
-    first, last, count = session.execute(
-        sa.select(Customer.first_order_at, Customer.last_order_at, Customer.orders_count).where(
-            Customer.id == profile_id
-        )
-    ).one()
+    fill_zone = prepared(
+        session,
+        "fill customer zone",
+        lambda _: (
+            sa.update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == sa.bindparam("profile_id"), CUSTOMERS.c.time_zone.is_(None))
+            .values(time_zone=sa.bindparam("zone"), time_zone_source=sa.bindparam("source"))
+        ),
+    )
     session.execute(
-        sa.update(Customer).where(Customer.id == profile_id).values(lapses_at=lapse_moment(first, last, count))
+        fill_zone, {"profile_id": profile_id, "zone": values["time_zone"], "source": values["time_zone_source"]}
     )
-
-
-def lapse_moment(first: dt.datetime | None, last: dt.datetime | None, count: int) -> dt.datetime | None:
-    """When someone with these orders has gone twice their usual interval without ordering."""
-    if count < 2 or first is None or last is None or last <= first:
-        return None
-    return last + 2 * (last - first) / (count - 1)
-
-
-def _record_order_facts(session: Session, order: Order) -> None:
-    """Timeline facts about this order (idempotent: one row per fact)."""
-    if order.customer_id is None:
-        return
-    items = sum(line.quantity for line in order.lines)
-    total = f"{order.total_price} {order.currency or ''}".strip() if order.total_price is not None else "no total"
-    facts = [
-        (
-            "order",
-            order.placed_at or order.source_updated_at,
-            f"Order {order.name or order.platform_order_id}: {items} item(s), {total}",
-        )
-    ]
-    if order.status == OrderStatus.CANCELLED:
-        facts.append(
-            (
-                "order_cancelled",
-                order.cancelled_at or order.source_updated_at,
-                f"Order {order.name or order.platform_order_id} cancelled",
-            )
-        )
-    if order.status in (OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED):
-        facts.append(
-            (
-                "order_refunded",
-                order.source_updated_at,
-                f"Order {order.name or order.platform_order_id} {order.status.replace('_', ' ')}",
-            )
-        )
-    for kind, at, summary in facts:
-        if add_timeline(session, order.customer_id, kind, order.platform_order_id, at, summary):
-            counter = FACT_COUNTERS.get(kind)
-            if counter is not None:
-                session.execute(
-                    sa.update(Customer).where(Customer.id == order.customer_id).values({counter: counter + 1})
-                )
 
 
 def add_timeline(session: Session, customer_id: int, kind: str, ref: str, at: dt.datetime, summary: str) -> bool:
     """Record one fact (or refresh its wording); True if it is new."""
-    inserted = session.execute(
-        dialect_insert(session)(TimelineEntry)
-        .values(customer_id=customer_id, kind=kind, ref=ref, at=at, summary=summary)
-        .on_conflict_do_nothing()
-        .returning(TimelineEntry.id)
-    ).scalar()
+    fact = {"customer_id": customer_id, "kind": kind, "ref": ref, "at": at, "summary": summary}
+    insert = prepared(
+        session, "add fact", lambda insert: insert(TIMELINE).on_conflict_do_nothing().returning(TIMELINE.c.id)
+    )
+    inserted = session.execute(insert, fact).scalar()
     if inserted is None:
         session.execute(
             sa.update(TimelineEntry)
@@ -349,10 +252,16 @@ def add_timeline(session: Session, customer_id: int, kind: str, ref: str, at: dt
     return inserted is not None
 
 
-def segment_expression(now: dt.datetime | None = None) -> sa.ColumnElement[str]:
+def segment_expression(
+    now: dt.datetime | sa.ColumnElement[dt.datetime] | None = None,
+    lapses: sa.ColumnElement[dt.datetime] | None = None,
+) -> sa.ColumnElement[str]:
     """The segment a profile is in at ``now`` from what it holds. Lapsed outranks VIP: a big spender
-    who stopped ordering is the one to call. Stored per event and refreshed hourly (lapsing is time)."""
-    moment = sa.literal(now or utcnow(), Customer.__table__.c.lapses_at.type)
+    who stopped ordering is the one to call. Stored per event and refreshed hourly (lapsing is time).
+
+    ``lapses``: the lapse moment being written in the same UPDATE (its SET sees the old column)."""
+    moment = now if isinstance(now, sa.ColumnElement) else sa.literal(now or utcnow(), CUSTOMERS.c.lapses_at.type)
+    lapses_at = CUSTOMERS.c.lapses_at if lapses is None else lapses
     threshold = (
         sa.select(sa.func.coalesce(Shop.vip_threshold_override, Shop.vip_threshold))
         .where(Shop.id == Customer.shop_id)
@@ -360,7 +269,7 @@ def segment_expression(now: dt.datetime | None = None) -> sa.ColumnElement[str]:
     )
     return sa.case(
         (Customer.orders_count <= 0, "prospect"),
-        (sa.and_(Customer.lapses_at.is_not(None), Customer.lapses_at <= moment), "lapsed"),
+        (sa.and_(lapses_at.is_not(None), lapses_at <= moment), "lapsed"),
         (sa.and_(threshold.is_not(None), Customer.total_spent >= threshold), "vip"),
         (Customer.orders_count == 1, "new"),
         else_="returning",

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
+from integration.core.batches import share_batch_cache
 from integration.core.db import utcnow
 from integration.core.logs import job_context
 from integration.core.queues import (
@@ -266,10 +267,10 @@ class EventProcessor:
             item = loaded.get(event_id)
             step = functools.partial(self._process_claimed, event_id, item, ready)
             outcomes[event_id] = self._attempt(event_id, retries[event_id], step)
-        if ready:
-            for each in self._apply_together(ready):
+        if ready:  # one cache of what the batch's events read alike (core.batches) for all its transactions
+            for each in self._apply_together(ready, cache := dict[object, object]()):
                 outcomes[each.event_id] = self._attempt(
-                    each.event_id, retries[each.event_id], functools.partial(self._apply, each)
+                    each.event_id, retries[each.event_id], functools.partial(self._apply, each, cache)
                 )
         return outcomes
 
@@ -285,7 +286,7 @@ class EventProcessor:
         finally:
             job_context.reset(token)
 
-    def _apply_together(self, ready: Sequence[_Ready]) -> Sequence[_Ready]:
+    def _apply_together(self, ready: Sequence[_Ready], cache: dict[object, object]) -> Sequence[_Ready]:
         """Apply the batch; returns the events whose transaction failed (rolled back), to apply one by one."""
         # SQLite has one write lock for the whole file, held from a transaction's first write to its
         # commit: a long batch transaction would make the web processes' INSERTs wait for it. There the
@@ -294,16 +295,20 @@ class EventProcessor:
         for start in range(0, len(ready), size):
             try:
                 with self.runtime.session() as session:
+                    share_batch_cache(session, cache)
                     for each in ready[start : start + size]:
                         self._apply_in(session, each)
+                    self._mark_done(session, [each.event_id for each in ready[start : start + size]])
             except Exception:
                 log.info("%d events did not apply together; applying each on its own", len(ready) - start)
                 return ready[start:]
         return ()
 
-    def _apply(self, ready: _Ready) -> Outcome:
+    def _apply(self, ready: _Ready, cache: dict[object, object] | None = None) -> Outcome:
         with self.runtime.session() as session:
+            share_batch_cache(session, {} if cache is None else cache)
             self._apply_in(session, ready)
+            self._mark_done(session, [ready.event_id])
         return Outcome.DONE
 
     def _apply_in(self, session: Session, ready: _Ready) -> None:
@@ -312,11 +317,10 @@ class EventProcessor:
                 apply_change(session, ready.shop_id, change)
                 for react in reactions():
                     react(session, ready.shop_id, change)
-        session.execute(
-            sa.update(WebhookEvent)
-            .where(WebhookEvent.id == ready.event_id)
-            .values(status=EventStatus.DONE, last_error=None, processed_at=utcnow())
-        )
+
+    def _mark_done(self, session: Session, event_ids: Sequence[int]) -> None:
+        done = {"status": EventStatus.DONE, "last_error": None, "processed_at": utcnow()}
+        session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(done))
 
     def _retry_alone(self, event_id: int, retries_left: int) -> None:
         self.runtime.queue(EVENTS).enqueue_in(

@@ -58,6 +58,20 @@ def _word(state: str | None) -> str:
     return (state or "").strip().lower()
 
 
+# Built once (every thank-you of a batch asks them): a statement's construction and cache key cost more
+# CPU than its execution.
+_SUPPRESSED = sa.select(Suppression.reason).where(
+    Suppression.shop_id == sa.bindparam("shop_id"), Suppression.address == sa.bindparam("address")
+)
+_CONSENT = sa.select(Customer.email_consent, Customer.country_code, Customer.deleted_at).where(
+    Customer.id == sa.bindparam("customer_id")
+)
+_PREFERENCES = sa.select(CustomerPreferences.paused_until, CustomerPreferences.frequency).where(
+    CustomerPreferences.customer_id == sa.bindparam("customer_id")
+)
+_PREFERENCES_LOCKED = _PREFERENCES.with_for_update()
+
+
 def blocked_reason(
     session: Session,
     shop_id: int,
@@ -68,35 +82,29 @@ def blocked_reason(
     now: dt.datetime,
     outbox_id: int | None = None,
     lock: bool = False,
+    required_in: str | None = None,
 ) -> str | None:
     """Why this email must not go now, or None when it may.
 
     ``outbox_id``: the row being sent (not counted against its own customer's monthly limit). ``lock``:
     hold the customer's preferences row until the caller commits (the send's claim), so a second send
-    to the same "monthly" customer waits and then sees the first one's row as ``sending``."""
-    suppressed = session.scalar(
-        sa.select(Suppression.reason).where(
-            Suppression.shop_id == shop_id, Suppression.address == normalise_address(recipient)
-        )
-    )
+    to the same "monthly" customer waits and then sees the first one's row as ``sending``.
+    ``required_in``: the shop's ``consent_required_in`` when the caller holds its settings already (else
+    read here)."""
+    suppressed = session.scalar(_SUPPRESSED, {"shop_id": shop_id, "address": normalise_address(recipient)})
     if suppressed is not None:
         return "address suppressed"
     if category != MARKETING:
         return None
     if customer_id is None:
         return "marketing email without a customer"
-    customer = session.execute(
-        sa.select(Customer.email_consent, Customer.country_code, Customer.deleted_at).where(Customer.id == customer_id)
-    ).one_or_none()
+    customer = session.execute(_CONSENT, {"customer_id": customer_id}).one_or_none()
     if customer is None or customer.deleted_at is not None:
         return "customer deleted"
     consent = _word(customer.email_consent)
     if consent in OPTED_OUT:
         return "unsubscribed from email"
-    query = sa.select(CustomerPreferences.paused_until, CustomerPreferences.frequency).where(
-        CustomerPreferences.customer_id == customer_id
-    )
-    prefs = session.execute(query.with_for_update() if lock else query).one_or_none()
+    prefs = session.execute(_PREFERENCES_LOCKED if lock else _PREFERENCES, {"customer_id": customer_id}).one_or_none()
     if prefs is not None and prefs.paused_until is not None and prefs.paused_until > now:
         return "marketing paused"
     if prefs is not None and prefs.frequency == ONLY_IMPORTANT:
@@ -107,7 +115,10 @@ def blocked_reason(
         and _emailed_since(session, customer_id, now - MONTHLY_GAP, outbox_id)
     ):
         return "customer chose monthly: a marketing email went to them in the last 30 days"
-    required_in = session.scalar(sa.select(EmailSettings.consent_required_in).where(EmailSettings.shop_id == shop_id))
+    if required_in is None:
+        required_in = session.scalar(
+            sa.select(EmailSettings.consent_required_in).where(EmailSettings.shop_id == shop_id)
+        )
     if consent not in OPTED_IN and consent_required(customer.country_code, required_in or DEFAULT_CONSENT_REQUIRED_IN):
         return "no email consent (required for this address)"
     return None

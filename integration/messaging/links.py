@@ -63,10 +63,18 @@ def link_url(settings: Settings, purpose: str, token: str) -> str:
     return settings.public_url.rstrip("/") + _PATHS[purpose] + token
 
 
-def customer_link(session: Session, settings: Settings, purpose: str, shop_id: int, customer_id: int) -> str:
-    return link_url(
-        settings, purpose, make_token(settings, purpose, shop_id, customer_id, generation(session, customer_id))
-    )
+def customer_link(
+    session: Session,
+    settings: Settings,
+    purpose: str,
+    shop_id: int,
+    customer_id: int,
+    link_generation: int | None = None,
+) -> str:
+    """``link_generation``: the customer's, when the caller has read it already (several links at once)."""
+    if link_generation is None:
+        link_generation = generation(session, customer_id)
+    return link_url(settings, purpose, make_token(settings, purpose, shop_id, customer_id, link_generation))
 
 
 def _target(payload: Any) -> tuple[LinkTarget, int]:

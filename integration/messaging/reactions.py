@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from integration.customers.models import Order
+from integration.customers.upserts import written_order
 from integration.events.changes import Change, OrderChange
 from integration.messaging import redemptions, thankyou
 from integration.reps.reactions import QUALIFYING
@@ -20,9 +21,10 @@ from integration.reps.reactions import QUALIFYING
 def after_change(session: Session, shop_id: int, change: Change, *, now: dt.datetime | None = None) -> None:
     if not isinstance(change, OrderChange) or change.status not in QUALIFYING or change.test:
         return
-    order_id = session.scalar(
+    written = written_order(session, shop_id, change.platform_id)
+    order_id = written[0] if written is not None else session.scalar(
         sa.select(Order.id).where(Order.shop_id == shop_id, Order.platform_order_id == change.platform_id)
-    )
+    )  # fmt: skip
     if order_id is None:
         return
     if change.discount_codes:

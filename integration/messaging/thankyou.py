@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from integration.core.batches import batch_cached
 from integration.core.config import Settings
 from integration.core.db import utcnow
 from integration.customers.models import Customer, Order, OrderLine
@@ -29,7 +30,7 @@ from integration.messaging.brand import make_brand
 from integration.messaging.codes import WAITING, new_code
 from integration.messaging.compose import MARKETING, inline_css
 from integration.messaging.contactable import blocked_reason
-from integration.messaging.links import PREFERENCES, UNSUBSCRIBE, customer_link
+from integration.messaging.links import PREFERENCES, UNSUBSCRIBE, customer_link, generation
 from integration.messaging.models import EmailSettings, ThankYouCode
 from integration.messaging.offers import CodeTerms, shop_terms, terms_for
 from integration.messaging.outbox import Draft, queue_email
@@ -91,6 +92,17 @@ def settings_for(session: Session, shop_id: int) -> EmailSettings:
         code_percent=15,
         code_days=30,
     )
+
+
+def _batch_settings(session: Session, shop_id: int) -> EmailSettings:
+    """The shop's email settings, read once per batch of events: a copy detached from any session (the
+    session expires what it holds after each order's statements; the copy stays read)."""
+
+    def load() -> EmailSettings:
+        found = settings_for(session, shop_id)
+        return EmailSettings(**{a.key: getattr(found, a.key) for a in sa.inspect(EmailSettings).column_attrs})
+
+    return batch_cached(session, "email settings", shop_id, load)
 
 
 def _first(name: str | None) -> str:
@@ -181,13 +193,17 @@ def schedule(session: Session, settings: Settings, order_id: int, *, now: dt.dat
     paid_at = order.paid_at
     if now - paid_at > TOO_OLD:
         return None  # a backfill of old orders: thanking now would be odd
-    mail = settings_for(session, order.shop_id)
+    mail = _batch_settings(session, order.shop_id)
     if not mail.thankyou_enabled:
         return None
     customer = session.get_one(Customer, order.customer_id)
     if not customer.email or customer.deleted_at is not None:
         return None
-    if blocked_reason(session, order.shop_id, customer.email, customer_id=customer.id, category=MARKETING, now=now):
+    blocked = blocked_reason(
+        session, order.shop_id, customer.email, customer_id=customer.id, category=MARKETING, now=now,
+        required_in=mail.consent_required_in,
+    )  # fmt: skip
+    if blocked:
         return None  # never queued for someone we may not email; the send re-checks anyway
     shop = session.get_one(Shop, order.shop_id)
     rep = session.get(Rep, customer.rep_id) if customer.rep_id is not None else None
@@ -195,9 +211,10 @@ def schedule(session: Session, settings: Settings, order_id: int, *, now: dt.dat
         session.scalars(sa.select(OrderLine.title).where(OrderLine.order_id == order.id).order_by(OrderLine.id))
     )
     values = context(customer, order, items, rep, shop)
-    unsubscribe_url = customer_link(session, settings, UNSUBSCRIBE, shop.id, customer.id)
+    link_generation = generation(session, customer.id)
+    unsubscribe_url = customer_link(session, settings, UNSUBSCRIBE, shop.id, customer.id, link_generation)
     links = {
-        "preferences_url": customer_link(session, settings, PREFERENCES, shop.id, customer.id),
+        "preferences_url": customer_link(session, settings, PREFERENCES, shop.id, customer.id, link_generation),
         "unsubscribe_url": unsubscribe_url,
         "postal": shop.postal_address or settings.shop_postal_address or None,
     }

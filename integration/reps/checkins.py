@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from integration.core import telemetry
+from integration.core.batches import batch_cached
 from integration.core.db import dialect_insert, utcnow
 from integration.customers.models import Customer, Fulfillment, Order
 from integration.events.changes import FulfillmentStatus, OrderStatus
@@ -64,6 +65,10 @@ class Rules:
 
 
 def rules_for(session: Session, shop_id: int) -> Rules:
+    return batch_cached(session, "check-in rules", shop_id, lambda: _read_rules(session, shop_id))
+
+
+def _read_rules(session: Session, shop_id: int) -> Rules:
     shop_zone = session.scalar(sa.select(Shop.time_zone).where(Shop.id == shop_id))
     row = session.get(CheckInSettings, shop_id)
     if row is None:

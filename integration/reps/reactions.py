@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from integration.customers.models import Customer, Order
 from integration.customers.profiles import normalise_email
+from integration.customers.upserts import written_order
 from integration.events.changes import (
     Change,
     ConsentChange,
@@ -38,11 +39,12 @@ def after_change(session: Session, shop_id: int, change: Change, *, now: dt.date
     match change:
         case OrderChange():
             if change.status in QUALIFYING and not change.test:
-                customer_id = session.scalar(
+                written = written_order(session, shop_id, change.platform_id)
+                customer_id = written[1] if written is not None else session.scalar(
                     sa.select(Order.customer_id).where(
                         Order.shop_id == shop_id, Order.platform_order_id == change.platform_id
                     )
-                )
+                )  # fmt: skip
                 if customer_id is not None:
                     assign(session, customer_id, now=now)
             checkins.on_order(session, shop_id, change.platform_id, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from decimal import Decimal
@@ -274,3 +275,16 @@ def test_consent_per_channel_on_its_own_clock_with_a_timeline_fact(runtime: Runt
     with runtime.session() as session:
         facts = list(session.scalars(sa.select(TimelineEntry.summary).order_by(TimelineEntry.at)))
     assert facts == ["SMS consent: unsubscribed", "Email consent: subscribed"]
+
+
+def test_a_profile_the_session_holds_shows_the_change_applied_in_that_session(runtime: Runtime) -> None:
+    """The profile is written with Core statements (prepared, no ORM flush): a copy of it the session
+    already holds (an earlier event's reaction loaded it) must not keep the old values."""
+    shop = add_shop(runtime)
+    apply(runtime, shop.id, account())
+    with runtime.session() as session:
+        held = session.scalars(sa.select(Customer)).one()
+        assert held.email == "ann@example.com"
+        later = dataclasses.replace(account(at=T0 + dt.timedelta(hours=1)), email="ann.lee@example.com", tags=("vip",))
+        apply_change(session, shop.id, later)
+        assert (held.email, held.tags) == ("ann.lee@example.com", json.dumps(["vip"]))
