@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+from rq.exceptions import StopRequested
 
 # Set around each RQ job by the worker (integration.ops.worker): {"job_id": …, "event_id": …}.
 job_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("job_context", default=None)
@@ -41,6 +42,21 @@ def new_request_id(given: str | None) -> str:
     return given if given and REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr, except that a stop request raised while a line is being written is not swallowed.
+
+    A signal handler runs wherever the main thread is, often inside a log call (RQ's worker logs on every
+    step). RQ's SIGINT/SIGTERM handler raises ``StopRequested``; ``Handler.emit`` catches every
+    ``Exception`` and hands it to ``handleError``, which printed "--- Logging error ---" and went on: the
+    worker never stopped and ``serve`` had to kill it. Failures of writing the line stay logging's."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        failure = sys.exc_info()[1]
+        if isinstance(failure, StopRequested):
+            raise failure
+        super().handleError(record)
+
+
 def configure(level: str, fmt: str = "json") -> None:
     """The root logger of this process: one handler on stderr, JSON (or text), with the context filter.
 
@@ -50,7 +66,7 @@ def configure(level: str, fmt: str = "json") -> None:
     ours = [h for h in root.handlers if h.get_name() == "personal-commerce"]
     if root.handlers and not ours:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
