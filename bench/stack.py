@@ -119,6 +119,24 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in found]
 
 
+def wait_healthy(port: int, timeout: float = 60.0) -> None:
+    """Until the app answers (gunicorn's master listens before its workers have imported the app: the
+    first webhooks would wait for that, and its CPU would be counted as theirs)."""
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"no healthy answer on {port}")
+
+
 def load(plan: dict[str, Any], work: Path) -> dict[str, Any]:
     plan_path, out_path = work / f"plan-{uuid.uuid4().hex}.json", work / f"out-{uuid.uuid4().hex}.json"
     plan_path.write_text(json.dumps(plan))
@@ -297,6 +315,7 @@ def run(args: argparse.Namespace, database: str, label: str) -> dict[str, Any]:
         stack.start("scheduler", command(lines["scheduler"], {}))
         for web_port in ports:
             wait_for(web_port)
+            wait_healthy(web_port)
         time.sleep(args.settle)  # the workers warm up (imports, zone data) before the load starts
         client = redis.Redis.from_url(env["REDIS_URL"])
         base_memory = int(client.info("memory")["used_memory"])
