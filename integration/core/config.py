@@ -31,19 +31,6 @@ class ConfigError(RuntimeError):
     enough SECRET_KEY or with a plain-http URL, a bad number)."""
 
 
-def _niceness(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number from 0 to 19, got {raw!r}") from exc
-    if not 0 <= value <= 19:
-        raise ConfigError(f"{name} must be from 0 to 19, got {value}")
-    return value
-
-
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -102,9 +89,6 @@ class Settings:
     # RQ job timeout for one event, and how many attempts a permanently failing event gets.
     job_timeout: int = 120
     max_attempts: int = 6
-    # Niceness the `worker` processes add to themselves at start (0-19): on a machine web and workers share,
-    # a lower CPU priority for the workers keeps the webhook endpoint answering fast while they catch up.
-    worker_nice: int = 0
     # Reconciliation: how often each shop's changes are pulled from the platform (seconds), and how far
     # back a new shop's first pull (and a `shops backfill` without --days) reaches (days).
     reconcile_interval: int = 900
@@ -238,7 +222,6 @@ class Settings:
             "stale_after": _int(env, "STALE_AFTER", cls.stale_after),
             "job_timeout": _int(env, "JOB_TIMEOUT", cls.job_timeout),
             "max_attempts": _int(env, "MAX_ATTEMPTS", cls.max_attempts),
-            "worker_nice": _niceness(env, "WORKER_NICE", cls.worker_nice),
             "reconcile_interval": _int(env, "RECONCILE_INTERVAL", cls.reconcile_interval),
             "backfill_days": _int(env, "BACKFILL_DAYS", cls.backfill_days),
             "writeback_interval": _int(env, "WRITEBACK_INTERVAL", cls.writeback_interval),

@@ -117,9 +117,6 @@ def run_worker(
     from integration.core.worker import warm_up
     from integration.ops.worker import metered
 
-    if runtime.settings.worker_nice:
-        # Before the warm-up and RQ's scheduler fork: both inherit the lower priority.
-        os.nice(runtime.settings.worker_nice)
     if warm:
         warm_up(runtime)
     cls = metered(import_string(worker_class))

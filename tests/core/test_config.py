@@ -48,7 +48,6 @@ def test_dataclass_defaults_cover_every_field() -> None:
         "stale_after": 300,
         "job_timeout": 120,
         "max_attempts": 6,
-        "worker_nice": 0,
         "reconcile_interval": 900,
         "backfill_days": 30,
         "writeback_interval": 300,
@@ -108,7 +107,6 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "STALE_AFTER": "70",
         "JOB_TIMEOUT": "33",
         "MAX_ATTEMPTS": "4",
-        "WORKER_NICE": "10",
         "RECONCILE_INTERVAL": "120",
         "BACKFILL_DAYS": "90",
         "WRITEBACK_INTERVAL": "600",
@@ -146,7 +144,6 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "stale_after": 70,
         "job_timeout": 33,
         "max_attempts": 4,
-        "worker_nice": 10,
         "reconcile_interval": 120,
         "backfill_days": 90,
         "writeback_interval": 600,
@@ -179,16 +176,6 @@ def test_overrides_win_over_the_environment(tmp_path: Path) -> None:
 def test_bad_whole_numbers_name_the_variable(tmp_path: Path, name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k", name: raw})
-
-
-@pytest.mark.parametrize("raw", ["abc", "-1", "20", "2.5"])
-def test_a_bad_worker_nice_is_refused(tmp_path: Path, raw: str) -> None:
-    with pytest.raises(ConfigError, match="WORKER_NICE"):
-        Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k", "WORKER_NICE": raw})
-
-
-def test_worker_nice_zero_is_the_default(tmp_path: Path) -> None:
-    assert Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k", "WORKER_NICE": "0"}).worker_nice == 0
 
 
 @pytest.mark.parametrize("name", INT_VARIABLES)

@@ -159,28 +159,3 @@ def test_a_child_forked_while_the_worker_starts_is_stopped_by_the_first_sigterm(
         [bin_path("python"), "-c", _FORK_A_SLOW_CHILD_AND_STOP_IT], cwd=ROOT, capture_output=True, text=True, timeout=30
     )
     assert done.stdout.strip() == str(int(signal.SIGTERM)), done.stdout + done.stderr
-
-
-def _niceness() -> int:
-    """A job: the niceness of the process that runs it."""
-    return os.nice(0)
-
-
-@pytest.mark.parametrize(("worker_nice", "expected"), [("7", 7), ("", 0)])
-def test_the_worker_runs_its_jobs_at_the_niceness_worker_nice_asks(
-    runtime: Runtime, settings: Settings, worker_nice: str, expected: int
-) -> None:
-    """WORKER_NICE lowers the worker process's CPU priority (the web's requests go first on shared cores)."""
-    job = runtime.queue(EVENTS).enqueue(f"{__name__}._niceness", result_ttl=60)
-    base = os.nice(0)  # the test process's own: a child starts with it
-    done = subprocess.run(
-        [bin_path("flask"), "--app", "integration", "worker", "--burst", "--queues", "events"],
-        env={**settings_env(settings), "WORKER_NICE": worker_nice},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    job.refresh()
-    assert job.return_value() == min(19, base + expected)
