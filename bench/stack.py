@@ -341,7 +341,7 @@ def run(args: argparse.Namespace, database: str, label: str) -> dict[str, Any]:
         result["redis_bytes_per_queued_event"] = max(memory_per_event) if memory_per_event else None
         result["bc_429"] = sum(fake.rate_limited(store) for store, _ in plan["bc_stores"])
         result["config"] = {"webs": args.webs, "workers": args.workers, "n": args.n, "database": label,
-                            "rate": args.rate, "worker_nice": env.get("WORKER_NICE", ""),
+                            "rate": args.rate,
                             "bc_stores": len(plan["bc_stores"])}  # fmt: skip
         result["load_average"] = os.getloadavg()
     finally:
@@ -360,8 +360,7 @@ def report(r: dict[str, Any]) -> None:
     eps = finished_events / done["span"]
     c = r["config"]
     print(f"\n== {c['database']}: {c['n']} webhooks, {c['webs']} web x2 gunicorn workers, {c['workers']} event workers, "
-          f"{c['bc_stores']} BigCommerce stores (150 calls / 30 s each)"
-          f"{', WORKER_NICE=' + c['worker_nice'] if c.get('worker_nice') else ''}")  # fmt: skip
+          f"{c['bc_stores']} BigCommerce stores (150 calls / 30 s each)")  # fmt: skip
     print(
         f"ingest (whole stack)   {ingest_rps:8.0f} req/s  p50 {ingest['p50_ms']:.1f} ms  p99 {ingest['p99_ms']:.1f} ms  statuses {ingest['statuses']}"
     )
