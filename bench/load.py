@@ -3,6 +3,9 @@
 Mix: 80 % Shopify (orders/create, orders/paid, fulfillment_events/create) across several shops, 10 % exact
 repeats of earlier deliveries (same webhook id and body: answered 200, stored once), 10 % BigCommerce thin
 order webhooks (each needs its order, products, shipping addresses and customer from the API stand-in).
+The Shopify orders are real ones (``real_order``: paid a day ago, not a test, not cancelled), so each is
+counted on the profile, gets a rep and is considered for a thank-you; the fixture they start from is a
+cancelled test order, which would skip most of that work.
 
     python -m bench.load PLAN.json OUT.json   # PLAN from bench.stack; prints nothing, writes OUT
 """
@@ -10,6 +13,7 @@ order webhooks (each needs its order, products, shipping addresses and customer 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import http.client
@@ -28,6 +32,23 @@ SHOPIFY_TOPICS = ("orders/create", "orders/paid", "fulfillment_events/create")
 
 def _fixture(name: str) -> Any:
     return json.loads((ROOT / "tests/fixtures" / name).read_bytes())
+
+
+def real_order(body: bytes, topic: str) -> bytes:
+    """The fixture's order made a real one: paid a day ago, not a test, not cancelled, and its customer
+    living in the US (the fixture's lives in Canada, where a thank-you waits for consent: none was queued)."""
+    if not topic.startswith("orders/"):
+        return body
+    payload = json.loads(body)
+    customer = payload.get("customer") or {}
+    if customer.get("default_address"):
+        customer["default_address"] = {**customer["default_address"], "city": "Louisville", "province": "Kentucky",
+                                       "province_code": "KY", "country": "United States", "country_code": "US",
+                                       "country_name": "United States", "zip": "40202"}  # fmt: skip
+    placed = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    payload.update(test=False, cancelled_at=None, cancel_reason=None, financial_status="paid", created_at=placed,
+                   processed_at=placed, updated_at=placed)  # fmt: skip
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def build(plan: dict[str, Any]) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -79,7 +100,7 @@ def build(plan: dict[str, Any]) -> list[tuple[str, bytes, dict[str, str]]]:
                 },
                 "financial_status": "paid",
             }
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = real_order(json.dumps(payload, separators=(",", ":")).encode(), topic)
         signature = base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode()
         headers = {
             "Content-Type": "application/json",
