@@ -9,12 +9,11 @@ store's shared quota, so the client fetches it only for an order whose coupon di
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from integration.events.changes import DiscountCodeUse
+from integration.platforms.code_uses import code_uses, decimal_or_none
 
-MAX_CODE = 255
 # The v2 coupon types (marketing.v2: ``type`` of an applied coupon).
 COUPON_KINDS = {
     0: "per_item_discount",
@@ -26,40 +25,16 @@ COUPON_KINDS = {
 }
 
 
-def _number(value: object) -> Decimal | None:
-    if isinstance(value, bool) or value is None or value == "":
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+def _kind(value: object) -> str | None:
+    return COUPON_KINDS.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def has_coupon_discount(order: Mapping[str, Any]) -> bool:
     """Whether the order's coupons are worth a call: a coupon took something off it."""
-    discount = _number(order.get("coupon_discount"))
+    discount = decimal_or_none(order.get("coupon_discount"))
     return discount is not None and discount > 0
 
 
 def coupon_codes(order: Mapping[str, Any]) -> tuple[DiscountCodeUse, ...]:
     """The codes of a fetched order's ``coupons`` list (a link object, not fetched: none)."""
-    coupons = order.get("coupons")
-    if not isinstance(coupons, list):
-        return ()
-    found: list[DiscountCodeUse] = []
-    for coupon in coupons:
-        if not isinstance(coupon, Mapping):
-            continue
-        code = coupon.get("code")
-        if not isinstance(code, str) or not code.strip() or len(code.strip()) > MAX_CODE:
-            continue
-        kind = coupon.get("type")
-        found.append(
-            DiscountCodeUse(
-                code=code.strip(),
-                amount=_number(coupon.get("discount")),
-                kind=COUPON_KINDS.get(kind) if isinstance(kind, int) and not isinstance(kind, bool) else None,
-            )
-        )
-    return tuple(found)
+    return code_uses(order.get("coupons"), amount_key="discount", kind=_kind)

@@ -8,35 +8,14 @@ off the order. A code entry without a usable code is dropped: it cannot be match
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 
 from integration.events.changes import DiscountCodeUse
+from integration.platforms.code_uses import code_uses
 
-MAX_CODE = 255
 
-
-def _amount(value: object) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+def _kind(value: object) -> str | None:
+    return value.strip().lower()[:32] or None if isinstance(value, str) else None
 
 
 def discount_codes(payload: Mapping[str, object]) -> tuple[DiscountCodeUse, ...]:
-    entries = payload.get("discount_codes")
-    if not isinstance(entries, list):
-        return ()
-    found: list[DiscountCodeUse] = []
-    for entry in entries:
-        if not isinstance(entry, Mapping):
-            continue
-        code = entry.get("code")
-        if not isinstance(code, str) or not code.strip() or len(code.strip()) > MAX_CODE:
-            continue
-        kind = entry.get("type")
-        kind = kind.strip().lower()[:32] if isinstance(kind, str) else ""
-        found.append(DiscountCodeUse(code=code.strip(), amount=_amount(entry.get("amount")), kind=kind or None))
-    return tuple(found)
+    return code_uses(payload.get("discount_codes"), amount_key="amount", kind=_kind)
