@@ -15,11 +15,11 @@ Four queues, so that no kind of work waits behind another:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from redis import Redis
-from rq import Retry
+from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
 MAINTENANCE: Final = "maintenance"
@@ -72,3 +72,44 @@ def live_job_ids(redis: Redis, job_ids: Sequence[str]) -> set[str]:
     the relays and sweeps enqueue the rest again, after Redis lost them or they ended."""
     jobs = Job.fetch_many(list(job_ids), connection=redis) if job_ids else []
     return {job.id for job in jobs if job is not None and job.get_status(refresh=False) in LIVE_JOB_STATES}
+
+
+def enqueue_missing(
+    queue: Queue,
+    func: str,
+    row_ids: Sequence[int],
+    *,
+    job_id: Callable[[int], str],
+    description: str,
+    retry_intervals: Sequence[int],
+    timeout: int = 120,
+) -> int:
+    """One job per row (``func(row_id)``, job id ``job_id(row_id)``) for the rows whose job Redis does not
+    hold live, in one pipeline; returns how many were enqueued. The rows are the truth: a relay calls
+    this again for what is still pending, so a job Redis lost is queued again, never twice at once.
+    ``description`` is formatted with the row id (ids only: never a customer's data)."""
+    if not row_ids:
+        return 0
+    live = live_job_ids(queue.connection, [job_id(i) for i in row_ids])
+    waiting = [i for i in row_ids if job_id(i) not in live]
+    if not waiting:
+        return 0
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue_many(
+            [
+                queue.prepare_data(
+                    func,
+                    args=(row_id,),
+                    job_id=job_id(row_id),
+                    timeout=timeout,
+                    retry=Retry(max=len(retry_intervals), interval=list(retry_intervals)),
+                    result_ttl=3600,
+                    failure_ttl=30 * 24 * 3600,
+                    description=description.format(row_id),
+                )
+                for row_id in waiting
+            ],
+            pipeline=pipe,
+        )
+        pipe.execute()
+    return len(waiting)

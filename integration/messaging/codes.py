@@ -16,10 +16,9 @@ import secrets
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from rq import Retry
 
 from integration.core.db import utcnow
-from integration.core.queues import MAIL, live_job_ids
+from integration.core.queues import MAIL, enqueue_missing
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.customers.profiles import add_timeline
@@ -55,30 +54,14 @@ def code_job_id(code_id: int) -> str:
 
 
 def enqueue_codes(runtime: Runtime, code_ids: Sequence[int]) -> int:
-    if not code_ids:
-        return 0
-    live = live_job_ids(runtime.redis, [code_job_id(i) for i in code_ids])
-    waiting = [i for i in code_ids if code_job_id(i) not in live]
-    queue = runtime.queue(MAIL)
-    with runtime.redis.pipeline() as pipe:
-        queue.enqueue_many(
-            [
-                queue.prepare_data(
-                    MAKE_CODE,
-                    args=(code_id,),
-                    job_id=code_job_id(code_id),
-                    timeout=120,
-                    retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
-                    result_ttl=3600,
-                    failure_ttl=30 * 24 * 3600,
-                    description=f"make thank-you code {code_id}",
-                )
-                for code_id in waiting
-            ],
-            pipeline=pipe,
-        )
-        pipe.execute()
-    return len(waiting)
+    return enqueue_missing(
+        runtime.queue(MAIL),
+        MAKE_CODE,
+        code_ids,
+        job_id=code_job_id,
+        description="make thank-you code {}",
+        retry_intervals=RETRY_INTERVALS,
+    )
 
 
 def relay_codes(runtime: Runtime, limit: int = 200) -> int:

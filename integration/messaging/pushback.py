@@ -14,10 +14,9 @@ import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from rq import Retry
 
 from integration.core.db import utcnow
-from integration.core.queues import MAIL, live_job_ids
+from integration.core.queues import MAIL, enqueue_missing
 from integration.core.runtime import Runtime
 from integration.customers.models import Customer
 from integration.messaging.contactable import OPTED_OUT
@@ -47,32 +46,14 @@ def push_job_id(push_id: int) -> str:
 
 
 def enqueue_pushes(runtime: Runtime, push_ids: Sequence[int]) -> int:
-    if not push_ids:
-        return 0
-    queue = runtime.queue(MAIL)
-    live = live_job_ids(runtime.redis, [push_job_id(i) for i in push_ids])
-    waiting = [i for i in push_ids if push_job_id(i) not in live]
-    if not waiting:
-        return 0
-    with runtime.redis.pipeline() as pipe:
-        queue.enqueue_many(
-            [
-                queue.prepare_data(
-                    PUSH_CONSENT,
-                    args=(push_id,),
-                    job_id=push_job_id(push_id),
-                    timeout=120,
-                    retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
-                    result_ttl=3600,
-                    failure_ttl=30 * 24 * 3600,
-                    description=f"push consent change {push_id}",
-                )
-                for push_id in waiting
-            ],
-            pipeline=pipe,
-        )
-        pipe.execute()
-    return len(waiting)
+    return enqueue_missing(
+        runtime.queue(MAIL),
+        PUSH_CONSENT,
+        push_ids,
+        job_id=push_job_id,
+        description="push consent change {}",
+        retry_intervals=RETRY_INTERVALS,
+    )
 
 
 def relay_pushes(runtime: Runtime, limit: int = 200) -> int:
